@@ -1,0 +1,19 @@
+"""Wires every command group into the root app (one line per group)."""
+
+from __future__ import annotations
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    # Each group module exposes `register(app)`; groups are added as they are built.
+    import importlib
+
+    for module in ("lmrec.cli.data_cmd",):
+        try:
+            mod = importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name == module:
+                continue
+            raise
+        mod.register(app)

@@ -1,0 +1,47 @@
+"""Top-k selection shared by every model: exclusions and candidate masks live here."""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+
+
+def top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Indices and scores of the k best entries of each row, best first.
+
+    NaN and -inf never rank above a real score. Works on 1-D or 2-D score arrays;
+    uses argpartition so the cost is O(n) per row plus O(k log k).
+    """
+    one_row = scores.ndim == 1
+    s = np.atleast_2d(scores)
+    s = np.where(np.isnan(s), -np.inf, s)
+    n = s.shape[1]
+    k = max(0, min(k, n))
+    if k == 0:
+        empty = np.empty((s.shape[0], 0))
+        return (empty[0], empty[0]) if one_row else (empty.astype(np.int64), empty)
+    if k < n:
+        part = np.argpartition(-s, k - 1, axis=1)[:, :k]
+    else:
+        part = np.broadcast_to(np.arange(n), s.shape).copy()
+    part_scores = np.take_along_axis(s, part, axis=1)
+    # stable order: score desc, then item index asc, so ties are deterministic
+    order = np.lexsort((part, -part_scores), axis=1)
+    idx = np.take_along_axis(part, order, axis=1)
+    top = np.take_along_axis(part_scores, order, axis=1)
+    if one_row:
+        return idx[0], top[0]
+    return idx, top
+
+
+def mask_rows(scores: np.ndarray, rows: sp.csr_matrix) -> np.ndarray:
+    """Set scores[i, j] = -inf wherever rows[i, j] is stored (in place, returns scores)."""
+    coo = rows.tocoo()
+    scores[coo.row, coo.col] = -np.inf
+    return scores
+
+
+def drop_unrankable(idx: np.ndarray, top: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Cut a single result list where scores become -inf (excluded or unscorable items)."""
+    keep = np.isfinite(top)
+    return idx[keep], top[keep]

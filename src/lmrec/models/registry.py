@@ -1,0 +1,48 @@
+"""Models by name, imported lazily so `import lmrec` stays fast and torch loads only
+when a model that needs it is asked for."""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from lmrec.errors import ConfigError
+from lmrec.models.base import Recommender
+
+# name -> "module:Class"; a module is imported only when its model is used.
+_MODELS: dict[str, str] = {
+    "random": "lmrec.models.baselines:RandomRecommender",
+    "pop": "lmrec.models.baselines:PopularityRecommender",
+    "itemknn": "lmrec.models.knn:ItemKNN",
+    "userknn": "lmrec.models.knn:UserKNN",
+    "ease": "lmrec.models.ease:EASE",
+    "als": "lmrec.models.implicit_mf:ALS",
+    "bpr": "lmrec.models.implicit_mf:BPR",
+    "mf": "lmrec.models.mf:BiasedMF",
+}
+
+
+def register(name: str, target: str) -> None:
+    """Add a model under `name` ("package.module:ClassName"), e.g. from a plugin."""
+    _MODELS[name] = target
+
+
+def available_models() -> list[str]:
+    return sorted(_MODELS)
+
+
+def get_model_class(name: str) -> type[Recommender]:
+    try:
+        target = _MODELS[name]
+    except KeyError:
+        raise ConfigError(
+            f"unknown model '{name}' (available: {', '.join(available_models())})"
+        ) from None
+    module_name, cls_name = target.split(":")
+    cls = getattr(importlib.import_module(module_name), cls_name)
+    return cls
+
+
+def create_model(name: str, config: dict[str, Any] | None = None, **overrides: Any) -> Recommender:
+    """A new, unfitted model by name with its config validated."""
+    return get_model_class(name)(config, **overrides)
