@@ -72,6 +72,9 @@ class Recommender(ABC):
     state_attrs: ClassVar[tuple[str, ...]] = ()
     #: whether `score_histories` works (new users without refitting)
     supports_fold_in: ClassVar[bool] = False
+    #: sequence models read the user's whole known history at test time (train + valid),
+    #: as RecBole's leave-one-out does; the evaluation pipeline honours this flag
+    history_at_test_time: ClassVar[bool] = False
 
     def __init__(self, config: ModelConfig | dict[str, Any] | None = None, **overrides: Any):
         values = config.model_dump() if isinstance(config, ModelConfig) else dict(config or {})
