@@ -9,7 +9,11 @@ def register(app: typer.Typer) -> None:
     # Each group module exposes `register(app)`; groups are added as they are built.
     import importlib
 
-    for module in ("lmrec.cli.data_cmd",):
+    for module in (
+        "lmrec.cli.data_cmd",
+        "lmrec.cli.train_cmd",
+        "lmrec.cli.compare_cmd",
+    ):
         try:
             mod = importlib.import_module(module)
         except ModuleNotFoundError as exc:

@@ -1,0 +1,63 @@
+"""Small pieces shared by command modules: console, data loading, output."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pandas as pd
+from rich.console import Console
+from rich.table import Table
+
+from lmrec.data.dataset import Dataset
+from lmrec.errors import ConfigError
+
+console = Console()
+err_console = Console(stderr=True)
+
+PROTOCOLS = ("ratio", "temporal", "loo", "cold-items", "cold-users")
+
+
+def load_data(data: str) -> Dataset:
+    from lmrec.data import load_dataset
+
+    with err_console.status(f"loading {data}"):
+        return load_dataset(data)
+
+
+def split_data(dataset: Dataset, protocol: str, seed: int, split_files: str | None = None) -> Any:
+    from lmrec.data.splitters import make_split, split_from_files
+
+    if split_files:
+        paths = [p.strip() for p in split_files.split(",")]
+        if len(paths) != 3:
+            raise ConfigError(
+                "--split-files needs three comma-separated paths train,valid,test; "
+                f"got {len(paths)}"
+            )
+        return split_from_files(dataset, *paths)
+    if protocol not in PROTOCOLS:
+        raise ConfigError(f"unknown protocol '{protocol}' (choose from {', '.join(PROTOCOLS)})")
+    return make_split(dataset, protocol, seed=seed)
+
+
+def frame_table(df: pd.DataFrame, title: str | None = None) -> Table:
+    table = Table(title=title)
+    for col in df.columns:
+        table.add_column(str(col), justify="left" if df[col].dtype == object else "right")
+    for row in df.itertuples(index=False):
+        table.add_row(*(f"{v:.4f}" if isinstance(v, float) else str(v) for v in row))
+    return table
+
+
+def print_json(obj: Any) -> None:
+    console.print_json(json.dumps(obj))
+
+
+@contextmanager
+def progress_messages(label: str) -> Iterator[Any]:
+    """A spinner whose text follows the pipeline's progress messages (on stderr)."""
+    with err_console.status(label) as status:
+        yield lambda msg: status.update(f"{label}: {msg}")

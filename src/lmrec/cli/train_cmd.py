@@ -1,0 +1,147 @@
+"""`lmrec train`, `lmrec evaluate`, `lmrec recommend`."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Annotated
+
+import pandas as pd
+import typer
+
+from lmrec.cli.common import console, frame_table, load_data, print_json, split_data
+from lmrec.config import model_settings
+from lmrec.errors import ArtifactError, ConfigError
+
+DataOpt = Annotated[str, typer.Option("--data", help="dataset name (ml-100k, ...) or a path")]
+
+
+def train(
+    model: Annotated[str, typer.Argument(help="model name, e.g. ease, itemknn, als")],
+    out: Annotated[Path, typer.Option("--out", help="directory to write the model to")],
+    data: Annotated[str | None, typer.Option("--data", help="dataset name or path")] = None,
+    config: Annotated[Path | None, typer.Option("--config", help="TOML file of settings")] = None,
+    set_: Annotated[list[str] | None, typer.Option("--set", help="override: key=value")] = None,
+    protocol: Annotated[
+        str, typer.Option(help="split to hold out test data: ratio|temporal|loo|cold-items|none")
+    ] = "ratio",
+    seed: Annotated[int, typer.Option(help="split seed")] = 42,
+    register: Annotated[
+        str | None, typer.Option(help="also add the model to the registry under this name")
+    ] = None,
+    from_store: Annotated[
+        str | None, typer.Option("--from-store", help="train from the service's event store URL")
+    ] = None,
+) -> None:
+    """Fit a model and save it. By default it is fit on the training part of the split
+    so that `lmrec evaluate` can test it honestly; `--protocol none` uses all data."""
+    from lmrec.models.registry import create_model
+
+    if (data is None) == (from_store is None):
+        raise ConfigError("give exactly one of --data or --from-store")
+    if from_store is not None:
+        from lmrec.events.store import events_to_dataset
+
+        dataset = events_to_dataset(from_store)
+    else:
+        dataset = load_data(data)  # type: ignore[arg-type]
+    rec = create_model(model, model_settings(config, set_))
+    if protocol == "none":
+        train_part, valid_part = dataset, None
+    else:
+        split = split_data(dataset, protocol, seed)
+        train_part, valid_part = split.train, split.valid
+    t0 = time.perf_counter()
+    with console.status(f"fitting {model} on {train_part.n_interactions:,} interactions"):
+        rec.fit(train_part, valid_part if valid_part is not None and len(valid_part) else None)
+    fit_s = time.perf_counter() - t0
+    meta = {
+        "data": data or from_store,
+        "protocol": protocol,
+        "split_seed": seed,
+        "train_fingerprint": train_part.fingerprint(),
+        "fit_seconds": round(fit_s, 3),
+    }
+    rec.save(out, extra=meta)
+    console.print(f"saved {model} to {out} (fit {fit_s:.2f}s)")
+    if register:
+        from lmrec.serving.registry import ModelRegistry
+
+        version = ModelRegistry.default().register(out, register)
+        console.print(f"registered as {register} version {version}")
+
+
+def evaluate_cmd(
+    model_dir: Annotated[Path, typer.Argument(help="directory written by `lmrec train`")],
+    data: Annotated[
+        str | None, typer.Option("--data", help="dataset (default: the one trained on)")
+    ] = None,
+    k: Annotated[list[int] | None, typer.Option("-k", help="cut-offs, repeatable")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+) -> None:
+    """Test a trained model on the held-out part of the split it was trained with."""
+    from lmrec.evaluation.runner import evaluate
+    from lmrec.models.artifacts import load_model, read_meta
+
+    meta = read_meta(model_dir)
+    if meta.get("protocol") in (None, "none"):
+        raise ArtifactError(
+            f"{model_dir} was trained on all data, so any test on it would leak; "
+            "train with --protocol ratio|temporal|loo to evaluate"
+        )
+    dataset = load_data(data or meta["data"])
+    split = split_data(dataset, meta["protocol"], meta["split_seed"])
+    if split.train.fingerprint() != meta.get("train_fingerprint"):
+        raise ArtifactError(
+            f"the data differs from what {model_dir} was trained on (fingerprint mismatch); "
+            "evaluate with the same --data or retrain"
+        )
+    model = load_model(model_dir)
+    history = split.train.concat(split.valid) if model.history_at_test_time else None
+    result = evaluate(
+        model, split.test, exclude=[split.train, split.valid], ks=tuple(k or [10]), history=history
+    )
+    summary = result.summary()
+    (Path(model_dir) / "metrics.json").write_text(json.dumps(summary, indent=2))
+    if as_json:
+        print_json(summary)
+    else:
+        frame = pd.DataFrame([{"metric": m, "value": v} for m, v in summary.items()])
+        console.print(
+            frame_table(frame, title=f"{meta['model']} on {split.test.n_interactions} test rows")
+        )
+
+
+def recommend_cmd(
+    model_dir: Annotated[Path, typer.Argument(help="directory written by `lmrec train`")],
+    user: Annotated[str | None, typer.Option("--user", help="a known user id")] = None,
+    history: Annotated[
+        str | None, typer.Option(help="comma-separated item ids (a new user's history)")
+    ] = None,
+    k: Annotated[int, typer.Option("-k", min=1, max=10_000)] = 10,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+) -> None:
+    """Top-k items for a user id or an ad-hoc history."""
+    from lmrec.models.artifacts import load_model
+    from lmrec.models.query import Query
+
+    if user is None and not history:
+        raise ConfigError("give --user ID or --history ITEM,ITEM,...")
+    model = load_model(model_dir)
+    items = [h.strip() for h in history.split(",") if h.strip()] if history else None
+    recs = model.recommend(Query(user_id=user, history=items, k=k))
+    frame = recs.to_frame()
+    if model.items is not None and "title" in model.items:
+        titles = model.items.set_index(model.items["item_id"].astype(str))["title"]
+        frame["title"] = frame["item_id"].map(titles)
+    if as_json:
+        print_json(frame.to_dict(orient="records"))
+    else:
+        console.print(frame_table(frame, title=f"top {k} for {user or 'history'}"))
+
+
+def register(app: typer.Typer) -> None:
+    app.command("train")(train)
+    app.command("evaluate")(evaluate_cmd)
+    app.command("recommend")(recommend_cmd)

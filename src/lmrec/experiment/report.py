@@ -1,0 +1,141 @@
+"""Write a comparison as JSON, CSV, Markdown and a PNG chart."""
+
+from __future__ import annotations
+
+import json
+import platform
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from lmrec.experiment.compare import ModelResult, results_frame
+
+HEADLINE = ("ndcg@10", "recall@10", "precision@10", "mrr@10", "hit@10")
+
+
+def write_json(rows: Sequence[ModelResult], path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps([r.to_json() for r in rows], indent=2))
+    return path
+
+
+def significance(rows: Sequence[ModelResult], metric: str = "ndcg@10") -> dict[str, Any] | None:
+    """Paired test of the best model against the runner-up on per-user values."""
+    from lmrec.evaluation.stats import paired_test
+
+    ranked = sorted(
+        (r for r in rows if r.result is not None and metric in r.metrics),
+        key=lambda r: r.metrics[metric],
+        reverse=True,
+    )
+    if len(ranked) < 2:
+        return None
+    best, second = ranked[0], ranked[1]
+    a = best.result.per_user[metric]  # type: ignore[union-attr]
+    b = second.result.per_user[metric]  # type: ignore[union-attr]
+    test = paired_test(a, b)
+    return {"metric": metric, "best": _label(best), "runner_up": _label(second), **test.to_dict()}
+
+
+def confidence_intervals(
+    rows: Sequence[ModelResult], metric: str = "ndcg@10"
+) -> dict[str, list[float]]:
+    from lmrec.evaluation.stats import bootstrap_ci
+
+    out = {}
+    for r in rows:
+        if r.result is not None and metric in r.result.per_user:
+            lo, hi = bootstrap_ci(r.result.per_user[metric].to_numpy(), n_boot=1000, seed=0)
+            out[_label(r)] = [float(lo), float(hi)]
+    return out
+
+
+def _label(r: ModelResult) -> str:
+    return r.model if r.variant == "train" else f"{r.model} ({r.variant})"
+
+
+def write_markdown(
+    rows: Sequence[ModelResult], path: Path, *, title: str, context: dict[str, Any]
+) -> Path:
+    frame = results_frame(rows)
+    cols = ["model", *[c for c in HEADLINE if c in frame], "fit_s", "eval_s"]
+    extra = [c for c in frame.columns if c not in cols]
+    table = frame[cols + extra].round(4)
+    ci = confidence_intervals(rows)
+    lines = [f"# {title}", ""]
+    lines += [f"- {k}: {v}" for k, v in context.items()]
+    lines += ["", _markdown_table(table), ""]
+    if ci:
+        lines += ["NDCG@10 with 95% bootstrap interval (per-user resampling, 1000 draws):", ""]
+        lines += [f"- {m}: [{lo:.4f}, {hi:.4f}]" for m, (lo, hi) in ci.items()]
+        lines.append("")
+    sig = significance(rows)
+    if sig:
+        lines.append(
+            f"Paired test on per-user {sig['metric']}: {sig['best']} vs {sig['runner_up']}: "
+            f"mean difference {sig['mean_diff']:.4f} "
+            f"(95% CI [{sig['diff_ci_low']:.4f}, {sig['diff_ci_high']:.4f}]), "
+            f"t-test p={sig['t_pvalue']:.3g}, Wilcoxon p={sig['wilcoxon_pvalue']:.3g}."
+        )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def _markdown_table(df: pd.DataFrame) -> str:
+    header = "| " + " | ".join(df.columns) + " |"
+    rule = "|" + "|".join("---" for _ in df.columns) + "|"
+    body = ["| " + " | ".join(_cell(v) for v in row) + " |" for row in df.itertuples(index=False)]
+    return "\n".join([header, rule, *body])
+
+
+def _cell(v: object) -> str:
+    if isinstance(v, float):
+        return f"{v:.4f}" if abs(v) < 100 else f"{v:.1f}"
+    return str(v)
+
+
+def write_chart(
+    rows: Sequence[ModelResult], path: Path, metrics: Sequence[str] = HEADLINE[:2]
+) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")  # no display on servers
+    import matplotlib.pyplot as plt
+
+    frame = results_frame(rows)
+    shown = [m for m in metrics if m in frame]
+    fig, ax = plt.subplots(figsize=(max(6, 1.1 * len(frame)), 4))
+    width = 0.8 / max(1, len(shown))
+    x = np.arange(len(frame))
+    for j, m in enumerate(shown):
+        ax.bar(x + j * width, frame[m], width, label=m)
+    ax.set_xticks(x + width * (len(shown) - 1) / 2, frame["model"], rotation=30, ha="right")
+    ax.set_ylabel("score")
+    ax.legend()
+    ax.set_title(f"{rows[0].protocol} protocol" if rows else "")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def write_report(
+    rows: Sequence[ModelResult], out_dir: Path, *, title: str, context: dict[str, Any]
+) -> dict[str, Path]:
+    """All four outputs under out_dir; returns their paths."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    context = {**context, "machine": f"{platform.machine()}, Python {platform.python_version()}"}
+    frame = results_frame(rows)
+    csv_path = out_dir / "results.csv"
+    frame.to_csv(csv_path, index=False)
+    return {
+        "json": write_json(rows, out_dir / "results.json"),
+        "csv": csv_path,
+        "markdown": write_markdown(rows, out_dir / "report.md", title=title, context=context),
+        "chart": write_chart(rows, out_dir / "chart.png"),
+    }
