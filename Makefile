@@ -1,0 +1,41 @@
+# Two commands set everything up on a fresh machine:
+#   make quickstart   fetch MovieLens-100k, train and compare models, print and save a report
+#   make test         the same set-up, then lint and the whole test suite
+# An existing .venv is reused; it is (re)installed only when pyproject.toml or constraints change.
+
+PYTHON ?= python3.11
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.lmrec-installed
+EXTRAS ?= text,serve,dev
+export OMP_NUM_THREADS ?= 2
+
+.PHONY: install quickstart test lint bench clean
+
+install: $(STAMP)
+
+# torch first: only torch==2.13.0 is the CPU build; -c constraints.txt keeps every later
+# install from pulling another torch (and gigabytes of CUDA packages) in.
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q torch==2.13.0
+	$(BIN)/python -m pip install -q -c constraints.txt -e ".[$(EXTRAS)]"
+	touch $(STAMP)
+
+quickstart: $(STAMP)
+	$(BIN)/lmrec quickstart
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+
+test: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/python -m pytest -q -p no:cacheprovider
+
+bench: $(STAMP)
+	for f in benchmarks/bench_*.py; do $(BIN)/python $$f || exit 1; done
+
+clean:
+	rm -rf $(VENV) reports runs .pytest_cache
