@@ -28,7 +28,8 @@ from lmrec.models.ranking import mask_rows, top_k
 #: 4M float32 scores runs 2-3x faster than over 100M+ (fresh large arrays cost page faults
 #: on every chunk; chunks this size reuse memory that stays in the allocator and cache).
 _TARGET_SCORES_PER_CHUNK = 1 << 22
-#: working bytes per score: the float32 score, top_k's two float32 copies, its int64 order
+#: working bytes per score: the float32 score, top_k's int64 partition order, a float32
+#: copy when some scores are NaN, and slack for the model's own temporaries
 _BYTES_PER_SCORE = 20
 
 # RecBole's metric names (and common spellings) -> ours, so configs carry over.
@@ -141,8 +142,11 @@ def evaluate(
     elif batch_size < 1:
         raise ConfigError(f"batch_size must be at least 1 (got {batch_size})")
 
-    popularity = np.bincount(model.history_.indices, minlength=n_items)  # type: ignore[union-attr]
-    n_pop_users = int(np.count_nonzero(np.diff(model.history_.indptr)))  # type: ignore[union-attr]
+    # popularity and novelty are measured against the data the model was trained on
+    trained_on = model.history_
+    assert trained_on is not None
+    popularity = np.bincount(trained_on.indices, minlength=n_items)
+    n_pop_users = int(np.count_nonzero(np.diff(trained_on.indptr)))
     ranking = [m for m in names if m in M.RANKING_METRICS]
     listing = [m for m in names if m in M.LIST_METRICS]
     covered = {k: np.zeros(n_items, dtype=bool) for k in ks} if "coverage" in names else {}
