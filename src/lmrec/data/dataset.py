@@ -187,8 +187,7 @@ def from_frame(
     from their text); the item map lists interacted items first, then catalogue-only ones.
     """
     user_map, uidx = IdMap.from_values(df["user_id"].to_numpy(), kind="user")
-    item_ids = df["item_id"].astype(str).to_numpy()
-    item_map, iidx = IdMap.from_values(item_ids, kind="item")
+    item_map, iidx = IdMap.from_values(df["item_id"].to_numpy(), kind="item")
     if items is not None:
         item_map = item_map.extend(items["item_id"].astype(str))
         items = _align_table(items, item_map, "item_id")

@@ -31,7 +31,13 @@ class IdMap:
     @classmethod
     def from_values(cls, values: Sequence[Any] | np.ndarray, kind: str) -> tuple[IdMap, np.ndarray]:
         """Build a map from a column of ids and return it with the encoded column."""
-        codes, uniques = pd.factorize(pd.Series(values).astype(str), sort=False)
+        arr = np.asarray(values) if isinstance(values, Sequence) else values
+        if getattr(arr, "dtype", None) is not None and np.issubdtype(arr.dtype, np.integer):
+            # Integer ids: factorize the numbers and stringify only the distinct ones
+            # (same ids and order as stringifying first, many times faster).
+            codes, uniques = pd.factorize(arr, sort=False)
+        else:
+            codes, uniques = pd.factorize(pd.Series(values).astype(str), sort=False)
         return cls(uniques, kind=kind), codes.astype(np.int32)
 
     def __len__(self) -> int:
