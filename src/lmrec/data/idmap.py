@@ -32,7 +32,7 @@ class IdMap:
     def from_values(cls, values: Sequence[Any] | np.ndarray, kind: str) -> tuple[IdMap, np.ndarray]:
         """Build a map from a column of ids and return it with the encoded column."""
         arr = np.asarray(values) if isinstance(values, Sequence) else values
-        if getattr(arr, "dtype", None) is not None and np.issubdtype(arr.dtype, np.integer):
+        if isinstance(arr, np.ndarray) and arr.dtype.kind in "iu":
             # Integer ids: factorize the numbers and stringify only the distinct ones
             # (same ids and order as stringifying first, many times faster).
             codes, uniques = pd.factorize(arr, sort=False)
