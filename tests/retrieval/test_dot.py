@@ -58,3 +58,27 @@ def test_vectors_that_do_not_reproduce_scores_are_refused() -> None:
 
 def test_model_without_user_vectors_is_refused() -> None:
     assert as_dot_product(PopularityRecommender().fit(tiny())) is None
+
+
+class FactorAttributesModel(FactorModel):
+    """Keeps its factors in `user_factors_`/`item_factors_` (as implicit-based models do)."""
+
+    name = "factor-attr-test"
+
+    def _fit(self, train: Dataset, valid: Dataset | None) -> None:
+        super()._fit(train, valid)
+        self.user_factors_, self.item_factors_ = self.uf, self.vf
+
+    user_vectors = None  # type: ignore[assignment]
+
+    def item_vectors(self) -> np.ndarray:
+        return self.vf / np.linalg.norm(self.vf, axis=1, keepdims=True)  # for similarity only
+
+
+def test_factor_attributes_are_recognised() -> None:
+    model = FactorAttributesModel().fit(tiny())
+    dot = as_dot_product(model)
+    assert dot is not None
+    assert dot.item_vectors is model.item_factors_ or np.array_equal(
+        dot.item_vectors, model.item_factors_
+    )

@@ -1,0 +1,57 @@
+"""Tables of the event store (SQLAlchemy Core; the same code for SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+metadata = MetaData()
+
+#: behaviour events; `event_id` is the client's idempotency key
+events = Table(
+    "lmrec_events",
+    metadata,
+    # INTEGER in SQLite so the column is the rowid alias and auto-increments
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("event_id", String(128), nullable=False, unique=True),
+    Column("user_id", String(256), nullable=False),
+    Column("item_id", String(256), nullable=False),
+    Column("type", String(32), nullable=False),
+    Column("value", Float, nullable=True),
+    Column("timestamp", BigInteger, nullable=False),  # seconds since epoch
+    Column("request_id", String(64), nullable=True),
+    Column("received_at", Float, nullable=False),
+    Index("ix_lmrec_events_user", "user_id", "timestamp"),
+    Index("ix_lmrec_events_request", "request_id"),
+)
+
+#: catalogue items added through the API (text and attributes as JSON)
+items = Table(
+    "lmrec_items",
+    metadata,
+    Column("item_id", String(256), primary_key=True),
+    Column("text", Text, nullable=True),
+    Column("attributes", Text, nullable=False, default="{}"),
+    Column("updated_at", Float, nullable=False),
+)
+
+#: one row per item shown in a served recommendation (for click-through rates)
+served = Table(
+    "lmrec_served",
+    metadata,
+    Column("request_id", String(64), primary_key=True),
+    Column("item_id", String(256), primary_key=True),
+    Column("rank", Integer, nullable=False),
+    Column("model", String(64), nullable=False),
+    Column("version", String(16), nullable=False),
+    Column("served_at", Float, nullable=False),
+)

@@ -1,0 +1,280 @@
+"""The event store: behaviour events, catalogue additions and served recommendations in
+SQLite (a file, WAL mode, synchronous=FULL) or PostgreSQL (psycopg 3), one SQLAlchemy code
+path for both.
+
+Writes are idempotent by `event_id` (INSERT ... ON CONFLICT DO NOTHING) and return only
+after the commit, so an acknowledged event survives a crash and a retried batch is never
+counted twice.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import Engine, create_engine, event, func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
+
+from lmrec.data.dataset import Dataset, from_frame
+from lmrec.errors import ConfigError, DataError
+from lmrec.events.schema import events, items, metadata, served
+
+_CHUNK = 500  # rows per INSERT statement (well under both databases' parameter limits)
+
+
+def normalize_url(url: str | Path) -> str:
+    """A SQLAlchemy URL: postgresql:// goes through psycopg 3; a bare path is a SQLite file."""
+    text = str(url)
+    for prefix in ("postgresql://", "postgres://"):
+        if text.startswith(prefix):
+            return "postgresql+psycopg://" + text[len(prefix) :]
+    if "://" not in text:
+        return f"sqlite:///{Path(text).expanduser().resolve()}"
+    if text.startswith(("sqlite://", "postgresql+psycopg://")):
+        return text
+    raise ConfigError(
+        f"unsupported database URL {redact(text)!r}: use sqlite:///PATH or postgresql://..."
+    )
+
+
+def redact(url: str) -> str:
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "<unparseable URL>"
+
+
+class EventStore:
+    """Read and write the service's tables through one SQLAlchemy engine."""
+
+    def __init__(self, url: str | Path, *, create: bool = True) -> None:
+        self.url = normalize_url(url)
+        self.engine = _make_engine(self.url)
+        self.dialect = self.engine.dialect.name
+        if create:
+            try:
+                metadata.create_all(self.engine)
+            except SQLAlchemyError as exc:
+                self.engine.dispose()
+                raise ConfigError(
+                    f"cannot open the event store at {redact(self.url)}: {_reason(exc)}"
+                ) from None
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def ping(self) -> None:
+        with self.engine.connect() as conn:
+            conn.execute(select(1))
+
+    def _insert(self, table: Any) -> Any:
+        return (postgresql if self.dialect == "postgresql" else sqlite).insert(table)
+
+    # ---- events ----------------------------------------------------------------------------
+    def add_events(self, rows: Sequence[dict[str, Any]]) -> int:
+        """Store events (dicts with the events table's columns); returns how many were new.
+        Events whose event_id is already stored are skipped; all rows commit together."""
+        if not rows:
+            return 0
+        now = time.time()
+        rows = [{**r, "received_at": now} for r in rows]
+        new = 0
+        with self.engine.begin() as conn:
+            for start in range(0, len(rows), _CHUNK):
+                stmt = (
+                    self._insert(events)
+                    .values(rows[start : start + _CHUNK])
+                    .on_conflict_do_nothing(index_elements=["event_id"])
+                    .returning(events.c.event_id)
+                )
+                new += len(conn.execute(stmt).all())
+        return new
+
+    def user_history(self, user_id: str, limit: int = 500) -> list[str]:
+        """The user's most recent `limit` item ids, oldest first."""
+        stmt = (
+            select(events.c.item_id)
+            .where(events.c.user_id == user_id)
+            .order_by(events.c.timestamp.desc(), events.c.id.desc())
+            .limit(limit)
+        )
+        with self.engine.connect() as conn:
+            found = conn.execute(stmt).scalars().all()
+        return list(reversed(found))
+
+    def count_events(self) -> int:
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(events)).scalar_one())
+
+    def events_frame(self, types: Iterable[str] | None = None) -> pd.DataFrame:
+        stmt = select(
+            events.c.event_id,
+            events.c.user_id,
+            events.c.item_id,
+            events.c.type,
+            events.c.value,
+            events.c.timestamp,
+            events.c.request_id,
+        ).order_by(events.c.id)
+        if types is not None:
+            stmt = stmt.where(events.c.type.in_(list(types)))
+        with self.engine.connect() as conn:
+            rows = conn.execute(stmt).all()
+        cols = ["event_id", "user_id", "item_id", "type", "value", "timestamp", "request_id"]
+        return pd.DataFrame(rows, columns=cols)
+
+    # ---- catalogue -------------------------------------------------------------------------
+    def upsert_items(self, rows: Sequence[dict[str, Any]]) -> tuple[list[str], list[str]]:
+        """Insert or replace items ({item_id, text, attributes}); returns (created, updated)."""
+        ids = [r["item_id"] for r in rows]
+        now = time.time()
+        values = [
+            {
+                "item_id": r["item_id"],
+                "text": r.get("text"),
+                "attributes": json.dumps(r.get("attributes") or {}, sort_keys=True),
+                "updated_at": now,
+            }
+            for r in rows
+        ]
+        with self.engine.begin() as conn:
+            existing = set(
+                conn.execute(select(items.c.item_id).where(items.c.item_id.in_(ids))).scalars()
+            )
+            for start in range(0, len(values), _CHUNK):
+                stmt = self._insert(items).values(values[start : start + _CHUNK])
+                stmt = stmt.on_conflict_do_update(
+                    index_elements=["item_id"],
+                    set_={
+                        "text": stmt.excluded.text,
+                        "attributes": stmt.excluded.attributes,
+                        "updated_at": stmt.excluded.updated_at,
+                    },
+                )
+                conn.execute(stmt)
+        created = [i for i in dict.fromkeys(ids) if i not in existing]
+        updated = [i for i in dict.fromkeys(ids) if i in existing]
+        return created, updated
+
+    def known_items(self, ids: Iterable[str]) -> set[str]:
+        wanted = list(dict.fromkeys(ids))
+        if not wanted:
+            return set()
+        with self.engine.connect() as conn:
+            stmt = select(items.c.item_id).where(items.c.item_id.in_(wanted))
+            return set(conn.execute(stmt).scalars())
+
+    def items_frame(self) -> pd.DataFrame:
+        """Catalogue items: item_id, text and one column per attribute (lists joined by
+        '|', the convention of item tables)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(items.c.item_id, items.c.text, items.c.attributes).order_by(
+                    items.c.updated_at, items.c.item_id
+                )
+            ).all()
+        records = []
+        for item_id, text, attrs in rows:
+            rec: dict[str, Any] = {"item_id": item_id, "text": text}
+            for key, value in json.loads(attrs or "{}").items():
+                rec[key] = "|".join(map(str, value)) if isinstance(value, list) else value
+            records.append(rec)
+        return pd.DataFrame(records, columns=None if records else ["item_id", "text"])
+
+    def count_items(self) -> int:
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(items)).scalar_one())
+
+    # ---- served recommendations ------------------------------------------------------------
+    def log_served(self, rows: Sequence[dict[str, Any]]) -> None:
+        """Record shown items ({request_id, item_id, rank, model, version, served_at})."""
+        if not rows:
+            return
+        with self.engine.begin() as conn:
+            for start in range(0, len(rows), _CHUNK):
+                stmt = self._insert(served).values(list(rows[start : start + _CHUNK]))
+                conn.execute(stmt.on_conflict_do_nothing())
+
+    def click_through(self) -> tuple[int, int]:
+        """(items shown in served recommendations, distinct clicks on shown items)."""
+        clicked = (
+            select(events.c.request_id, events.c.item_id)
+            .join(
+                served,
+                (served.c.request_id == events.c.request_id)
+                & (served.c.item_id == events.c.item_id),
+            )
+            .where(events.c.type == "click")
+            .distinct()
+            .subquery()
+        )
+        with self.engine.connect() as conn:
+            shown = conn.execute(select(func.count()).select_from(served)).scalar_one()
+            clicks = conn.execute(select(func.count()).select_from(clicked)).scalar_one()
+        return int(shown), int(clicks)
+
+
+def events_to_dataset(
+    url: str | Path, *, types: Iterable[str] | None = None, name: str = "event-store"
+) -> Dataset:
+    """A Dataset of the stored events (value: the event's value, 1.0 when it has none),
+    with the catalogue items added through the API as its item table."""
+    store = EventStore(url, create=False)
+    try:
+        frame = store.events_frame(types)
+        catalogue = store.items_frame()
+    except SQLAlchemyError as exc:
+        raise ConfigError(f"cannot read events from {redact(store.url)}: {_reason(exc)}") from None
+    finally:
+        store.close()
+    if frame.empty:
+        which = f" of types {sorted(types)}" if types is not None else ""
+        raise DataError(
+            f"the event store at {redact(store.url)} holds no events{which}; "
+            "send some to POST /v1/events first"
+        )
+    df = pd.DataFrame(
+        {
+            "user_id": frame["user_id"],
+            "item_id": frame["item_id"],
+            "value": frame["value"].astype("float64").fillna(1.0),
+            "timestamp": frame["timestamp"].astype("int64"),
+        }
+    )
+    return from_frame(df, items=catalogue if len(catalogue) else None, name=name)
+
+
+def _make_engine(url: str) -> Engine:
+    try:
+        if url.startswith("sqlite"):
+            database = make_url(url).database
+            if database and database != ":memory:":
+                Path(database).parent.mkdir(parents=True, exist_ok=True)
+            engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+            event.listen(engine, "connect", _sqlite_durable)
+            return engine
+        return create_engine(url, pool_pre_ping=True, pool_size=8, max_overflow=8)
+    except (ArgumentError, NoSuchModuleError, ImportError) as exc:
+        raise ConfigError(f"cannot use database URL {redact(url)!r}: {exc}") from None
+
+
+def _sqlite_durable(dbapi_conn: Any, _record: Any) -> None:
+    # WAL lets readers run beside the writer; synchronous=FULL fsyncs every commit, so an
+    # acknowledged write survives power loss, not only a process crash.
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=FULL")
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.close()
+
+
+def _reason(exc: BaseException) -> str:
+    orig = getattr(exc, "orig", None)
+    text = str(orig if orig is not None else exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__

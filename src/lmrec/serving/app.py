@@ -1,0 +1,68 @@
+"""The FastAPI application: `create_app(settings)`; models are loaded once, at start."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from starlette.concurrency import run_in_threadpool
+
+import lmrec
+from lmrec.serving.context import ServiceContext
+from lmrec.serving.metrics import ServiceMetrics
+from lmrec.serving.middleware import BodyLimitMiddleware, MetricsMiddleware
+from lmrec.serving.problems import install_handlers
+from lmrec.serving.routes import (
+    events,
+    explanations,
+    health,
+    items,
+    models,
+    recommendations,
+    search,
+)
+from lmrec.serving.settings import ServeSettings, load_settings
+
+log = logging.getLogger("lmrec.serving")
+
+
+def create_app(settings: ServeSettings | None = None) -> FastAPI:
+    """The service for `settings` (default: from LMREC_* environment variables)."""
+    settings = settings or load_settings()
+    metrics = ServiceMetrics()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        ctx = await run_in_threadpool(ServiceContext, settings, metrics)
+        await run_in_threadpool(ctx.start)
+        app.state.ctx = ctx
+        live = ", ".join(f"{n}@{m.version}" for n, m in sorted(ctx.hub.snapshot().items()))
+        log.info("lmrec serving %s from %s", live or "no models", settings.registry_path)
+        try:
+            yield
+        finally:
+            await run_in_threadpool(ctx.stop)
+
+    app = FastAPI(
+        title="lmrec",
+        version=lmrec.__version__,
+        summary="Recommendations, similar items, search and explanations; feedback events in.",
+        lifespan=lifespan,
+    )
+    install_handlers(app)
+    for module in (recommendations, items, search, explanations, events, models, health):
+        app.include_router(module.router)
+    # Added innermost first: metrics see every answer, 413s included.
+    app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["Authorization", "Content-Type"],
+        )
+    return app

@@ -1,0 +1,204 @@
+"""What every request handler shares: settings, store, registry, live models, metrics,
+and the background work (served-list log, registry polling)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import pandas as pd
+
+from lmrec.errors import UnknownIdError
+from lmrec.events.store import EventStore
+from lmrec.models.base import Recommender
+from lmrec.search import supports_text_search
+from lmrec.serving.live import LiveModel, ModelHub, ServiceUnavailable, items_frame_for
+from lmrec.serving.metrics import ServiceMetrics
+from lmrec.serving.registry import ModelRegistry
+from lmrec.serving.settings import ServeSettings
+
+log = logging.getLogger("lmrec.serving")
+
+
+class ServiceContext:
+    def __init__(self, settings: ServeSettings, metrics: ServiceMetrics | None = None) -> None:
+        self.settings = settings
+        self.store = EventStore(settings.db_url)
+        self.registry = ModelRegistry(settings.registry_path)
+        self.hub = ModelHub(
+            self.registry,
+            ann_threshold=settings.ann_threshold,
+            default=settings.default_model,
+            prepare=self._add_stored_items,
+        )
+        self.metrics = metrics or ServiceMetrics()
+        self.metrics.add_state_collector(self.metrics_state)
+        self._served: list[dict[str, Any]] = []
+        self._served_lock = threading.Lock()
+        self._items_lock = threading.Lock()
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    # ---- life cycle ------------------------------------------------------------------------
+    def start(self) -> None:
+        self.hub.load_all()
+        self._spawn(self._flush_loop, "lmrec-served-log")
+        if self.settings.registry_poll_seconds > 0:
+            self._spawn(self._poll_loop, "lmrec-registry-poll")
+
+    def stop(self) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=10)
+        self.flush_served()
+        self.store.close()
+
+    def _spawn(self, target: Any, name: str) -> None:
+        thread = threading.Thread(target=target, name=name, daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    def _flush_loop(self) -> None:
+        while not self._stop.wait(1.0):
+            try:
+                self.flush_served()
+            except Exception:
+                log.exception("cannot record served recommendations")
+
+    def _poll_loop(self) -> None:
+        while not self._stop.wait(self.settings.registry_poll_seconds):
+            try:
+                self.hub.refresh()
+            except Exception:
+                log.exception("cannot follow registry changes")
+
+    # ---- models ----------------------------------------------------------------------------
+    def cold_start_model(self) -> LiveModel | None:
+        name = self.settings.cold_start_model
+        return self.hub.snapshot().get(name) if name else None
+
+    def search_model(self, name: str | None) -> LiveModel:
+        if name is not None:
+            live = self.hub.get(name)
+            if not supports_text_search(live.model):
+                raise ServiceUnavailable(
+                    f"model '{name}' ({live.kind}) cannot search by text; search needs a "
+                    "content model that embeds text"
+                )
+            return live
+        chosen = self.settings.search_model
+        if chosen:
+            return self.search_model(chosen)
+        for live in self.hub.snapshot().values():
+            if supports_text_search(live.model):
+                return live
+        raise ServiceUnavailable(
+            "no live model can search by text: register and promote a content model "
+            "(`lmrec train content ... --register NAME`) to enable search"
+        )
+
+    # ---- events and history ----------------------------------------------------------------
+    def fresh_history(self, user_id: str | None) -> list[str]:
+        if user_id is None:
+            return []
+        return self.store.user_history(user_id, limit=self.settings.history_limit)
+
+    def require_items(self, live: LiveModel, item_ids: Sequence[str], what: str) -> None:
+        """404 for ids neither the model nor the stored catalogue knows."""
+        assert live.model.item_map is not None
+        if not item_ids:
+            return
+        unknown = [
+            i
+            for i, j in zip(item_ids, live.model.item_map.lookup(item_ids, "mark"), strict=True)
+            if j < 0
+        ]
+        if unknown:
+            stored = self.store.known_items(unknown)
+            missing = [i for i in unknown if i not in stored]
+            if missing:
+                raise UnknownIdError(f"unknown item id {missing[0]!r} in {what}")
+
+    def log_served(self, request_id: str, live: LiveModel, item_ids: Sequence[str]) -> None:
+        if not self.settings.log_served or not item_ids:
+            return
+        now = time.time()
+        rows = [
+            {
+                "request_id": request_id,
+                "item_id": item,
+                "rank": rank,
+                "model": live.name,
+                "version": live.version,
+                "served_at": now,
+            }
+            for rank, item in enumerate(item_ids, start=1)
+        ]
+        with self._served_lock:
+            self._served.extend(rows)
+
+    def flush_served(self) -> None:
+        with self._served_lock:
+            rows, self._served = self._served, []
+        self.store.log_served(rows)
+
+    # ---- catalogue -------------------------------------------------------------------------
+    def add_items(self, rows: list[dict[str, Any]]) -> dict[str, Any]:
+        """Store items; models that can add items by their text take them at once."""
+        with self._items_lock:
+            created, updated = self.store.upsert_items(rows)
+            frame = pd.DataFrame(
+                [{"item_id": r["item_id"], "text": r.get("text"), **_flat(r)} for r in rows]
+            )
+            status: dict[str, str] = {}
+            for name, live in self.hub.snapshot().items():
+                if not live.can_add_items:
+                    status[name] = "pending"
+                    continue
+                new = items_frame_for(live.model, frame)
+                if len(new):
+                    live.model.add_items(new)  # type: ignore[attr-defined]
+                    self.hub.replace_model(live, live.model)
+                status[name] = "added"
+        return {
+            "received": len(rows),
+            "created": len(created),
+            "updated": len(updated),
+            "models": status,
+        }
+
+    def _add_stored_items(self, model: Recommender) -> None:
+        """Give a freshly loaded model the stored items it was not trained on."""
+        if not callable(getattr(model, "add_items", None)):
+            return
+        new = items_frame_for(model, self.store.items_frame())
+        if len(new):
+            model.add_items(new)  # type: ignore[attr-defined]
+
+    # ---- metrics ---------------------------------------------------------------------------
+    def metrics_state(self) -> dict[str, Any]:
+        self.flush_served()
+        shown, clicks = self.store.click_through()
+        models = [
+            {
+                "name": live.name,
+                "version": live.version,
+                "model": live.kind,
+                "n_items": live.n_items,
+            }
+            for live in self.hub.snapshot().values()
+        ]
+        return {
+            "models": models,
+            "stored_items": self.store.count_items(),
+            "impressions": shown,
+            "clicks": clicks,
+        }
+
+
+def _flat(row: dict[str, Any]) -> dict[str, Any]:
+    attrs = row.get("attributes") or {}
+    return {k: "|".join(map(str, v)) if isinstance(v, list) else v for k, v in attrs.items()}

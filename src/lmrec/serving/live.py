@@ -1,0 +1,269 @@
+"""Models the service answers with, and how one version replaces another.
+
+A `LiveModel` is everything derived from one registered version, built completely
+before it is published. `ModelHub` holds name -> LiveModel in a dict that is replaced,
+never mutated: a request takes its LiveModel once and finishes on it, even if a promotion
+publishes another version meanwhile.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from lmrec.errors import LmrecError, UnknownIdError
+from lmrec.models.artifacts import load_model, read_meta
+from lmrec.models.base import Recommender
+from lmrec.retrieval import DotProductModel, ItemIndex, as_dot_product, build_index
+from lmrec.serving.filters import AttributeFilter, attribute_columns
+from lmrec.serving.registry import ModelRegistry
+
+log = logging.getLogger("lmrec.serving")
+
+
+class ServiceUnavailable(LmrecError):
+    """The service cannot answer yet (no model live, search not set up, ...)."""
+
+    status_code = 503
+
+
+@dataclass
+class LiveModel:
+    """One loaded model version with what the service derives from it."""
+
+    name: str
+    version: str
+    model: Recommender
+    #: cold-start scores: distinct users per item in the training history
+    popularity: np.ndarray
+    dot: DotProductModel | None
+    index: ItemIndex | None
+    filters: AttributeFilter
+    meta: dict[str, Any]
+    loaded_at: float = field(default_factory=time.time)
+    _cooccurrence: sp.csc_matrix | None = None
+    _search_index: ItemIndex | None = None
+    ann_threshold: int = 100_000
+
+    @property
+    def kind(self) -> str:
+        return self.model.name
+
+    @property
+    def n_items(self) -> int:
+        return self.model.n_items
+
+    def knows_item(self, item_id: str) -> bool:
+        assert self.model.item_map is not None
+        return item_id in self.model.item_map
+
+    @property
+    def can_add_items(self) -> bool:
+        return callable(getattr(self.model, "add_items", None))
+
+    @cached_property
+    def attribute_columns(self) -> list[str]:
+        return attribute_columns(self.model.items)
+
+    def search_index(self) -> ItemIndex:
+        """Index over the model's unit-length item vectors (for text search)."""
+        if self._search_index is None:
+            vecs = self.model.item_vectors()
+            if vecs is None:
+                raise ServiceUnavailable(f"model '{self.name}' has no item vectors to search")
+            self._search_index = build_index(unit_rows(vecs), ann_threshold=self.ann_threshold)
+        return self._search_index
+
+    def cooccurrence(self) -> sp.csc_matrix:
+        """Binary user x item training matrix by column (for co-occurrence similarity)."""
+        if self._cooccurrence is None:
+            assert self.model.history_ is not None
+            x = self.model.history_.tocsc().astype(np.float32)
+            x.data = np.ones_like(x.data)
+            self._cooccurrence = x
+        return self._cooccurrence
+
+
+def unit_rows(vecs: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit length (zero rows stay zero), float32."""
+    v = np.asarray(vecs, dtype=np.float32)
+    norms = np.linalg.norm(v, axis=1, keepdims=True)
+    return v / np.where(norms == 0, 1.0, norms)
+
+
+def build_live(
+    name: str,
+    version: str,
+    model: Recommender,
+    meta: dict[str, Any],
+    ann_threshold: int,
+    index_cache: Any = None,
+) -> LiveModel:
+    """Derive everything the service needs from a loaded model (done before publishing)."""
+    assert model.history_ is not None
+    popularity = np.asarray((model.history_ != 0).sum(axis=0)).ravel().astype(np.float32)
+    if len(popularity) < model.n_items:  # items added after training have no history yet
+        popularity = np.pad(popularity, (0, model.n_items - len(popularity)))
+    dot = as_dot_product(model)
+    index = None
+    if dot is not None:
+        index = build_index(dot.item_vectors, ann_threshold=ann_threshold, cache_path=index_cache)
+    return LiveModel(
+        name=name,
+        version=version,
+        model=model,
+        popularity=popularity,
+        dot=dot,
+        index=index,
+        filters=AttributeFilter(model.items, model.n_items),
+        meta=meta,
+        ann_threshold=ann_threshold,
+    )
+
+
+class ModelHub:
+    """Name -> LiveModel, swapped atomically on promotion or rollback."""
+
+    def __init__(
+        self,
+        registry: ModelRegistry,
+        *,
+        ann_threshold: int,
+        default: str | None,
+        prepare: Callable[[Recommender], None] | None = None,
+    ):
+        self.registry = registry
+        #: called on every freshly loaded model before it is published (adds stored items)
+        self.prepare = prepare
+        self.ann_threshold = ann_threshold
+        self.default_name = default
+        self._live: dict[str, LiveModel] = {}
+        self._order: list[str] = []  # names by last promotion, most recent last
+        self._stamps: dict[str, int] = {}
+        self._write = threading.Lock()
+        self.load_errors: dict[str, str] = {}
+
+    # ---- reading (lock-free: one reference read) ------------------------------------------
+    def snapshot(self) -> dict[str, LiveModel]:
+        return self._live
+
+    def get(self, name: str | None = None) -> LiveModel:
+        live = self._live
+        if name is None:
+            name = self.default_name or (self._order[-1] if self._order else None)
+            if name is None or name not in live:
+                raise ServiceUnavailable(
+                    "no model is live: register and promote one with "
+                    "`lmrec models promote NAME VERSION` (or `lmrec train ... --register NAME`)"
+                )
+        try:
+            return live[name]
+        except KeyError:
+            known = ", ".join(sorted(live)) or "none"
+            raise UnknownIdError(f"no live model named '{name}' (live: {known})") from None
+
+    # ---- loading and swapping --------------------------------------------------------------
+    def load(self, name: str, version: str) -> LiveModel:
+        path = self.registry.version_path(name, version)
+        model = load_model(path)
+        if self.prepare is not None:
+            self.prepare(model)
+        return build_live(
+            name,
+            version,
+            model,
+            read_meta(path),
+            self.ann_threshold,
+            index_cache=path / "index-hnsw.faiss",
+        )
+
+    def load_all(self) -> None:
+        """Load the live version of every registered name (a broken one is logged and
+        skipped so the others still serve)."""
+        lives = self.registry.live_models()
+        for name, version in sorted(lives.items(), key=lambda kv: self._last_change(kv[0])):
+            self._load_and_publish(name, version)
+
+    def publish(self, live: LiveModel) -> None:
+        with self._write:
+            new = dict(self._live)
+            new[live.name] = live
+            self._live = new  # the single reference swap requests observe
+            self._order = [n for n in self._order if n != live.name] + [live.name]
+            self._stamps[live.name] = self.registry.state_stamp(live.name)
+            self.load_errors.pop(live.name, None)
+
+    def promote(self, name: str, version: str) -> tuple[LiveModel, str | None]:
+        live = self.load(name, version)  # fully loaded before anything changes
+        previous = self.registry.promote(name, version)
+        self.publish(live)
+        return live, previous
+
+    def rollback(self, name: str) -> LiveModel:
+        stack = self.registry.state(name)["stack"]
+        live = self.load(name, stack[-2]) if len(stack) >= 2 else None  # load first
+        version = self.registry.rollback(name)  # raises when there is nothing to go back to
+        if live is None or live.version != version:  # the registry changed meanwhile
+            live = self.load(name, version)
+        self.publish(live)
+        return live
+
+    def refresh(self) -> None:
+        """Follow changes made to the registry by other processes (e.g. the CLI)."""
+        names = set(self.registry.names()) | set(self._live)
+        for name in names:
+            stamp = self.registry.state_stamp(name)
+            if stamp == self._stamps.get(name):
+                continue
+            self._stamps[name] = stamp
+            version = self.registry.live_version(name) if stamp else None
+            current = self._live.get(name)
+            if version is None:
+                if current is not None:
+                    self._drop(name)
+            elif current is None or current.version != version:
+                self._load_and_publish(name, version)
+
+    def replace_model(self, live: LiveModel, model: Recommender) -> LiveModel:
+        """Publish a rebuilt LiveModel for a model changed in place (new items added)."""
+        new = build_live(live.name, live.version, model, live.meta, self.ann_threshold)
+        self.publish(new)
+        return new
+
+    def _drop(self, name: str) -> None:
+        with self._write:
+            new = dict(self._live)
+            new.pop(name, None)
+            self._live = new
+            self._order = [n for n in self._order if n != name]
+
+    def _load_and_publish(self, name: str, version: str) -> None:
+        try:
+            live = self.load(name, version)
+        except (LmrecError, OSError, ValueError, KeyError) as exc:
+            self.load_errors[name] = f"version {version}: {exc}"
+            log.error("cannot load model %s version %s: %s", name, version, exc)
+            return
+        self.publish(live)
+
+    def _last_change(self, name: str) -> str:
+        history = self.registry.state(name).get("history") or []
+        return str(history[-1]["at"]) if history else ""
+
+
+def items_frame_for(model: Recommender, frame: pd.DataFrame) -> pd.DataFrame:
+    """Rows of `frame` (catalogue items from the store) the model does not know yet."""
+    assert model.item_map is not None
+    if frame.empty:
+        return frame
+    unknown = model.item_map.lookup(frame["item_id"].astype(str), missing="mark") < 0
+    return frame[unknown].reset_index(drop=True)

@@ -1,0 +1,97 @@
+"""Prometheus metrics of one app instance (its own CollectorRegistry, so several apps in
+one process, as in tests, keep separate counts)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.core import GaugeMetricFamily, InfoMetricFamily
+from prometheus_client.registry import Collector
+
+log = logging.getLogger("lmrec.serving")
+
+# Latency buckets in seconds, dense below 50 ms where a recommendation should land.
+_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.02, 0.035, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0)
+
+
+class ServiceMetrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "lmrec_http_requests",
+            "HTTP requests by route template and status",
+            ["method", "route", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "lmrec_http_request_duration_seconds",
+            "HTTP request latency by route template",
+            ["method", "route"],
+            buckets=_BUCKETS,
+            registry=self.registry,
+        )
+        self.events_ingested = Counter(
+            "lmrec_events_ingested",
+            "New events stored (duplicates excluded)",
+            registry=self.registry,
+        )
+        self.recommendations = Counter(
+            "lmrec_recommendations_served",
+            "Recommendation lists served by model",
+            ["model", "version", "cold_start"],
+            registry=self.registry,
+        )
+
+    def observe(self, method: str, route: str, status: int, seconds: float) -> None:
+        self.requests.labels(method, route, str(status)).inc()
+        self.latency.labels(method, route).observe(seconds)
+
+    def add_state_collector(self, read: Callable[[], dict[str, Any]]) -> None:
+        self.registry.register(_StateCollector(read))
+
+
+class _StateCollector(Collector):
+    """Gauges read at scrape time: live models, catalogue size, click-through rate."""
+
+    def __init__(self, read: Callable[[], dict[str, Any]]) -> None:
+        self.read = read
+
+    def collect(self) -> Iterator[Any]:
+        try:
+            state = self.read()
+        except Exception:  # a scrape must not fail because the store is briefly away
+            log.exception("cannot read service state for /metrics")
+            return
+        info = InfoMetricFamily("lmrec_model", "Live model versions", labels=["name"])
+        items = GaugeMetricFamily(
+            "lmrec_catalogue_items", "Items a live model can recommend", labels=["name"]
+        )
+        for m in state["models"]:
+            info.add_metric([m["name"]], {"version": m["version"], "model": m["model"]})
+            items.add_metric([m["name"]], m["n_items"])
+        yield info
+        yield items
+        yield GaugeMetricFamily(
+            "lmrec_catalogue_stored_items",
+            "Items added through POST /v1/items",
+            value=state["stored_items"],
+        )
+        yield GaugeMetricFamily(
+            "lmrec_served_impressions",
+            "Items shown in served recommendations",
+            value=state["impressions"],
+        )
+        yield GaugeMetricFamily(
+            "lmrec_served_clicks",
+            "Clicks on items of served recommendations",
+            value=state["clicks"],
+        )
+        ctr = state["clicks"] / state["impressions"] if state["impressions"] else 0.0
+        yield GaugeMetricFamily(
+            "lmrec_click_through_rate",
+            "Clicks per shown item, from events whose request_id names a served list",
+            value=ctr,
+        )

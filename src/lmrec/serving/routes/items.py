@@ -1,0 +1,60 @@
+"""GET /v1/items/{item_id}/similar and POST /v1/items (catalogue additions)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from lmrec.errors import UnknownIdError
+from lmrec.serving.problems import ProblemError
+from lmrec.serving.routes.deps import READ, WRITE, Ctx
+from lmrec.serving.schemas import (
+    MAX_K,
+    ItemsRequest,
+    ItemsResponse,
+    ScoredItem,
+    SimilarResponse,
+)
+
+router = APIRouter(prefix="/v1/items", tags=["items"])
+
+
+@router.get("/{item_id}/similar", response_model=SimilarResponse, dependencies=READ)
+def similar(
+    ctx: Ctx,
+    item_id: str,
+    k: Annotated[int, Query(ge=1, le=MAX_K)] = 10,
+    model: str | None = None,
+) -> SimilarResponse:
+    """Items most like this one (the model's item vectors, else co-occurrence)."""
+    live = ctx.hub.get(model)
+    if not live.knows_item(item_id):
+        if ctx.store.known_items([item_id]):
+            raise UnknownIdError(
+                f"item {item_id!r} is in the catalogue but model '{live.name}' has not been "
+                "trained on it yet; it has no similar items until the model is retrained"
+            )
+        raise UnknownIdError(f"unknown item id {item_id!r}")
+    recs = live.model.similar_items(item_id, k)
+    return SimilarResponse(
+        item_id=item_id,
+        items=[
+            ScoredItem(item_id=i, score=s) for i, s in zip(recs.item_ids, recs.scores, strict=True)
+        ],
+        model=live.name,
+        version=live.version,
+    )
+
+
+@router.post("", response_model=ItemsResponse, dependencies=WRITE)
+def add_items(ctx: Ctx, body: ItemsRequest) -> ItemsResponse:
+    """Add or replace catalogue items (text and attributes). Models that can take new
+    items by their text make them recommendable and searchable at once ("added"); the
+    others will know them after retraining ("pending")."""
+    if len(body.items) > ctx.settings.max_batch:
+        raise ProblemError(
+            413, f"{len(body.items)} items in one request; the limit is {ctx.settings.max_batch}"
+        )
+    rows = [item.model_dump() for item in body.items]
+    return ItemsResponse.model_validate(ctx.add_items(rows))

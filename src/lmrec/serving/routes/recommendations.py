@@ -1,0 +1,85 @@
+"""GET /v1/users/{user_id}/recommendations and POST /v1/recommendations."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from lmrec.errors import UnknownIdError
+from lmrec.serving.explain import explain_many
+from lmrec.serving.recommend import RecRequest, recommend
+from lmrec.serving.routes.deps import READ, Ctx
+from lmrec.serving.schemas import (
+    MAX_K,
+    Explanation,
+    RecommendationRequest,
+    RecommendationResponse,
+    ScoredItem,
+)
+
+router = APIRouter(prefix="/v1", tags=["recommendations"], dependencies=READ)
+
+
+@router.get("/users/{user_id}/recommendations", response_model=RecommendationResponse)
+def user_recommendations(
+    ctx: Ctx,
+    user_id: str,
+    k: Annotated[int, Query(ge=1, le=MAX_K)] = 10,
+    model: str | None = None,
+    exclude_seen: bool = True,
+    explain: bool = False,
+) -> RecommendationResponse:
+    """Top-k items for a user (their training history plus fresh events). An unknown user
+    gets the cold-start answer, marked `cold_start: true`."""
+    body = RecommendationRequest(
+        user_id=user_id, k=k, model=model, exclude_seen=exclude_seen, explain=explain
+    )
+    return answer(ctx, body)
+
+
+@router.post("/recommendations", response_model=RecommendationResponse)
+def recommendations(ctx: Ctx, body: RecommendationRequest) -> RecommendationResponse:
+    """Top-k items for a user id and/or an ad-hoc history, with optional attribute
+    filters and exclusions."""
+    return answer(ctx, body)
+
+
+def answer(ctx: Ctx, body: RecommendationRequest) -> RecommendationResponse:
+    live = ctx.hub.get(body.model)  # this reference serves the whole request
+    history = body.history or []
+    ctx.require_items(live, history, "history")
+    fresh = ctx.fresh_history(body.user_id)
+    req = RecRequest(
+        user_id=body.user_id,
+        history=history,
+        k=body.k,
+        filters=body.filters,
+        exclude=body.exclude or [],
+        exclude_seen=body.exclude_seen,
+    )
+    result = recommend(live, req, fresh, cold=ctx.cold_start_model())
+    items = [
+        ScoredItem(item_id=i, score=s) for i, s in zip(result.item_ids, result.scores, strict=True)
+    ]
+    if body.explain and items:
+        try:
+            found = explain_many(
+                result.live, result.item_ids, user_id=body.user_id, history=result.history
+            )
+        except UnknownIdError:
+            found = []  # nothing to explain from (an unknown user without history)
+        for item, exp in zip(items, found, strict=False):
+            item.explanation = Explanation.model_validate(exp)
+    request_id = uuid.uuid4().hex
+    ctx.log_served(request_id, result.live, result.item_ids)
+    used = result.live
+    ctx.metrics.recommendations.labels(used.name, used.version, str(result.cold_start)).inc()
+    return RecommendationResponse(
+        items=items,
+        model=used.name,
+        version=used.version,
+        request_id=request_id,
+        cold_start=result.cold_start,
+    )

@@ -1,0 +1,45 @@
+"""POST /v1/search: natural-language search over a content model's item embeddings."""
+
+from __future__ import annotations
+
+import uuid
+
+from fastapi import APIRouter
+
+from lmrec.search import search as search_items
+from lmrec.serving.explain import history_indices
+from lmrec.serving.routes.deps import READ, Ctx
+from lmrec.serving.schemas import ScoredItem, SearchRequest, SearchResponse
+
+router = APIRouter(prefix="/v1", tags=["search"], dependencies=READ)
+
+
+@router.post("/search", response_model=SearchResponse)
+def search(ctx: Ctx, body: SearchRequest) -> SearchResponse:
+    """Items matching the query text; with a user_id, the order leans toward the user's
+    history. 503 when no live model can embed text."""
+    live = ctx.search_model(body.model)
+    history: list[str] = []
+    if body.user_id is not None:
+        assert live.model.item_map is not None
+        known = history_indices(live, body.user_id, ctx.fresh_history(body.user_id))
+        history = live.model.item_map.to_ids(known).tolist()
+    allowed = live.filters.mask(body.filters) if body.filters else None
+    recs = search_items(
+        live.model,
+        body.query,
+        body.k,
+        history=history,
+        exclude=body.exclude,
+        allowed=allowed,
+        index=live.search_index(),
+    )
+    return SearchResponse(
+        query=body.query,
+        items=[
+            ScoredItem(item_id=i, score=s) for i, s in zip(recs.item_ids, recs.scores, strict=True)
+        ],
+        model=live.name,
+        version=live.version,
+        request_id=uuid.uuid4().hex,
+    )

@@ -1,0 +1,224 @@
+"""Request and response bodies of the HTTP API.
+
+Ids are the user's own and travel as strings; numbers are accepted and turned into
+strings. Unknown keys are refused so that a typo ("user" for "user_id") is reported
+instead of silently ignored.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
+
+MAX_K = 1000
+Id = Annotated[str, StringConstraints(min_length=1, max_length=256, strip_whitespace=True)]
+K = Annotated[int, Field(ge=1, le=MAX_K, description=f"number of items (1..{MAX_K})")]
+AttributeValue = str | int | float | bool | list[str]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", coerce_numbers_to_str=True)
+
+
+def _listify(value: Any) -> Any:
+    """A single attribute value in a filter means a list of one."""
+    if isinstance(value, dict):
+        return {k: v if isinstance(v, list) else [v] for k, v in value.items()}
+    return value
+
+
+class RecommendationRequest(Strict):
+    user_id: Id | None = None
+    history: list[Id] | None = Field(default=None, max_length=10_000)
+    k: K = 10
+    filters: dict[str, list[str]] | None = Field(
+        default=None, description="item attribute -> allowed values, e.g. {'genre': ['Comedy']}"
+    )
+    exclude: list[Id] | None = Field(default=None, max_length=10_000)
+    exclude_seen: bool = True
+    model: str | None = None
+    explain: bool = False
+
+    @field_validator("filters", mode="before")
+    @classmethod
+    def _wrap_filters(cls, value: Any) -> Any:
+        return _listify(value)
+
+
+class Contribution(BaseModel):
+    item_id: str
+    similarity: float
+
+
+class SharedAttribute(BaseModel):
+    attribute: str
+    value: str
+    history_items: int
+
+
+class ModelSignal(BaseModel):
+    score: float
+    rank: int
+    of: int
+    details: Any = None
+
+
+class Explanation(BaseModel):
+    item_id: str
+    because_of: list[Contribution]
+    shared_attributes: list[SharedAttribute]
+    model_signal: ModelSignal | None = None
+
+
+class ScoredItem(BaseModel):
+    item_id: str
+    score: float
+    explanation: Explanation | None = None
+
+
+class RecommendationResponse(BaseModel):
+    items: list[ScoredItem]
+    model: str
+    version: str
+    request_id: str
+    cold_start: bool
+
+
+class SimilarResponse(BaseModel):
+    item_id: str
+    items: list[ScoredItem]
+    model: str
+    version: str
+
+
+class SearchRequest(Strict):
+    query: Annotated[str, StringConstraints(min_length=1, max_length=2000)]
+    k: K = 10
+    user_id: Id | None = None
+    filters: dict[str, list[str]] | None = None
+    exclude: list[Id] | None = Field(default=None, max_length=10_000)
+    model: str | None = None
+
+    @field_validator("filters", mode="before")
+    @classmethod
+    def _wrap_filters(cls, value: Any) -> Any:
+        return _listify(value)
+
+
+class SearchResponse(BaseModel):
+    query: str
+    items: list[ScoredItem]
+    model: str
+    version: str
+    request_id: str
+
+
+class ExplanationResponse(Explanation):
+    user_id: str
+    model: str
+    version: str
+
+
+class Event(Strict):
+    event_id: Annotated[str, StringConstraints(min_length=1, max_length=128)]
+    user_id: Id
+    item_id: Id
+    type: Annotated[str, StringConstraints(pattern=r"^[A-Za-z][A-Za-z0-9_-]{0,31}$")] = Field(
+        description="view, click, purchase, rating, ... (letters, digits, '_', '-')"
+    )
+    value: float | None = None
+    timestamp: datetime | None = Field(
+        default=None, description="seconds since the epoch or ISO 8601; default: arrival time"
+    )
+    request_id: Annotated[str, StringConstraints(max_length=64)] | None = Field(
+        default=None, description="the request_id of the recommendation this event answers"
+    )
+
+    @field_validator("value")
+    @classmethod
+    def _finite(cls, v: float | None) -> float | None:
+        if v is not None and not math.isfinite(v):
+            raise ValueError("value must be a finite number")
+        return v
+
+
+class EventBatch(Strict):
+    events: list[Event] = Field(min_length=1, max_length=100_000)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _accept_array(cls, value: Any) -> Any:
+        return {"events": value} if isinstance(value, list) else value
+
+
+class EventsResponse(BaseModel):
+    received: int
+    new: int
+    duplicates: int
+
+
+class CatalogueItem(Strict):
+    item_id: Id
+    text: Annotated[str, StringConstraints(max_length=20_000)] | None = None
+    attributes: dict[str, AttributeValue] = Field(default_factory=dict)
+
+
+class ItemsRequest(Strict):
+    items: list[CatalogueItem] = Field(min_length=1, max_length=100_000)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _accept_array(cls, value: Any) -> Any:
+        return {"items": value} if isinstance(value, list) else value
+
+
+class ItemsResponse(BaseModel):
+    received: int
+    created: int
+    updated: int
+    #: per live model: "added" (recommendable and searchable now) or "pending" (until retrain)
+    models: dict[str, Literal["added", "pending"]]
+
+
+class ModelVersion(BaseModel):
+    name: str
+    version: str
+    model: str
+    live: bool
+    loaded: bool
+    registered: str
+    metrics: dict[str, Any]
+    fingerprint: str | None
+
+
+class ModelsResponse(BaseModel):
+    default: str | None
+    versions: list[ModelVersion]
+    load_errors: dict[str, str]
+
+
+class PromoteResponse(BaseModel):
+    name: str
+    version: str
+    previous: str | None
+    model: str
+
+
+class Problem(BaseModel):
+    """RFC 7807 problem details."""
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str
+    errors: list[dict[str, Any]] | None = None

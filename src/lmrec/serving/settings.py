@@ -1,0 +1,101 @@
+"""Service settings: LMREC_* environment variables, overridden by `lmrec serve` options,
+validated once at start into one clear line per problem."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from lmrec.errors import ConfigError
+from lmrec.serving.registry import lmrec_home
+
+
+class ServeSettings(BaseSettings):
+    """Everything the service reads at start. Environment: LMREC_<FIELD> (upper case)."""
+
+    model_config = SettingsConfigDict(env_prefix="LMREC_", extra="forbid", frozen=True)
+
+    home: Path = Field(default_factory=lmrec_home)
+    #: model registry directory (default: HOME/registry)
+    registry: Path | None = None
+    #: event store URL: sqlite:///PATH or postgresql://... (default: HOME/events.db)
+    db: str | None = None
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    #: keys accepted in `Authorization: Bearer KEY` (comma-separated in the environment)
+    api_keys: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    #: whether read endpoints (recommendations, search, ...) need a key too
+    read_requires_key: bool = False
+    #: origins allowed by CORS; empty (default) turns CORS off
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    #: largest request body accepted (bytes); larger ones get 413
+    max_body_bytes: int = Field(default=1_000_000, ge=1024)
+    #: largest number of events or items in one request
+    max_batch: int = Field(default=1000, ge=1, le=100_000)
+    #: model answering requests that name none (default: the one promoted most recently)
+    default_model: str | None = None
+    #: live model answering users the requested model cannot (e.g. a content model)
+    cold_start_model: str | None = None
+    #: live model answering text search (default: the first that can embed text)
+    search_model: str | None = None
+    #: catalogues at least this large are searched through an HNSW graph
+    ann_threshold: int = Field(default=100_000, ge=1)
+    #: how many of a user's most recent stored events count as their fresh history
+    history_limit: int = Field(default=500, ge=1, le=100_000)
+    #: seconds between checks of the registry for promotions made elsewhere (0: never)
+    registry_poll_seconds: float = Field(default=2.0, ge=0)
+    #: record served lists in the store (needed for click-through rates)
+    log_served: bool = True
+    log_level: str = "info"
+
+    @field_validator("api_keys", "cors_origins", mode="before")
+    @classmethod
+    def _split_commas(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("api_keys")
+    @classmethod
+    def _long_enough(cls, keys: list[str]) -> list[str]:
+        short = [k for k in keys if len(k) < 16]
+        if short:
+            raise ValueError("every API key needs at least 16 characters")
+        return keys
+
+    @model_validator(mode="after")
+    def _fill_paths(self) -> ServeSettings:
+        home = self.home.expanduser()
+        object.__setattr__(self, "home", home)
+        if self.registry is None:
+            object.__setattr__(self, "registry", home / "registry")
+        if self.db is None:
+            object.__setattr__(self, "db", f"sqlite:///{home / 'events.db'}")
+        return self
+
+    @property
+    def registry_path(self) -> Path:
+        assert self.registry is not None
+        return self.registry.expanduser()
+
+    @property
+    def db_url(self) -> str:
+        assert self.db is not None
+        return self.db
+
+
+def load_settings(**overrides: Any) -> ServeSettings:
+    """Settings from the environment with `overrides` (None values ignored) on top."""
+    given = {k: v for k, v in overrides.items() if v is not None}
+    try:
+        return ServeSettings(**given)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            key = ".".join(str(p) for p in err["loc"]) or "settings"
+            msg = err["msg"].removeprefix("Value error, ")
+            problems.append(f"LMREC_{key.upper()}: {msg}")
+        raise ConfigError("invalid service settings: " + "; ".join(problems)) from None
