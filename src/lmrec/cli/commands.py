@@ -13,6 +13,8 @@ def register(app: typer.Typer) -> None:
         "lmrec.cli.data_cmd",
         "lmrec.cli.train_cmd",
         "lmrec.cli.compare_cmd",
+        "lmrec.cli.serve_cmd",
+        "lmrec.cli.models_cmd",
     ):
         try:
             mod = importlib.import_module(module)

@@ -1,0 +1,89 @@
+"""`lmrec models list|register|promote|rollback`: the model registry."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from lmrec.serving.registry import ModelRegistry
+
+models_app = typer.Typer(help="Versioned models the service serves.", no_args_is_help=True)
+console = Console()
+RegistryOpt = Annotated[
+    Path | None,
+    typer.Option("--registry", help="registry directory (default $LMREC_HOME/registry)"),
+]
+
+
+def _registry(path: Path | None) -> ModelRegistry:
+    return ModelRegistry(path) if path is not None else ModelRegistry.default()
+
+
+@models_app.command("list")
+def list_cmd(
+    registry: RegistryOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+) -> None:
+    """Every registered version and which one is live."""
+    reg = _registry(registry)
+    versions = reg.list()
+    if as_json:
+        console.print_json(json.dumps([v.to_dict() for v in versions]))
+        return
+    if not versions:
+        console.print(f"no models registered in {reg.root}")
+        return
+    table = Table(title=str(reg.root))
+    for col in ("name", "version", "model", "live", "registered", "metrics"):
+        table.add_column(col)
+    for v in versions:
+        metrics = ", ".join(
+            f"{k}={val:.4g}" if isinstance(val, float) else f"{k}={val}"
+            for k, val in list(v.metrics.items())[:4]
+        )
+        table.add_row(v.name, v.version, v.model, "*" if v.live else "", v.registered, metrics)
+    console.print(table)
+
+
+@models_app.command("register")
+def register_cmd(
+    model_dir: Annotated[Path, typer.Argument(help="directory written by `lmrec train`")],
+    name: Annotated[str, typer.Argument(help="name to register under")],
+    registry: RegistryOpt = None,
+    promote: Annotated[
+        bool | None,
+        typer.Option("--promote/--no-promote", help="make it live (default: if none is)"),
+    ] = None,
+) -> None:
+    """Add a trained model directory as the next version of NAME."""
+    reg = _registry(registry)
+    version = reg.register(model_dir, name, promote=promote)
+    live = reg.live_version(name)
+    console.print(f"registered {name} version {version}" + (" (live)" if live == version else ""))
+
+
+@models_app.command("promote")
+def promote_cmd(
+    name: Annotated[str, typer.Argument()],
+    version: Annotated[str, typer.Argument()],
+    registry: RegistryOpt = None,
+) -> None:
+    """Make VERSION of NAME live (a running server follows within seconds)."""
+    previous = _registry(registry).promote(name, version)
+    console.print(f"{name}: version {version} is live (was {previous or 'none'})")
+
+
+@models_app.command("rollback")
+def rollback_cmd(name: Annotated[str, typer.Argument()], registry: RegistryOpt = None) -> None:
+    """Make the previously live version of NAME live again."""
+    version = _registry(registry).rollback(name)
+    console.print(f"{name}: rolled back to version {version}")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(models_app, name="models")

@@ -1,0 +1,61 @@
+"""`lmrec serve`: the HTTP service under uvicorn."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+
+def serve(
+    registry: Annotated[
+        Path | None, typer.Option(help="model registry (default $LMREC_HOME/registry)")
+    ] = None,
+    host: Annotated[str | None, typer.Option(help="address to bind (default 127.0.0.1)")] = None,
+    port: Annotated[int | None, typer.Option(help="port (default 8000)")] = None,
+    db: Annotated[
+        str | None,
+        typer.Option(help="event store: sqlite:///PATH or postgresql://... (default: SQLite file)"),
+    ] = None,
+    api_key: Annotated[
+        list[str] | None,
+        typer.Option("--api-key", help="key for write/admin endpoints (repeatable)"),
+    ] = None,
+    log_level: Annotated[str | None, typer.Option(help="uvicorn log level")] = None,
+) -> None:
+    """Serve recommendations, search and explanations, and take events back.
+
+    Options override LMREC_* environment variables (LMREC_API_KEYS, LMREC_DB, ...).
+    Without any API key a random one is made for this run and printed."""
+    from lmrec.events.store import EventStore
+    from lmrec.serving.settings import load_settings
+
+    settings = load_settings(
+        registry=registry, host=host, port=port, db=db, api_keys=api_key, log_level=log_level
+    )
+    if not settings.api_keys:
+        key = secrets.token_urlsafe(24)
+        settings = settings.model_copy(update={"api_keys": [key]})
+        typer.echo(
+            f"no API key configured (LMREC_API_KEYS); for this run write and admin endpoints "
+            f"accept: Authorization: Bearer {key}",
+            err=True,
+        )
+    EventStore(settings.db_url).close()  # a bad --db fails here, in one line, not in a traceback
+    import uvicorn
+
+    from lmrec.serving.app import create_app
+
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level,
+        timeout_graceful_shutdown=5,
+    )
+
+
+def register(app: typer.Typer) -> None:
+    app.command("serve")(serve)
