@@ -1,0 +1,153 @@
+"""Cleaning steps over interactions. Each returns a new Dataset and counts every row it
+removes in the DropReport, by reason, so nothing disappears silently."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from lmrec.data.dataset import Dataset, DropReport
+from lmrec.data.idmap import IdMap
+from lmrec.errors import ConfigError
+
+DedupePolicy = Literal["last", "max", "sum"]
+DEDUPE_POLICIES = ("last", "max", "sum")
+
+
+def drop_missing_ids(
+    df: pd.DataFrame, report: DropReport, user: str = "user_id", item: str = "item_id"
+) -> pd.DataFrame:
+    """Rows without a user or item id cannot be placed anywhere: drop and count them."""
+    no_user = _missing(df[user])
+    no_item = _missing(df[item]) & ~no_user
+    report.add("missing user id", int(no_user.sum()))
+    report.add("missing item id", int(no_item.sum()))
+    if no_user.any() or no_item.any():
+        df = df.loc[~(no_user | no_item)].reset_index(drop=True)
+    for col in (user, item):
+        if df[col].dtype == "Int64":  # no missing values left: plain integers factorize fast
+            df[col] = df[col].astype(np.int64)
+    return df
+
+
+def _missing(s: pd.Series) -> np.ndarray:
+    missing = s.isna().to_numpy()
+    if not pd.api.types.is_numeric_dtype(s.dtype):
+        blank = (s.astype("str").str.strip() == "").to_numpy(dtype=bool, na_value=True)
+        missing = missing | blank
+    return missing
+
+
+def deduplicate(ds: Dataset, policy: DedupePolicy = "last") -> Dataset:
+    """One row per (user, item). 'last' keeps the latest row (by timestamp, then file
+    order); 'max' keeps the row with the highest value; 'sum' adds values up (e.g. play
+    counts) and keeps the latest timestamp."""
+    if policy not in DEDUPE_POLICIES:
+        raise ConfigError(f"dedupe policy must be one of {DEDUPE_POLICIES}, not {policy!r}")
+    n = ds.n_interactions
+    if n == 0:
+        return ds
+    key = ds.users_idx.astype(np.int64) * max(ds.n_items, 1) + ds.items_idx
+    position = np.arange(n)
+    if policy == "max":
+        order = np.lexsort((position, ds.timestamps, ds.values, key))
+    else:
+        order = np.lexsort((position, ds.timestamps, key))
+    sorted_key = key[order]
+    group_end = np.r_[sorted_key[1:] != sorted_key[:-1], True]
+    n_dup = n - int(group_end.sum())
+    if n_dup == 0:
+        return ds
+    keep = order[group_end]
+    values = ds.values
+    if policy == "sum":
+        starts = np.flatnonzero(np.r_[True, group_end[:-1]])
+        sums = np.add.reduceat(ds.values[order].astype(np.float64), starts)
+        values = ds.values.copy()
+        values[keep] = sums
+    keep_sorted = np.sort(keep)  # keep the original row order
+    out = replace(ds, values=values).subset(keep_sorted)
+    return _with_drops(out, ds.dropped, f"duplicate (user, item), kept {policy}", n_dup)
+
+
+def to_implicit(ds: Dataset, threshold: float) -> Dataset:
+    """Explicit ratings to implicit feedback: rows with value >= threshold become 1.0, the
+    rest are dropped and counted."""
+    keep = ds.values >= threshold
+    out = ds.subset(keep)
+    out = replace(out, values=np.ones(out.n_interactions, dtype=np.float32), explicit=False)
+    return _with_drops(out, ds.dropped, f"value below {threshold:g}", int((~keep).sum()))
+
+
+def k_core(ds: Dataset, min_user: int = 0, min_item: int = 0) -> Dataset:
+    """Repeatedly remove users with fewer than `min_user` and items with fewer than
+    `min_item` interactions until every one left has enough.
+
+    Users and items left without interactions are removed from the maps too (a k-core is
+    asked for to get a dense benchmark), so indices are renumbered.
+    """
+    if min_user <= 1 and min_item <= 1:
+        return ds
+    mask = np.ones(ds.n_interactions, dtype=bool)
+    while True:
+        users, items = ds.users_idx[mask], ds.items_idx[mask]
+        user_ok = np.bincount(users, minlength=ds.n_users) >= min_user
+        item_ok = np.bincount(items, minlength=ds.n_items) >= min_item
+        row_ok = user_ok[ds.users_idx] & item_ok[ds.items_idx] & mask
+        if row_ok.sum() == mask.sum():
+            break
+        mask = row_ok
+    out = compact(ds.subset(mask))
+    reason = f"k-core filter (users >= {min_user}, items >= {min_item})"
+    return _with_drops(out, ds.dropped, reason, int((~mask).sum()))
+
+
+def compact(ds: Dataset) -> Dataset:
+    """Drop users and items that have no interactions from the maps and tables."""
+    keep_users = np.bincount(ds.users_idx, minlength=ds.n_users) > 0
+    keep_items = np.bincount(ds.items_idx, minlength=ds.n_items) > 0
+    if keep_users.all() and keep_items.all():
+        return ds
+    new_user = np.cumsum(keep_users) - 1
+    new_item = np.cumsum(keep_items) - 1
+    return replace(
+        ds,
+        user_map=IdMap(ds.user_map.ids[keep_users], kind="user"),
+        item_map=IdMap(ds.item_map.ids[keep_items], kind="item"),
+        users_idx=new_user[ds.users_idx],
+        items_idx=new_item[ds.items_idx],
+        items=None
+        if ds.items is None
+        else ds.items.iloc[np.flatnonzero(keep_items)].reset_index(drop=True),
+        users=None
+        if ds.users is None
+        else ds.users.iloc[np.flatnonzero(keep_users)].reset_index(drop=True),
+    )
+
+
+def clean(
+    ds: Dataset,
+    *,
+    dedupe: DedupePolicy | None = "last",
+    implicit_threshold: float | None = None,
+    min_user_interactions: int = 0,
+    min_item_interactions: int = 0,
+) -> Dataset:
+    """The usual order: duplicates first, then the implicit threshold, then the k-core
+    (so the core is computed on the interactions that are actually kept)."""
+    if dedupe is not None:
+        ds = deduplicate(ds, dedupe)
+    if implicit_threshold is not None:
+        ds = to_implicit(ds, implicit_threshold)
+    if min_user_interactions > 1 or min_item_interactions > 1:
+        ds = k_core(ds, min_user_interactions, min_item_interactions)
+    return ds
+
+
+def _with_drops(ds: Dataset, before: DropReport, reason: str, n: int) -> Dataset:
+    report = DropReport(dict(before.counts))
+    report.add(reason, n)
+    return replace(ds, dropped=report)
