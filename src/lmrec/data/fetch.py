@@ -1,0 +1,261 @@
+"""Download public datasets once, verify them, and keep them under $LMREC_HOME.
+
+Sources, in order:
+1. GroupLens (https://files.grouplens.org/datasets/movielens, or $LMREC_GROUPLENS_URL).
+   The zip is checked against the table below before anything is extracted: SHA-256 and
+   size as published by TensorFlow Datasets' url_checksums (they match GroupLens' own MD5
+   files where both exist); ml-10m only has GroupLens' published MD5.
+2. For ml-100k only, when GroupLens cannot be reached or sends something else: the RecBole
+   1.2.1 wheel from the package index (`pip download`), which ships ml-100k in RecBole's
+   atomic format. Each extracted file's size and SHA-256 are checked (computed from the
+   published wheel); the wheel itself is not trusted beyond those files.
+
+A marker file is written only after a verified extraction, so a dataset is never fetched
+twice and a half-finished download is never mistaken for a complete one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import urllib.error
+import urllib.request
+import zipfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from lmrec.errors import FetchError
+
+GROUPLENS_URL = "https://files.grouplens.org/datasets/movielens"
+MARKER = ".lmrec-fetched.json"
+
+
+@dataclass(frozen=True)
+class Archive:
+    """A GroupLens zip and what it must hash to."""
+
+    file: str
+    size: int | None
+    sha256: str | None
+    md5: str | None = None  # used only where no SHA-256 is known
+
+
+ARCHIVES: dict[str, Archive] = {
+    "ml-100k": Archive(
+        "ml-100k.zip",
+        4924029,
+        "50d2a982c66986937beb9ffb3aa76efe955bf3d5c6b761f4e3a7cd717c6a3229",
+        "0e33842e24a9c977be4e0107933c0723",
+    ),
+    "ml-1m": Archive(
+        "ml-1m.zip",
+        5917549,
+        "a6898adb50b9ca05aa231689da44c217cb524e7ebd39d264c56e2832f2c54e20",
+        "c4d9eecfca2ab87c1945afe126590906",
+    ),
+    "ml-10m": Archive("ml-10m.zip", None, None, "ce571fd55effeba0271552578f2648bd"),
+    "ml-20m": Archive(
+        "ml-20m.zip",
+        198702078,
+        "96f243c338a8665f6bcc89c53edf6ee39162a846940de6b7c8c48aeada765ff3",
+        "cd245b17a1ae2cc31bb14903e1204af3",
+    ),
+    "ml-25m": Archive(
+        "ml-25m.zip",
+        261978986,
+        "8b21cfb7eb1706b4ec0aac894368d90acf26ebdfb6aced3ebd4ad5bd1eb9c6aa",
+        "6b51fb2759a8657d3bfcbfc42b592ada",
+    ),
+    # A rolling release; pinned to the 2018-09-26 snapshot. If GroupLens regenerates it,
+    # the check fails and the user is told to pass the files with --data.
+    "ml-latest-small": Archive(
+        "ml-latest-small.zip",
+        978202,
+        "696d65a3dfceac7c45750ad32df2c259311949efec81f0f144fdfb91ebc9e436",
+    ),
+}
+
+RECBOLE_REQUIREMENT = "recbole==1.2.1"
+RECBOLE_PREFIX = "recbole/dataset_example/ml-100k/"
+# (size, sha256) of the files taken from the recbole-1.2.1 wheel.
+RECBOLE_ML100K: dict[str, tuple[int, str]] = {
+    "ml-100k.inter": (1979230, "4edb74e2a81178c2ba9ff381495f754f996c4aea351b1272ca36b43da0935eff"),
+    "ml-100k.item": (66632, "51d7cdf777ce5c0f5b32c1d947a4a81fe07d75e78abbe761e0cd4d0756064532"),
+    "ml-100k.user": (22697, "4f670007d9cfbeb9807e757209af1555b9bcc186bde25e767f67cb67c6dd5972"),
+}
+
+DEFAULT_PIP_DOWNLOAD: tuple[str, ...] = (
+    sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
+    "--disable-pip-version-check", "--timeout", "10", "--retries", "1",
+    RECBOLE_REQUIREMENT, "-d", "{dest}",
+)  # fmt: skip
+
+Progress = Callable[[str], None]
+
+
+def known_datasets() -> list[str]:
+    return sorted(ARCHIVES)
+
+
+def lmrec_home(home: str | Path | None = None) -> Path:
+    """Where lmrec keeps downloads and caches: `home`, $LMREC_HOME or ~/.cache/lmrec."""
+    if home is not None:
+        return Path(home).expanduser()
+    return Path(os.environ.get("LMREC_HOME") or Path.home() / ".cache" / "lmrec").expanduser()
+
+
+def dataset_dir(name: str, home: str | Path | None = None) -> Path:
+    return lmrec_home(home) / "datasets" / name
+
+
+def is_fetched(name: str, home: str | Path | None = None) -> bool:
+    return (dataset_dir(name, home) / MARKER).exists()
+
+
+def fetch(
+    name: str,
+    home: str | Path | None = None,
+    *,
+    base_url: str | None = None,
+    pip_download: Sequence[str] | None = None,
+    timeout: float = 10.0,
+    progress: Progress | None = None,
+) -> Path:
+    """Directory holding the dataset's files, downloading and verifying them on first use.
+
+    `base_url` (or $LMREC_GROUPLENS_URL) replaces GroupLens' address; `pip_download` is
+    the command that puts the RecBole wheel into the folder given as "{dest}".
+    """
+    if name not in ARCHIVES:
+        raise FetchError(f"unknown dataset '{name}'; known: {', '.join(known_datasets())}")
+    target = dataset_dir(name, home)
+    if (target / MARKER).exists():
+        return target
+    say = progress or (lambda _msg: None)
+    base = (base_url or os.environ.get("LMREC_GROUPLENS_URL") or GROUPLENS_URL).rstrip("/")
+    archive = ARCHIVES[name]
+    url = f"{base}/{archive.file}"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    failures: list[str] = []
+    with tempfile.TemporaryDirectory(prefix=f".{name}-", dir=target.parent) as tmp:
+        work = Path(tmp)
+        try:
+            say(f"downloading {url}")
+            zip_path = _download(url, work / archive.file, timeout)
+            digest = _verify_archive(zip_path, archive)
+            _extract_zip(zip_path, work / "out")
+            return _install(work / "out", target, {"source": url, **digest})
+        except FetchError as exc:
+            failures.append(f"GroupLens: {exc}")
+        if name == "ml-100k":
+            try:
+                say(f"GroupLens failed; trying the {RECBOLE_REQUIREMENT} wheel")
+                files = _from_recbole_wheel(work / "wheel", work / "out-wheel", pip_download)
+                return _install(
+                    work / "out-wheel",
+                    target,
+                    {"source": f"pypi:{RECBOLE_REQUIREMENT}", "files": files},
+                )
+            except FetchError as exc:
+                failures.append(f"package index: {exc}")
+    raise FetchError(
+        f"could not download {name} ({'; '.join(failures)}); download {url} yourself, "
+        f"unzip it and pass --data /path/to/{name}"
+    )
+
+
+# ---- GroupLens ----------------------------------------------------------------------------
+def _download(url: str, dest: Path, timeout: float) -> Path:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response, open(dest, "wb") as out:
+            shutil.copyfileobj(response, out, length=1 << 20)
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise FetchError(f"unreachable ({reason})") from None
+    return dest
+
+
+def _verify_archive(path: Path, archive: Archive) -> dict[str, str]:
+    sha256, md5 = hashlib.sha256(), hashlib.md5(usedforsecurity=False)
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            sha256.update(block)
+            md5.update(block)
+    size = path.stat().st_size
+    if archive.size is not None and size != archive.size:
+        raise FetchError(f"{archive.file} has {size} bytes, expected {archive.size}")
+    if archive.sha256 is not None:
+        if sha256.hexdigest() != archive.sha256:
+            raise FetchError(f"{archive.file} checksum mismatch (sha256 {sha256.hexdigest()})")
+    elif archive.md5 is None or md5.hexdigest() != archive.md5:
+        raise FetchError(f"{archive.file} checksum mismatch (md5 {md5.hexdigest()})")
+    return {"sha256": sha256.hexdigest()}
+
+
+def _extract_zip(path: Path, out: Path) -> None:
+    """Extract, dropping the zip's single top folder (ml-10m's is named ml-10M100K)."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            members = [m for m in zf.infolist() if not m.is_dir()]
+            tops = {m.filename.split("/", 1)[0] for m in members if "/" in m.filename}
+            strip = len(tops) == 1 and all("/" in m.filename for m in members)
+            for m in members:
+                rel = m.filename.split("/", 1)[1] if strip else m.filename
+                dest = (out / rel).resolve()
+                if not dest.is_relative_to(out.resolve()):
+                    raise FetchError(f"{path.name} contains an unsafe path {m.filename!r}")
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                with zf.open(m) as src, open(dest, "wb") as dst:
+                    shutil.copyfileobj(src, dst, length=1 << 20)
+    except zipfile.BadZipFile as exc:
+        raise FetchError(f"{path.name} is not a valid zip ({exc})") from None
+
+
+# ---- RecBole wheel ------------------------------------------------------------------------
+def _from_recbole_wheel(
+    download_dir: Path, out: Path, pip_download: Sequence[str] | None
+) -> dict[str, str]:
+    download_dir.mkdir(parents=True)
+    command = [
+        part.replace("{dest}", str(download_dir)) for part in (pip_download or DEFAULT_PIP_DOWNLOAD)
+    ]
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise FetchError(f"pip download failed ({exc})") from None
+    wheels = sorted(download_dir.glob("*.whl")) + sorted(download_dir.glob("*.zip"))
+    if done.returncode != 0 or not wheels:
+        last = (done.stderr or done.stdout).strip().splitlines()
+        raise FetchError(f"pip download failed ({last[-1] if last else 'no wheel'})")
+    out.mkdir(parents=True)
+    digests: dict[str, str] = {}
+    try:
+        with zipfile.ZipFile(wheels[0]) as zf:
+            for fname, (size, sha256) in RECBOLE_ML100K.items():
+                try:
+                    data = zf.read(RECBOLE_PREFIX + fname)
+                except KeyError:
+                    raise FetchError(f"{wheels[0].name} has no {RECBOLE_PREFIX}{fname}") from None
+                digest = hashlib.sha256(data).hexdigest()
+                if len(data) != size or digest != sha256:
+                    raise FetchError(f"{fname} from {wheels[0].name} checksum mismatch")
+                (out / fname).write_bytes(data)
+                digests[fname] = digest
+    except zipfile.BadZipFile as exc:
+        raise FetchError(f"{wheels[0].name} is not a valid wheel ({exc})") from None
+    return digests
+
+
+def _install(src: Path, target: Path, record: dict[str, object]) -> Path:
+    """Move verified files into place, then write the marker (last, so it means done)."""
+    if target.exists():
+        shutil.rmtree(target)
+    src.replace(target)
+    (target / MARKER).write_text(json.dumps(record, indent=2) + "\n")
+    return target
