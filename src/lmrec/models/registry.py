@@ -19,6 +19,8 @@ _MODELS: dict[str, str] = {
     "als": "lmrec.models.implicit_mf:ALS",
     "bpr": "lmrec.models.implicit_mf:BPR",
     "mf": "lmrec.models.mf:BiasedMF",
+    "content": "lmrec.models.content:ContentRecommender",
+    "tfidf": "lmrec.models.tfidf:TfidfRecommender",
 }
 
 

@@ -1,0 +1,189 @@
+"""Neighbourhood models: item-item and user-user cosine similarity with shrinkage.
+
+Similarities are computed with sparse algebra in row chunks, and only the k best
+neighbours per row are kept, so the item-item matrix of a 100k-item catalogue stays small.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+import scipy.sparse as sp
+from pydantic import Field
+
+from lmrec.data.dataset import Dataset
+from lmrec.models.base import ModelConfig, Recommender
+
+#: dense floats per similarity chunk (64 MiB of float32), bounding memory on big catalogues
+_CHUNK_FLOATS = 1 << 24
+
+
+class ItemKNNConfig(ModelConfig):
+    #: neighbours kept per item (the items that may contribute to its score)
+    neighbors: int = Field(default=100, gt=0)
+    #: shrinkage added to the cosine denominator; damps similarities built on few co-users
+    shrink: float = Field(default=10.0, ge=0)
+    #: scale each item's neighbour weights to sum to 1, so items with many strong
+    #: neighbours do not dominate the ranking
+    normalize: bool = False
+
+
+class UserKNNConfig(ModelConfig):
+    #: most similar training users whose histories are summed
+    neighbors: int = Field(default=50, gt=0)
+    shrink: float = Field(default=10.0, ge=0)
+
+
+def cosine_topk(
+    rows: sp.csr_matrix,
+    against: sp.csr_matrix,
+    neighbors: int,
+    shrink: float,
+    exclude_self: bool,
+) -> sp.csr_matrix:
+    """Shrunk cosine similarity of each row of `rows` to each row of `against`, keeping
+    the `neighbors` largest positive similarities per row (sparse, float32).
+
+    sim(a, b) = a·b / (|a|·|b| + shrink). With exclude_self, row i never keeps column i
+    (rows and against are then the same matrix).
+    """
+    n_rows, n_cols = rows.shape[0], against.shape[0]
+    norms_rows = np.sqrt(np.asarray(rows.multiply(rows).sum(axis=1)).ravel())
+    norms_cols = np.sqrt(np.asarray(against.multiply(against).sum(axis=1)).ravel())
+    against_t = against.T.tocsc()
+    k = min(neighbors, n_cols)
+    chunk = max(1, _CHUNK_FLOATS // max(n_cols, 1))
+    out_rows, out_cols, out_vals = [], [], []
+    for start in range(0, n_rows, chunk):
+        stop = min(start + chunk, n_rows)
+        dots = np.asarray((rows[start:stop] @ against_t).todense(), dtype=np.float32)
+        dots /= np.outer(norms_rows[start:stop], norms_cols) + shrink + 1e-12
+        if exclude_self:
+            local = np.arange(stop - start)
+            dots[local, local + start] = 0.0
+        if k < n_cols:
+            top = np.argpartition(-dots, k - 1, axis=1)[:, :k]
+        else:
+            top = np.broadcast_to(np.arange(n_cols), dots.shape)
+        vals = np.take_along_axis(dots, top, axis=1)
+        keep = vals > 0
+        out_rows.append((np.nonzero(keep)[0] + start).astype(np.int64))
+        out_cols.append(top[keep].astype(np.int64))
+        out_vals.append(vals[keep])
+    sims = sp.csr_matrix(
+        (np.concatenate(out_vals), (np.concatenate(out_rows), np.concatenate(out_cols))),
+        shape=(n_rows, n_cols),
+        dtype=np.float32,
+    )
+    sims.sort_indices()
+    return sims
+
+
+def _presence(matrix: sp.csr_matrix) -> sp.csr_matrix:
+    out = sp.csr_matrix(matrix, dtype=np.float32, copy=True)
+    out.data[:] = 1.0
+    return out
+
+
+def _normalize_rows(matrix: sp.csr_matrix) -> sp.csr_matrix:
+    sums = np.asarray(matrix.sum(axis=1)).ravel()
+    sums[sums == 0] = 1.0
+    return sp.csr_matrix(sp.diags(1.0 / sums).astype(np.float32) @ matrix)
+
+
+class ItemKNN(Recommender):
+    """Score of item j = sum over the user's items i of sim(i, j), where j keeps only its
+    `neighbors` most similar items (Sarwar et al. 2001; Deshpande & Karypis 2004)."""
+
+    name = "itemknn"
+    config_class = ItemKNNConfig
+    state_attrs = ("similarity_",)
+    supports_fold_in = True
+    tuning_grid: ClassVar[dict[str, list[Any]]] = {
+        "neighbors": [50, 100, 200, 400],
+        "shrink": [0.0, 20.0],
+    }
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        #: item x item, column j holds the neighbours of item j (history @ similarity_)
+        self.similarity_: sp.csr_matrix | None = None
+
+    def _fit(self, train: Dataset, valid: Dataset | None) -> None:
+        cfg = self.config
+        assert isinstance(cfg, ItemKNNConfig)
+        items = train.binary_csr.T.tocsr()
+        # row j = the neighbours of item j; transposed so a history row times it scores.
+        by_target = cosine_topk(items, items, cfg.neighbors, cfg.shrink, exclude_self=True)
+        if cfg.normalize:
+            by_target = _normalize_rows(by_target)
+        self.similarity_ = by_target.T.tocsr()
+
+    def score_users(self, users: np.ndarray) -> np.ndarray:
+        assert self.history_ is not None
+        return self.score_histories(self.history_[users])
+
+    def score_histories(self, histories: sp.csr_matrix) -> np.ndarray:
+        self._require_fitted()
+        assert self.similarity_ is not None
+        return np.asarray((_presence(histories) @ self.similarity_).todense(), dtype=np.float32)
+
+    def _similar_scores(self, i: int) -> np.ndarray:
+        # The learned neighbourhood: items whose neighbour list holds i, by similarity.
+        assert self.similarity_ is not None
+        return np.asarray(self.similarity_[i].todense(), dtype=np.float64).ravel()
+
+
+class UserKNN(Recommender):
+    """Score of item j = sum of sim(u, v) over the `neighbors` users v most similar to u
+    who interacted with j. New histories fold in: their neighbours are found among the
+    training users."""
+
+    name = "userknn"
+    config_class = UserKNNConfig
+    state_attrs = ()
+    supports_fold_in = True
+    tuning_grid: ClassVar[dict[str, list[Any]]] = {
+        "neighbors": [20, 50, 100, 200],
+        "shrink": [0.0, 20.0],
+    }
+
+    def _fit(self, train: Dataset, valid: Dataset | None) -> None:
+        # The training histories are the model: neighbours are found at scoring time,
+        # the same way for known users and for folded-in histories.
+        return None
+
+    def score_users(self, users: np.ndarray) -> np.ndarray:
+        assert self.history_ is not None
+        return self._score(_presence(self.history_[users]), np.asarray(users))
+
+    def score_histories(self, histories: sp.csr_matrix) -> np.ndarray:
+        self._require_fitted()
+        return self._score(_presence(histories), None)
+
+    def _score(self, rows: sp.csr_matrix, self_idx: np.ndarray | None) -> np.ndarray:
+        cfg = self.config
+        assert isinstance(cfg, UserKNNConfig) and self.history_ is not None
+        train = _presence(self.history_)
+        if self_idx is not None:
+            # A known user is not their own neighbour: remove them before taking top-k.
+            sims = _cosine_excluding(rows, train, self_idx, cfg.neighbors, cfg.shrink)
+        else:
+            sims = cosine_topk(rows, train, cfg.neighbors, cfg.shrink, exclude_self=False)
+        return np.asarray((sims @ train).todense(), dtype=np.float32)
+
+
+def _cosine_excluding(
+    rows: sp.csr_matrix, train: sp.csr_matrix, self_idx: np.ndarray, k: int, shrink: float
+) -> sp.csr_matrix:
+    """cosine_topk where row r may not pick training row self_idx[r]."""
+    # Ask for one more neighbour, drop the self-match, then trim back to k per row.
+    sims = cosine_topk(rows, train, k + 1, shrink, exclude_self=False).tocoo()
+    keep = sims.col != self_idx[sims.row]
+    r, c, v = sims.row[keep], sims.col[keep], sims.data[keep]
+    order = np.lexsort((-v, r))
+    r, c, v = r[order], c[order], v[order]
+    rank = np.arange(len(r)) - np.searchsorted(r, r)
+    keep = rank < k
+    return sp.csr_matrix((v[keep], (r[keep], c[keep])), shape=sims.shape, dtype=np.float32)
