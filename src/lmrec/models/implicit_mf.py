@@ -1,0 +1,161 @@
+"""Matrix factorisation for implicit feedback: ALS and BPR from the `implicit` library.
+
+We wrap implicit's CPU models (never its GPU ones, so results do not depend on the
+machine) and keep only their factors as state. BLAS is held to one thread while they
+train: implicit parallelises over users itself and warns that a threaded BLAS slows it.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, ClassVar
+
+import numpy as np
+import scipy.sparse as sp
+from pydantic import Field
+from threadpoolctl import threadpool_limits
+
+from lmrec.data.dataset import Dataset
+from lmrec.models.base import ModelConfig, Recommender
+
+logging.getLogger("implicit").setLevel(logging.WARNING)
+
+
+class ALSConfig(ModelConfig):
+    factors: int = Field(default=64, gt=0)
+    regularization: float = Field(default=20.0, ge=0)
+    iterations: int = Field(default=15, gt=0)
+    #: confidence of an observed interaction (Hu et al. 2008: c = alpha · presence)
+    alpha: float = Field(default=2.0, gt=0)
+    #: threads for training and fold-in; 0 = all cores
+    num_threads: int = Field(default=0, ge=0)
+
+
+class BPRConfig(ModelConfig):
+    factors: int = Field(default=64, gt=0)
+    learning_rate: float = Field(default=0.005, gt=0)
+    regularization: float = Field(default=0.01, ge=0)
+    iterations: int = Field(default=100, gt=0)
+    #: threads for training; 0 = all cores. Several threads update factors lock-free
+    #: (Hogwild), so only num_threads=1 gives the same factors for the same seed.
+    num_threads: int = Field(default=1, ge=0)
+    #: ridge penalty of the least-squares projection that folds in a new history
+    fold_in_regularization: float = Field(default=10.0, gt=0)
+
+
+def _presence(rows: sp.csr_matrix) -> sp.csr_matrix:
+    out = sp.csr_matrix(rows, dtype=np.float32, copy=True)
+    out.data[:] = 1.0
+    return out
+
+
+class _FactorModel(Recommender):
+    """Shared state and scoring of a user-factor x item-factor model."""
+
+    state_attrs = ("user_factors_", "item_factors_")
+    supports_fold_in = True
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.user_factors_: np.ndarray | None = None
+        self.item_factors_: np.ndarray | None = None
+
+    def score_users(self, users: np.ndarray) -> np.ndarray:
+        assert self.user_factors_ is not None and self.item_factors_ is not None
+        return np.asarray(self.user_factors_[users] @ self.item_factors_.T, dtype=np.float32)
+
+    def item_vectors(self) -> np.ndarray | None:
+        return self.item_factors_
+
+    def _train(self, implicit_model: Any, train: Dataset) -> None:
+        with threadpool_limits(1, "blas"):
+            implicit_model.fit(_presence(train.csr), show_progress=False)
+        self.user_factors_ = np.ascontiguousarray(implicit_model.user_factors, np.float32)
+        self.item_factors_ = np.ascontiguousarray(implicit_model.item_factors, np.float32)
+
+
+class ALS(_FactorModel):
+    """Weighted ALS for implicit feedback (Hu, Koren & Volinsky 2008), conjugate-gradient
+    training; new histories fold in by solving their user factors exactly."""
+
+    name = "als"
+    config_class = ALSConfig
+    tuning_grid: ClassVar[dict[str, list[Any]]] = {
+        "regularization": [5.0, 20.0, 50.0],
+        "alpha": [1.0, 2.0],
+    }
+
+    def _implicit_model(self) -> Any:
+        from implicit.cpu.als import AlternatingLeastSquares
+
+        cfg = self.config
+        assert isinstance(cfg, ALSConfig)
+        with threadpool_limits(1, "blas"):
+            return AlternatingLeastSquares(
+                factors=cfg.factors,
+                regularization=cfg.regularization,
+                alpha=cfg.alpha,
+                iterations=cfg.iterations,
+                num_threads=cfg.num_threads,
+                random_state=cfg.seed,
+            )
+
+    def _fit(self, train: Dataset, valid: Dataset | None) -> None:
+        self._train(self._implicit_model(), train)
+
+    def score_histories(self, histories: sp.csr_matrix) -> np.ndarray:
+        self._require_fitted()
+        assert self.item_factors_ is not None
+        solver = self._implicit_model()
+        solver.item_factors = self.item_factors_
+        rows = _presence(histories)
+        with threadpool_limits(1, "blas"):
+            users = solver.recalculate_user(np.arange(rows.shape[0]), rows)
+        return np.asarray(users @ self.item_factors_.T, dtype=np.float32)
+
+
+class BPR(_FactorModel):
+    """Bayesian Personalised Ranking (Rendle et al. 2009) by SGD on sampled pairs.
+
+    implicit appends an item-bias column to the item factors (the user side holds 1).
+    BPR has no closed-form user solve, so a new history folds in by a ridge
+    least-squares projection onto the item factors: u = (VᵀV + λI)⁻¹ Vᵀ h, the user vector
+    whose scores best reproduce the history (an approximation of refitting).
+    """
+
+    name = "bpr"
+    config_class = BPRConfig
+    tuning_grid: ClassVar[dict[str, list[Any]]] = {
+        "factors": [32, 64],
+        "learning_rate": [0.003, 0.005, 0.01],
+    }
+
+    def _fit(self, train: Dataset, valid: Dataset | None) -> None:
+        from implicit.cpu.bpr import BayesianPersonalizedRanking
+
+        cfg = self.config
+        assert isinstance(cfg, BPRConfig)
+        with threadpool_limits(1, "blas"):
+            model = BayesianPersonalizedRanking(
+                factors=cfg.factors,
+                learning_rate=cfg.learning_rate,
+                regularization=cfg.regularization,
+                iterations=cfg.iterations,
+                num_threads=cfg.num_threads,
+                random_state=cfg.seed,
+            )
+        self._train(model, train)
+
+    def score_histories(self, histories: sp.csr_matrix) -> np.ndarray:
+        self._require_fitted()
+        assert self.item_factors_ is not None
+        cfg = self.config
+        assert isinstance(cfg, BPRConfig)
+        v = self.item_factors_.astype(np.float64)
+        gram = v.T @ v + cfg.fold_in_regularization * np.eye(v.shape[1])
+        users = np.linalg.solve(gram, (_presence(histories) @ v).T).T
+        return np.asarray(users @ v.T, dtype=np.float32)
+
+    def item_vectors(self) -> np.ndarray | None:
+        # Similarity between items is in the latent factors, not the popularity bias.
+        return None if self.item_factors_ is None else self.item_factors_[:, :-1]
