@@ -19,7 +19,7 @@ import pandas as pd
 
 from lmrec.errors import ConfigError
 
-MOVIE_TEMPLATE = "{title}[ ({year})][. Genres: {genres}]."
+MOVIE_TEMPLATE = "{title}[ ({year})][. Genres: {genres}][. {description}]."
 
 DEFAULT_ALIASES: dict[str, tuple[str, ...]] = {
     "title": ("title", "movie_title", "name"),
@@ -31,7 +31,16 @@ DEFAULT_ALIASES: dict[str, tuple[str, ...]] = {
 }
 
 # Generic catalogues: these columns lead, in this order, without a label.
-_LEAD_COLUMNS = ("title", "name", "movie_title", "description", "overview", "summary", "plot")
+_LEAD_COLUMNS = (
+    "title",
+    "name",
+    "movie_title",
+    "text",
+    "description",
+    "overview",
+    "summary",
+    "plot",
+)
 _SKIP_COLUMN = re.compile(r"(^|_)(id|url|uri|link|image|img|zip|zip_code|postcode)$", re.I)
 _TOKEN = re.compile(r"\[\[|\]\]|\{\{|\}\}|\{[^{}\[\]]+\}|\[|\]|[^\[\]{}]+")
 
@@ -70,7 +79,7 @@ class ItemTextTemplate:
 
     def field_values(self, table: pd.DataFrame) -> dict[str, pd.Series]:
         """Each field as strings ('' where missing), aligned with the table's rows."""
-        values = {name: _as_text(self._column(table, name)) for name in self.fields}
+        values = {name: _as_text(self.column(table, name)) for name in self.fields}
         if self.strip_year_from_title and "title" in values and "year" in values:
             # MovieLens titles often end in "(1995)": do not say the year twice.
             values["title"] = values["title"].str.replace(r"\s*\(\d{4}\)$", "", regex=True)
@@ -99,7 +108,7 @@ class ItemTextTemplate:
     def render_one(self, row: Mapping[str, object]) -> str:
         return self.render(pd.DataFrame([dict(row)]))[0]
 
-    def _column(self, table: pd.DataFrame, name: str) -> pd.Series:
+    def column(self, table: pd.DataFrame, name: str) -> pd.Series:
         for candidate in (name, *self.aliases.get(name, ())):
             if candidate in table.columns:
                 return table[candidate]

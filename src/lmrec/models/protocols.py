@@ -1,0 +1,26 @@
+"""Optional model capabilities, as small protocols the serving and CLI code can test for."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+import pandas as pd
+
+
+@dataclass(frozen=True)
+class AddedItems:
+    """What `add_items` did, in the user's item ids."""
+
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    #: ids whose rows gave no text, so the model cannot score them yet
+    without_text: list[str] = field(default_factory=list)
+
+
+@runtime_checkable
+class SupportsAddItems(Protocol):
+    """A fitted model that takes new catalogue rows (item_id plus text/attribute columns)
+    and can recommend them at once, without refitting. Rows with known ids update them."""
+
+    def add_items(self, items: pd.DataFrame) -> AddedItems: ...
