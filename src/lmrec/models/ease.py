@@ -21,7 +21,7 @@ from lmrec.models.base import ModelConfig, Recommender
 
 class EASEConfig(ModelConfig):
     #: L2 regularisation of the item-item weights (larger = smoother, more popular items)
-    reg: float = Field(default=250.0, gt=0)
+    reg: float = Field(default=300.0, gt=0)
     #: precision of the Gram matrix inverse; float32 halves memory, float64 is exact
     dtype: Literal["float32", "float64"] = "float64"
     #: refuse catalogues larger than this: EASE holds dense item x item matrices
@@ -35,7 +35,7 @@ class EASE(Recommender):
     config_class = EASEConfig
     state_attrs = ("weights_",)
     supports_fold_in = True
-    tuning_grid: ClassVar[dict[str, list[Any]]] = {"reg": [50.0, 100.0, 250.0, 500.0, 1000.0]}
+    tuning_grid: ClassVar[dict[str, list[Any]]] = {"reg": [50.0, 150.0, 300.0, 500.0, 1000.0]}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -100,14 +100,25 @@ class ALS(_FactorModel):
                 random_state=cfg.seed,
             )
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._solver: Any = None  # implicit model holding the item factors, for fold-in
+
     def _fit(self, train: Dataset, valid: Dataset | None) -> None:
         self._train(self._implicit_model(), train)
+        self._solver = None
+
+    def _after_load(self) -> None:
+        self._solver = None
 
     def score_histories(self, histories: sp.csr_matrix) -> np.ndarray:
         self._require_fitted()
         assert self.item_factors_ is not None
-        solver = self._implicit_model()
-        solver.item_factors = self.item_factors_
+        if self._solver is None:
+            # Built once: implicit caches the item Gram matrix on it between calls.
+            self._solver = self._implicit_model()
+            self._solver.item_factors = self.item_factors_
+        solver = self._solver
         rows = _presence(histories)
         with threadpool_limits(1, "blas"):
             users = solver.recalculate_user(np.arange(rows.shape[0]), rows)

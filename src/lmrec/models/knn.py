@@ -6,6 +6,7 @@ neighbours per row are kept, so the item-item matrix of a 100k-item catalogue st
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
@@ -21,7 +22,7 @@ _CHUNK_FLOATS = 1 << 24
 
 class ItemKNNConfig(ModelConfig):
     #: neighbours kept per item (the items that may contribute to its score)
-    neighbors: int = Field(default=100, gt=0)
+    neighbors: int = Field(default=200, gt=0)
     #: shrinkage added to the cosine denominator; damps similarities built on few co-users
     shrink: float = Field(default=10.0, ge=0)
     #: scale each item's neighbour weights to sum to 1, so items with many strong
@@ -31,13 +32,26 @@ class ItemKNNConfig(ModelConfig):
 
 class UserKNNConfig(ModelConfig):
     #: most similar training users whose histories are summed
-    neighbors: int = Field(default=50, gt=0)
-    shrink: float = Field(default=10.0, ge=0)
+    neighbors: int = Field(default=80, gt=0)
+    shrink: float = Field(default=0.0, ge=0)
+
+
+@dataclass(frozen=True)
+class CosineIndex:
+    """Rows that others are compared against, prepared once: transposed and normed."""
+
+    transposed: sp.csr_matrix  # features x rows
+    norms: np.ndarray
+
+    @classmethod
+    def build(cls, against: sp.csr_matrix) -> CosineIndex:
+        norms = np.sqrt(np.asarray(against.multiply(against).sum(axis=1)).ravel())
+        return cls(sp.csr_matrix(against.T, dtype=np.float32), norms.astype(np.float32))
 
 
 def cosine_topk(
     rows: sp.csr_matrix,
-    against: sp.csr_matrix,
+    against: sp.csr_matrix | CosineIndex,
     neighbors: int,
     shrink: float,
     exclude_self: bool,
@@ -48,10 +62,10 @@ def cosine_topk(
     sim(a, b) = a·b / (|a|·|b| + shrink). With exclude_self, row i never keeps column i
     (rows and against are then the same matrix).
     """
-    n_rows, n_cols = rows.shape[0], against.shape[0]
+    index = against if isinstance(against, CosineIndex) else CosineIndex.build(against)
+    n_rows, n_cols = rows.shape[0], len(index.norms)
     norms_rows = np.sqrt(np.asarray(rows.multiply(rows).sum(axis=1)).ravel())
-    norms_cols = np.sqrt(np.asarray(against.multiply(against).sum(axis=1)).ravel())
-    against_t = against.T.tocsc()
+    norms_cols, against_t = index.norms, index.transposed
     k = min(neighbors, n_cols)
     chunk = max(1, _CHUNK_FLOATS // max(n_cols, 1))
     out_rows, out_cols, out_vals = [], [], []
@@ -145,18 +159,28 @@ class UserKNN(Recommender):
     state_attrs = ()
     supports_fold_in = True
     tuning_grid: ClassVar[dict[str, list[Any]]] = {
-        "neighbors": [20, 50, 100, 200],
+        "neighbors": [20, 40, 80, 160],
         "shrink": [0.0, 20.0],
     }
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._train: sp.csr_matrix | None = None
+        self._index: CosineIndex | None = None
 
     def _fit(self, train: Dataset, valid: Dataset | None) -> None:
         # The training histories are the model: neighbours are found at scoring time,
         # the same way for known users and for folded-in histories.
-        return None
+        self._after_load()
+
+    def _after_load(self) -> None:
+        assert self.history_ is not None
+        self._train = _presence(self.history_)
+        self._index = CosineIndex.build(self._train)
 
     def score_users(self, users: np.ndarray) -> np.ndarray:
-        assert self.history_ is not None
-        return self._score(_presence(self.history_[users]), np.asarray(users))
+        assert self._train is not None
+        return self._score(self._train[users], np.asarray(users))
 
     def score_histories(self, histories: sp.csr_matrix) -> np.ndarray:
         self._require_fitted()
@@ -164,18 +188,17 @@ class UserKNN(Recommender):
 
     def _score(self, rows: sp.csr_matrix, self_idx: np.ndarray | None) -> np.ndarray:
         cfg = self.config
-        assert isinstance(cfg, UserKNNConfig) and self.history_ is not None
-        train = _presence(self.history_)
+        assert isinstance(cfg, UserKNNConfig) and self._index is not None
         if self_idx is not None:
             # A known user is not their own neighbour: remove them before taking top-k.
-            sims = _cosine_excluding(rows, train, self_idx, cfg.neighbors, cfg.shrink)
+            sims = _cosine_excluding(rows, self._index, self_idx, cfg.neighbors, cfg.shrink)
         else:
-            sims = cosine_topk(rows, train, cfg.neighbors, cfg.shrink, exclude_self=False)
-        return np.asarray((sims @ train).todense(), dtype=np.float32)
+            sims = cosine_topk(rows, self._index, cfg.neighbors, cfg.shrink, exclude_self=False)
+        return np.asarray((sims @ self._train).todense(), dtype=np.float32)
 
 
 def _cosine_excluding(
-    rows: sp.csr_matrix, train: sp.csr_matrix, self_idx: np.ndarray, k: int, shrink: float
+    rows: sp.csr_matrix, train: CosineIndex, self_idx: np.ndarray, k: int, shrink: float
 ) -> sp.csr_matrix:
     """cosine_topk where row r may not pick training row self_idx[r]."""
     # Ask for one more neighbour, drop the self-match, then trim back to k per row.
