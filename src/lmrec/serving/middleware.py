@@ -8,12 +8,13 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from lmrec.serving.metrics import ServiceMetrics
-from lmrec.serving.problems import BodyTooLarge, problem
+from lmrec.serving.problems import problem
 
 
 class BodyLimitMiddleware:
-    """Refuse bodies over `limit` bytes: at once from Content-Length, or while reading
-    a chunked body (the reader raises BodyTooLarge, answered as 413)."""
+    """Refuse bodies over `limit` bytes with 413: at once from Content-Length, else by
+    reading a chunked body up to the limit before the app sees it (the body is then
+    replayed to the app, which is cheap at this size)."""
 
     def __init__(self, app: ASGIApp, limit: int) -> None:
         self.app = app
@@ -23,30 +24,42 @@ class BodyLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        length = None
         for name, value in scope.get("headers", []):
             if name == b"content-length":
-                try:
-                    too_large = int(value) > self.limit
-                except ValueError:
-                    too_large = False
-                if too_large:
-                    response = problem(
-                        413, f"the request body is larger than the limit of {self.limit} bytes"
-                    )
-                    await response(scope, receive, send)
-                    return
+                length = value
+        if length is not None:
+            try:
+                too_large = int(length) > self.limit
+            except ValueError:
+                too_large = False
+            if too_large:
+                await self._refuse(scope, receive, send)
+                return
+            await self.app(scope, receive, send)
+            return
+        messages: list[Message] = []
         seen = 0
-
-        async def limited() -> Message:
-            nonlocal seen
+        while True:
             message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > self.limit:
-                    raise BodyTooLarge(self.limit)
-            return message
+            messages.append(message)
+            if message["type"] != "http.request":
+                break
+            seen += len(message.get("body", b""))
+            if seen > self.limit:
+                await self._refuse(scope, receive, send)
+                return
+            if not message.get("more_body", False):
+                break
 
-        await self.app(scope, limited, send)
+        async def replay() -> Message:
+            return messages.pop(0) if messages else await receive()
+
+        await self.app(scope, replay, send)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        detail = f"the request body is larger than the limit of {self.limit} bytes"
+        await problem(413, detail)(scope, receive, send)
 
 
 class MetricsMiddleware:
