@@ -1,0 +1,98 @@
+"""`lmrec data fetch` and `lmrec data inspect`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+data_app = typer.Typer(help="Download, load and describe datasets.", no_args_is_help=True)
+console = Console()
+err_console = Console(stderr=True)
+
+
+@data_app.command("fetch")
+def fetch_cmd(
+    name: Annotated[str, typer.Argument(help="dataset name, e.g. ml-100k, ml-1m, ml-25m")],
+    home: Annotated[
+        Path | None, typer.Option(help="cache directory (default $LMREC_HOME or ~/.cache/lmrec)")
+    ] = None,
+) -> None:
+    """Download a dataset once (verified by checksum) and print where its files are."""
+    from lmrec.data.fetch import fetch
+
+    with err_console.status(f"fetching {name}") as status:
+        path = fetch(name, home, progress=lambda msg: status.update(msg))
+    typer.echo(str(path))  # plain, unwrapped: usable as $(lmrec data fetch ml-100k)
+
+
+@data_app.command("inspect")
+def inspect_cmd(
+    data: Annotated[str, typer.Argument(help="dataset name (ml-100k, ...) or a path")],
+    as_json: Annotated[bool, typer.Option("--json", help="print the report as JSON")] = False,
+    on_bad_lines: Annotated[
+        str, typer.Option(help="error: stop at a malformed line; skip: drop and count it")
+    ] = "error",
+) -> None:
+    """Load a dataset and describe it: sizes, sparsity, activity, time range, drops."""
+    from lmrec.data import inspect_dataset, load_dataset
+
+    with err_console.status(f"loading {data}"):
+        ds = load_dataset(data, on_bad_lines=on_bad_lines)  # type: ignore[arg-type]
+    report = inspect_dataset(ds)
+    if as_json:
+        console.print_json(json.dumps(report))
+        return
+    console.print(_report_table(report))
+
+
+def _report_table(report: dict[str, Any]) -> Table:
+    table = Table(title=f"dataset {report['name']}", show_header=False)
+    table.add_column("what", style="bold")
+    table.add_column("value")
+    for key in ("users", "items", "interactions"):
+        table.add_row(key, f"{report[key]:,}")
+    table.add_row("users with interactions", f"{report['users_with_interactions']:,}")
+    table.add_row("items with interactions", f"{report['items_with_interactions']:,}")
+    table.add_row("density", f"{report['density']:.5f}")
+    table.add_row("feedback", report["feedback"])
+    table.add_row("user activity", _dist(report["user_activity"]))
+    table.add_row("item popularity", _dist(report["item_popularity"]))
+    time_range = report["time_range"]
+    table.add_row(
+        "time range",
+        f"{time_range['first']} .. {time_range['last']} ({time_range['days']} days)"
+        if time_range
+        else "no timestamps",
+    )
+    values = report["values"]
+    if values:
+        text = f"min {values['min']:g}, mean {values['mean']:g}, max {values['max']:g}"
+        if "counts" in values:
+            text += "; " + ", ".join(f"{v}: {n:,}" for v, n in values["counts"].items())
+        table.add_row("values", text)
+    table.add_row("item columns", ", ".join(report["item_columns"]) or "-")
+    table.add_row("user columns", ", ".join(report["user_columns"]) or "-")
+    dropped = report["dropped"]
+    table.add_row(
+        "rows dropped",
+        "none" if not dropped else "; ".join(f"{reason}: {n:,}" for reason, n in dropped.items()),
+    )
+    return table
+
+
+def _dist(d: dict[str, float]) -> str:
+    if not d:
+        return "-"
+    return (
+        f"min {d['min']}, median {d['median']:g}, mean {d['mean']:g}, max {d['max']} "
+        f"(p10 {d['p10']:g}, p90 {d['p90']:g}, p99 {d['p99']:g})"
+    )
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(data_app, name="data")
