@@ -1,0 +1,129 @@
+"""The event store on SQLite and PostgreSQL: idempotent writes, history, catalogue,
+served lists, and loading everything back as a Dataset."""
+
+from __future__ import annotations
+
+import sqlite3
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from lmrec.errors import ConfigError, DataError
+from lmrec.events.store import EventStore, events_to_dataset, normalize_url
+
+
+def _pg_reason() -> str | None:
+    try:
+        import psycopg
+
+        with psycopg.connect("host=127.0.0.1 dbname=test user=postgres", connect_timeout=3):
+            return None
+    except Exception as exc:
+        return f"PostgreSQL at 127.0.0.1:5432/test not reachable: {exc}"
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'store.db'}"
+        return
+    reason = _pg_reason()
+    if reason:
+        pytest.skip(reason)
+    import psycopg
+
+    schema = f"lmrec_store_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect("host=127.0.0.1 dbname=test user=postgres", autocommit=True) as c:
+        c.execute(f'CREATE SCHEMA "{schema}"')
+    try:
+        yield f"postgresql://postgres@127.0.0.1:5432/test?options=-csearch_path%3D{schema}"
+    finally:
+        with psycopg.connect("host=127.0.0.1 dbname=test user=postgres", autocommit=True) as c:
+            c.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+def ev(eid: str, user: str, item: str, ts: int, value: float | None = None) -> dict:
+    return {"event_id": eid, "user_id": user, "item_id": item, "type": "click",
+            "value": value, "timestamp": ts, "request_id": None}  # fmt: skip
+
+
+@pytest.fixture
+def store(url: str) -> Iterator[EventStore]:
+    s = EventStore(url)
+    yield s
+    s.close()
+
+
+def test_add_events_counts_only_new_ones(store: EventStore) -> None:
+    rows = [ev(f"e{i}", "u", f"i{i}", i) for i in range(1200)]  # more than one INSERT chunk
+    assert store.add_events(rows) == 1200
+    assert store.add_events([*rows[:10], ev("fresh", "u", "i0", 5)]) == 1
+    assert store.count_events() == 1201
+    assert store.add_events([]) == 0
+
+
+def test_user_history_is_most_recent_oldest_first(store: EventStore) -> None:
+    store.add_events([ev("a", "u", "i1", 30), ev("b", "u", "i2", 10), ev("c", "u", "i3", 20),
+                      ev("d", "v", "i9", 5)])  # fmt: skip
+    assert store.user_history("u") == ["i2", "i3", "i1"]
+    assert store.user_history("u", limit=2) == ["i3", "i1"]
+    assert store.user_history("nobody") == []
+
+
+def test_items_upsert_and_frame(store: EventStore) -> None:
+    created, updated = store.upsert_items(
+        [{"item_id": "a", "text": "first", "attributes": {"genre": ["x", "y"], "year": 1999}}]
+    )
+    assert (created, updated) == (["a"], [])
+    created, updated = store.upsert_items(
+        [{"item_id": "a", "text": "second", "attributes": {"genre": ["z"]}}, {"item_id": "b"}]
+    )
+    assert (created, updated) == (["b"], ["a"])
+    frame = store.items_frame().set_index("item_id")
+    assert frame.loc["a", "text"] == "second" and frame.loc["a", "genre"] == "z"
+    assert store.known_items(["a", "b", "c"]) == {"a", "b"}
+    assert store.count_items() == 2
+
+
+def test_click_through_counts_clicks_on_shown_items(store: EventStore) -> None:
+    shown = {"request_id": "r1", "model": "m", "version": "1", "served_at": 0.0}
+    store.log_served([{**shown, "item_id": i, "rank": n} for n, i in enumerate("abc", 1)])
+    clicks = [ev("c1", "u", "a", 1), ev("c2", "u", "a", 2), ev("c3", "u", "z", 3)]
+    for c in clicks:
+        c["request_id"] = "r1"
+    store.add_events(clicks)
+    assert store.click_through() == (3, 1)
+
+
+def test_events_to_dataset(url: str, store: EventStore) -> None:
+    store.add_events([ev("1", "u1", "a", 1), ev("2", "u1", "b", 2, 4.0), ev("3", "u2", "a", 3)])
+    store.upsert_items([{"item_id": "c", "text": "never seen", "attributes": {"genre": "g"}}])
+    ds = events_to_dataset(url)
+    assert (ds.n_users, ds.n_items, ds.n_interactions) == (2, 3, 3)
+    frame = ds.to_frame().sort_values("timestamp")
+    assert frame["value"].tolist() == [1.0, 4.0, 1.0]
+    assert ds.items is not None and ds.items.set_index("item_id").loc["c", "genre"] == "g"
+    with pytest.raises(DataError, match="holds no events of types"):
+        events_to_dataset(url, types=["purchase"])
+
+
+def test_sqlite_is_durable_wal(tmp_path: Path) -> None:
+    path = tmp_path / "d.db"
+    s = EventStore(f"sqlite:///{path}")
+    with s.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
+    s.close()
+    assert sqlite3.connect(path).execute("PRAGMA journal_mode").fetchone() == ("wal",)
+
+
+def test_urls(tmp_path: Path) -> None:
+    assert normalize_url("postgresql://u@h/db") == "postgresql+psycopg://u@h/db"
+    assert normalize_url("postgres://u@h/db") == "postgresql+psycopg://u@h/db"
+    assert normalize_url(tmp_path / "x.db") == f"sqlite:///{tmp_path / 'x.db'}"
+    with pytest.raises(ConfigError, match="unsupported database URL"):
+        normalize_url("mysql://u:secret@h/db")
+    with pytest.raises(ConfigError) as info:
+        EventStore("postgresql://nobody:secret@127.0.0.1:1/none")
+    assert "secret" not in str(info.value) and "cannot open the event store" in str(info.value)
