@@ -95,3 +95,34 @@ def test_clean_counts_each_reason() -> None:
     assert ds.dropped.counts["k-core filter (users >= 2, items >= 0)"] == 1
     assert triples(ds) == [("b", "x", 1.0, 1), ("b", "y", 1.0, 2)]
     assert ds.dropped.total == 5 == len(rows) - ds.n_interactions
+
+
+@pytest.mark.parametrize("policy", ["last", "max", "sum"])
+def test_deduplicate_matches_a_pandas_reference(policy: str) -> None:
+    rng = np.random.default_rng(0)
+    n = 2000
+    df = pd.DataFrame(
+        {
+            "user_id": rng.integers(0, 30, n),
+            "item_id": rng.integers(0, 20, n),
+            "value": rng.integers(1, 6, n).astype(float),
+            "timestamp": rng.integers(0, 50, n),
+        }
+    )
+    ds = deduplicate(from_frame(df, explicit=True), policy)  # type: ignore[arg-type]
+    ordered = df.assign(pos=np.arange(n))
+    if policy == "max":
+        ordered = ordered.sort_values(["value", "timestamp", "pos"])
+    else:
+        ordered = ordered.sort_values(["timestamp", "pos"])
+    expected = ordered.groupby(["user_id", "item_id"]).tail(1).copy()
+    if policy == "sum":
+        sums = df.groupby(["user_id", "item_id"])["value"].sum()
+        pairs = list(zip(expected.user_id, expected.item_id, strict=True))
+        expected["value"] = sums.loc[pairs].to_numpy()
+    want = sorted(
+        (str(int(u)), str(int(i)), float(v), int(t))
+        for u, i, v, t in expected[["user_id", "item_id", "value", "timestamp"]].to_numpy()
+    )
+    assert triples(ds) == want
+    assert ds.dropped.total == n - len(want)

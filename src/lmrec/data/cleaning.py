@@ -51,25 +51,32 @@ def deduplicate(ds: Dataset, policy: DedupePolicy = "last") -> Dataset:
     if n == 0:
         return ds
     key = ds.users_idx.astype(np.int64) * max(ds.n_items, 1) + ds.items_idx
-    position = np.arange(n)
-    if policy == "max":
-        order = np.lexsort((position, ds.timestamps, ds.values, key))
-    else:
-        order = np.lexsort((position, ds.timestamps, key))
+    order = np.argsort(key)
     sorted_key = key[order]
-    group_end = np.r_[sorted_key[1:] != sorted_key[:-1], True]
-    n_dup = n - int(group_end.sum())
-    if n_dup == 0:
+    repeat = sorted_key[1:] == sorted_key[:-1]
+    if not repeat.any():  # the common case costs one sort
         return ds
-    keep = order[group_end]
+    # Only rows of repeated pairs need the full ordering (by key, time, file position).
+    in_group = np.zeros(n, dtype=bool)
+    in_group[1:] |= repeat
+    in_group[:-1] |= repeat
+    rows = order[in_group]
+    group_key = sorted_key[in_group]
+    if policy == "max":
+        sub = np.lexsort((rows, ds.timestamps[rows], ds.values[rows], group_key))
+    else:
+        sub = np.lexsort((rows, ds.timestamps[rows], group_key))
+    rows, group_key = rows[sub], group_key[sub]
+    group_end = np.r_[group_key[1:] != group_key[:-1], True]
     values = ds.values
     if policy == "sum":
         starts = np.flatnonzero(np.r_[True, group_end[:-1]])
-        sums = np.add.reduceat(ds.values[order].astype(np.float64), starts)
         values = ds.values.copy()
-        values[keep] = sums
-    keep_sorted = np.sort(keep)  # keep the original row order
-    out = replace(ds, values=values).subset(keep_sorted)
+        values[rows[group_end]] = np.add.reduceat(ds.values[rows].astype(np.float64), starts)
+    keep = np.concatenate([order[~in_group], rows[group_end]])
+    keep.sort()  # keep the original row order
+    n_dup = n - len(keep)
+    out = replace(ds, values=values).subset(keep)
     return _with_drops(out, ds.dropped, f"duplicate (user, item), kept {policy}", n_dup)
 
 
