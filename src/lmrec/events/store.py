@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Engine, create_engine, event, func, select
+from sqlalchemy import Engine, bindparam, create_engine, event, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
@@ -26,6 +26,14 @@ from lmrec.errors import ConfigError, DataError
 from lmrec.events.schema import events, items, metadata, served
 
 _CHUNK = 500  # rows per INSERT statement (well under both databases' parameter limits)
+# Built once: it runs on every recommendation request, and a prepared statement object
+# skips SQLAlchemy's per-call compile-cache lookup.
+_HISTORY = (
+    select(events.c.item_id)
+    .where(events.c.user_id == bindparam("user_id"))
+    .order_by(events.c.timestamp.desc(), events.c.id.desc())
+    .limit(bindparam("limit"))
+)
 
 
 def normalize_url(url: str | Path) -> str:
@@ -98,14 +106,9 @@ class EventStore:
 
     def user_history(self, user_id: str, limit: int = 500) -> list[str]:
         """The user's most recent `limit` item ids, oldest first."""
-        stmt = (
-            select(events.c.item_id)
-            .where(events.c.user_id == user_id)
-            .order_by(events.c.timestamp.desc(), events.c.id.desc())
-            .limit(limit)
-        )
         with self.engine.connect() as conn:
-            found = conn.execute(stmt).scalars().all()
+            params = {"user_id": user_id, "limit": limit}
+            found = conn.execute(_HISTORY, params).scalars().all()
         return list(reversed(found))
 
     def count_events(self) -> int:

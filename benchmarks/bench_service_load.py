@@ -1,0 +1,262 @@
+"""Throughput and latency of the HTTP service under a steady request rate.
+
+    .venv/bin/python benchmarks/bench_service_load.py                    # both scenarios
+    .venv/bin/python benchmarks/bench_service_load.py --scenario 1m --graph G.faiss
+
+Scenarios:
+  ml100k  ml-100k-sized data (943 users, 1,682 items, 100k interactions; the real file
+          with --ml100k PATH, else synthetic of that shape), models pop and als
+  1m      a synthetic catalogue of 1,000,000 items with 64-d item vectors (clustered, as
+          in bench_retrieval.py; --graph reuses the HNSW graph that script saved)
+
+The server is `create_app` under uvicorn in a child process on 127.0.0.1; the client is
+async httpx in this process sending GET /v1/users/{id}/recommendations?k=10 at a fixed
+rate (open loop: a slow answer does not slow the sending), bounded by --duration and
+--max-requests. Nothing leaves 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve()
+
+
+# ---- the synthetic 1M-item model (importable by the server child as __main__) ------------
+def _bench_dot_class() -> type:
+    import numpy as np
+
+    from lmrec.models.base import Recommender
+
+    class BenchDot(Recommender):
+        """Fixed user and item vectors; scores are their inner products."""
+
+        name = "bench-dot"
+        state_attrs = ("user_factors_", "item_factors_")
+
+        def _fit(self, train: Any, valid: Any) -> None:
+            raise NotImplementedError("built from vectors, not fitted")
+
+        def score_users(self, users: np.ndarray) -> np.ndarray:
+            return self.user_factors_[users] @ self.item_factors_.T
+
+    return BenchDot
+
+
+def build_1m(root: Path, n_items: int, n_users: int, graph: Path | None) -> None:
+    import numpy as np
+    import scipy.sparse as sp
+
+    from lmrec.data.idmap import IdMap
+    from lmrec.serving.registry import ModelRegistry
+
+    sys.path.insert(0, str(HERE.parent))
+    from bench_retrieval import clustered
+
+    items, centres = clustered(n_items, 64, 1000, 0.35, seed=0)  # same as bench_retrieval
+    rng = np.random.default_rng(1)
+    users = centres[rng.integers(0, len(centres), n_users)]
+    users += 0.5 * rng.standard_normal(users.shape, dtype=np.float32)
+    model = _bench_dot_class()()
+    model.user_factors_, model.item_factors_ = users.astype(np.float32), items
+    model.user_map = IdMap((f"u{i}" for i in range(n_users)), kind="user")
+    model.item_map = IdMap((f"i{i}" for i in range(n_items)), kind="item")
+    rows = np.repeat(np.arange(n_users), 20)
+    cols = rng.integers(0, n_items, len(rows))
+    model.history_ = sp.csr_matrix(
+        (np.ones(len(rows), np.float32), (rows, cols)), shape=(n_users, n_items)
+    )
+    version = ModelRegistry(root).register(model, "dot1m")
+    if graph is not None and graph.exists():
+        shutil.copy(graph, root / "dot1m" / version / "index-hnsw.faiss")
+
+
+def build_ml100k(root: Path, ml100k: Path | None) -> list[str]:
+    import numpy as np
+    import pandas as pd
+
+    from lmrec.data.dataset import from_frame
+    from lmrec.models.registry import create_model
+    from lmrec.serving.registry import ModelRegistry
+
+    if ml100k is not None and ml100k.exists():
+        header = 0 if ml100k.suffix == ".inter" else None  # RecBole files carry a header
+        df = pd.read_csv(ml100k, sep="\t", header=header).iloc[:, :2]
+        df.columns = ["user_id", "item_id"]
+    else:  # synthetic data of the same shape, Zipf-like item popularity
+        rng = np.random.default_rng(0)
+        items = (rng.pareto(1.1, 100_000) * 40).astype(np.int64) % 1682
+        df = pd.DataFrame({"user_id": rng.integers(0, 943, 100_000), "item_id": items})
+    data = from_frame(df.drop_duplicates())
+    registry = ModelRegistry(root)
+    names = []
+    for name, config in (("pop", {}), ("als", {"factors": 64, "iterations": 10})):
+        try:
+            model = create_model(name, config)
+        except Exception as exc:  # a model not built yet in this checkout is skipped
+            print(f"skipping {name}: {exc}", file=sys.stderr)
+            continue
+        registry.register(model.fit(data), name)
+        names.append(name)
+    return names
+
+
+# ---- server child ---------------------------------------------------------------------------
+def serve(root: Path, port: int, db: str) -> None:
+    import uvicorn
+
+    from lmrec.models.registry import register
+    from lmrec.serving.app import create_app
+    from lmrec.serving.settings import load_settings
+
+    globals()["BenchDot"] = _bench_dot_class()
+    register("bench-dot", "__main__:BenchDot")
+    settings = load_settings(registry=root, db=db, port=port, home=root.parent)
+    uvicorn.run(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
+
+
+def start_server(root: Path, threads: int) -> tuple[subprocess.Popen, str]:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = dict(os.environ)
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        env[var] = str(threads)
+    db = f"sqlite:///{root.parent / 'events.db'}"
+    cmd = [sys.executable, str(HERE), "--serve", str(root), "--port", str(port), "--db", db]
+    proc = subprocess.Popen(cmd, env=env)
+    url = f"http://127.0.0.1:{port}"
+    import httpx
+
+    deadline = time.monotonic() + 900  # building or loading a 1M-item index takes a while
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"server exited with {proc.returncode}")
+        try:
+            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                return proc, url
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    proc.kill()
+    raise SystemExit("server did not become ready")
+
+
+# ---- load generator -------------------------------------------------------------------------
+async def load(
+    url: str, model: str, users: list[str], rate: float, duration: float, max_requests: int
+) -> dict[str, Any]:
+    import httpx
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    latencies: list[float] = []
+    errors: list[str] = []
+    limits = httpx.Limits(max_connections=128, max_keepalive_connections=128)
+    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=10.0) as client:
+
+        async def one(user: str) -> None:
+            t0 = time.perf_counter()
+            try:
+                r = await client.get(
+                    f"/v1/users/{user}/recommendations", params={"k": 10, "model": model}
+                )
+                ok = r.status_code == 200 and len(r.json()["items"]) == 10
+                if not ok:
+                    errors.append(f"{r.status_code}: {r.text[:200]}")
+            except httpx.HTTPError as exc:
+                errors.append(repr(exc))
+                return
+            latencies.append(time.perf_counter() - t0)
+
+        for user in users[:50]:  # warm-up, not measured
+            await one(user)
+        latencies.clear()
+        tasks = []
+        n = min(max_requests, int(rate * duration))
+        start = time.perf_counter()
+        for i in range(n):
+            delay = start + i / rate - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(one(users[int(rng.integers(len(users)))])))
+        await asyncio.gather(*tasks)
+        elapsed = time.perf_counter() - start
+    ms = np.asarray(latencies) * 1000
+    return {
+        "model": model,
+        "target_rate": rate,
+        "requests": n,
+        "ok": len(latencies),
+        "errors": len(errors),
+        "first_error": errors[0] if errors else None,
+        "throughput_rps": round(len(latencies) / elapsed, 1),
+        "p50_ms": round(float(np.percentile(ms, 50)), 2) if len(ms) else None,
+        "p90_ms": round(float(np.percentile(ms, 90)), 2) if len(ms) else None,
+        "p99_ms": round(float(np.percentile(ms, 99)), 2) if len(ms) else None,
+        "max_ms": round(float(ms.max()), 2) if len(ms) else None,
+    }
+
+
+def run_scenario(name: str, args: argparse.Namespace) -> list[dict[str, Any]]:
+    work = args.workdir / name
+    shutil.rmtree(work, ignore_errors=True)
+    root = work / "registry"
+    t0 = time.perf_counter()
+    if name == "1m":
+        build_1m(root, args.items, 10_000, args.graph)
+        models, users = ["dot1m"], [f"u{i}" for i in range(10_000)]
+    else:
+        models = build_ml100k(root, args.ml100k)
+        users = [str(u) for u in range(1, 944)] if args.ml100k else [str(u) for u in range(943)]
+    print(f"[{name}] models built in {time.perf_counter() - t0:.1f}s", file=sys.stderr)
+    t0 = time.perf_counter()
+    proc, url = start_server(root, args.threads)
+    print(f"[{name}] server ready in {time.perf_counter() - t0:.1f}s", file=sys.stderr)
+    try:
+        results = []
+        for model in models:
+            res = asyncio.run(load(url, model, users, args.rate, args.duration, args.max_requests))
+            results.append({"scenario": name, **res})
+            print(json.dumps(results[-1]), flush=True)
+        return results
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scenario", choices=["ml100k", "1m", "both"], default="both")
+    parser.add_argument("--rate", type=float, default=200.0, help="requests per second")
+    parser.add_argument("--duration", type=float, default=20.0, help="seconds of load")
+    parser.add_argument("--max-requests", type=int, default=10_000)
+    parser.add_argument("--items", type=int, default=1_000_000)
+    parser.add_argument("--threads", type=int, default=2, help="BLAS/OpenMP threads (server)")
+    parser.add_argument("--ml100k", type=Path, help="a u.data / .inter file (tab-separated)")
+    parser.add_argument("--graph", type=Path, help="HNSW graph saved by bench_retrieval.py")
+    parser.add_argument("--workdir", type=Path, default=Path("/tmp/lmrec_bench_service"))
+    parser.add_argument("--serve", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--db", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve is not None:
+        serve(args.serve, args.port, args.db)
+        return
+    scenarios = ["ml100k", "1m"] if args.scenario == "both" else [args.scenario]
+    results = [r for s in scenarios for r in run_scenario(s, args)]
+    print(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
