@@ -238,7 +238,9 @@ def test_atomic_exposes_movielens_columns(atomic: Path) -> None:
     assert items.loc["302", "movie_title"] == "L.A. Confidential"  # originals kept
     assert items["year"].isna().sum() == 1  # "unkonwn" year -> missing
     assert by_user_item(ds)[("186", "302")] == (3.0, 891717742)
-    assert ds.users.set_index("user_id").loc["186", "gender"] == "F"
+    users = ds.users.set_index("user_id")
+    assert users.loc["186", "gender"] == "F"
+    assert users.loc["186", "age"] == 39  # a number, as in GroupLens' u.user
 
 
 def test_atomic_from_inter_file_path(atomic: Path) -> None:

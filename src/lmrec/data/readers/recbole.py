@@ -69,6 +69,8 @@ def read_atomic(
     if items is not None:
         items = _movielens_aliases(items)
     users = _side_table(stem.with_suffix(".user"), user_field, "user_id", on_bad_lines, report)
+    if users is not None and "age" in users:  # a token in RecBole, a number in GroupLens' files
+        users["age"] = pd.to_numeric(users["age"], errors="coerce").astype("Int64")
     explicit = bool(value_field) and value_field != "label"
     return build_dataset(
         df, items=items, users=users, name=name or stem.name, report=report, explicit=explicit
