@@ -46,7 +46,8 @@ def split_data(dataset: Dataset, protocol: str, seed: int, split_files: str | No
 def frame_table(df: pd.DataFrame, title: str | None = None) -> Table:
     table = Table(title=title)
     for col in df.columns:
-        table.add_column(str(col), justify="left" if df[col].dtype == object else "right")
+        numeric = pd.api.types.is_numeric_dtype(df[col])
+        table.add_column(str(col), justify="right" if numeric else "left")
     for row in df.itertuples(index=False):
         table.add_row(*(f"{v:.4f}" if isinstance(v, float) else str(v) for v in row))
     return table

@@ -36,7 +36,7 @@ def significance(rows: Sequence[ModelResult], metric: str = "ndcg@10") -> dict[s
     best, second = ranked[0], ranked[1]
     a = best.result.per_user[metric]  # type: ignore[union-attr]
     b = second.result.per_user[metric]  # type: ignore[union-attr]
-    test = paired_test(a, b)
+    test = paired_test(b, a)  # difference = best - runner-up
     return {"metric": metric, "best": _label(best), "runner_up": _label(second), **test.to_dict()}
 
 
