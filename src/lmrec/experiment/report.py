@@ -75,7 +75,7 @@ def write_markdown(
     sig = significance(rows)
     if sig:
         lines.append(
-            f"Paired test on per-user {sig['metric']}: {sig['best']} vs {sig['runner_up']}: "
+            f"Paired test on per-user {sig['metric']}: {sig['best']} minus {sig['runner_up']}: "
             f"mean difference {sig['mean_diff']:.4f} "
             f"(95% CI [{sig['diff_ci_low']:.4f}, {sig['diff_ci_high']:.4f}]), "
             f"t-test p={sig['t_pvalue']:.3g}, Wilcoxon p={sig['wilcoxon_pvalue']:.3g}."
