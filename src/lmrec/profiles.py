@@ -135,8 +135,8 @@ def explain_user_profile(
     """The items and terms that dominate the profile of a known user or of a history."""
     model._require_fitted()
     assert model.item_map is not None and model.items is not None
-    weights, user_text = model.profile_weights(user_id, history)
-    profile = model.profile_of(weights, user_id if history is None else None)
+    weights, user_index, user_text = model.profile_weights(user_id, history)
+    profile = model.profile_of(weights, user_index)
     idx = weights.indices
     w = weights.data.astype(np.float64)
     sims = model.item_similarity(idx, profile)

@@ -156,8 +156,9 @@ class ProfileRecommender(Recommender):
 
     def profile_weights(
         self, user_id: Any = None, history: Any = None
-    ) -> tuple[sp.csr_matrix, str | None]:
-        """(1 x n_items profile weights, attribute text) of a known user or a history."""
+    ) -> tuple[sp.csr_matrix, np.ndarray | None, str | None]:
+        """(1 x n_items profile weights, the user's index for blending in their attribute
+        text or None, that text) of a known user or of a history."""
         self._require_fitted()
         assert self.user_map is not None and self.item_map is not None
         assert self.user_weights_ is not None
@@ -166,10 +167,10 @@ class ProfileRecommender(Recommender):
             row = self._history_row(user, self.item_map.lookup(history))
             row = sp.csr_matrix(row, dtype=np.float32, copy=True)
             row.data = weigh_values(row.data, self.config.value_weighting)  # type: ignore[attr-defined]
-            return row, None
+            return row, None, None
         if user is None:
             raise DataError("explaining a profile needs a user id or a history of item ids")
-        return self.user_weights_[[user]], self.user_text(user)
+        return self.user_weights_[[user]], np.array([user]), self.user_text(user)
 
     # ---- new catalogue rows --------------------------------------------------------------
     def add_items(self, items: pd.DataFrame) -> AddedItems:
