@@ -103,19 +103,23 @@ class ToyText(Recommender):
         return self.score_histories(self.history_[users])
 
     def add_items(self, items: pd.DataFrame) -> None:
+        """Unknown ids are appended, known ones get their new text (as content models do)."""
         texts = items.get("title", items.get("text")).fillna("").astype(str).tolist()
         self.item_map = self.item_map.extend(items["item_id"].astype(str))
-        self.item_vectors_ = np.vstack([self.item_vectors_, hashed_words(texts)])
         n = len(self.item_map)
+        vectors = np.zeros((n, self.item_vectors_.shape[1]), dtype=np.float32)
+        vectors[: len(self.item_vectors_)] = self.item_vectors_
+        vectors[self.item_map.lookup(items["item_id"])] = hashed_words(texts)
+        self.item_vectors_ = vectors
         self.history_ = sp.csr_matrix(
             (self.history_.data, self.history_.indices, self.history_.indptr),
             shape=(self.history_.shape[0], n),
         )
         if self.items is not None:
             extra = items.rename(columns={"text": "title"}) if "title" not in items else items
-            self.items = pd.concat([self.items, extra], ignore_index=True).reindex(
-                columns=self.items.columns
-            )
+            table = pd.concat([self.items, extra], ignore_index=True)
+            table = table.drop_duplicates("item_id", keep="last").set_index("item_id")
+            self.items = table.reindex(self.item_map.ids).reset_index()[self.items.columns]
 
 
 register("toy-mf", f"{__name__}:ToyMF")

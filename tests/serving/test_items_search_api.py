@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
 from serving_toys import AUTH, ToyMF, toy_dataset
 
@@ -97,6 +98,13 @@ def test_new_items_are_searchable_and_recommendable_at_once(client: TestClient) 
     assert r.status_code == 200
     again = client.post("/v1/items", json=new, headers=AUTH).json()
     assert again["created"] == 0 and again["updated"] == 2
+    # an update replaces the text the content model searches
+    new["items"][0]["text"] = "vampire castle"
+    client.post("/v1/items", json=new, headers=AUTH)
+    assert ids(client.post("/v1/search", json={"query": "vampire", "k": 1}).json()) == ["i7"]
+    assert client.post("/v1/search", json={"query": "zombie", "k": 1}).json()["items"][0][
+        "score"
+    ] == pytest.approx(0.0)
 
 
 def test_stored_items_survive_a_restart(registry_dir: Path, tmp_path: Path) -> None:

@@ -3,12 +3,14 @@ and the background work (served-list log, registry polling)."""
 
 from __future__ import annotations
 
+import copy
 import logging
 import threading
 import time
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from lmrec.errors import UnknownIdError
@@ -158,10 +160,11 @@ class ServiceContext:
                 if not live.can_add_items:
                     status[name] = "pending"
                     continue
-                new = items_frame_for(live.model, frame)
-                if len(new):
-                    live.model.add_items(new)  # type: ignore[attr-defined]
-                    self.hub.replace_model(live, live.model)
+                # Change a copy and publish it whole, as a promotion does: requests in
+                # flight keep reading the unchanged model. Known ids get their new text.
+                model = detached_copy(live.model)
+                model.add_items(frame)  # type: ignore[attr-defined]
+                self.hub.replace_model(live, model)
                 status[name] = "added"
         return {
             "received": len(rows),
@@ -197,6 +200,16 @@ class ServiceContext:
             "impressions": shown,
             "clicks": clicks,
         }
+
+
+def detached_copy(model: Recommender) -> Recommender:
+    """A copy whose arrays can be changed in place without touching `model` (sparse
+    matrices and tables are shared: adding items replaces them rather than editing)."""
+    clone = copy.copy(model)
+    for attr, value in vars(model).items():
+        if isinstance(value, np.ndarray):
+            setattr(clone, attr, value.copy())
+    return clone
 
 
 def _flat(row: dict[str, Any]) -> dict[str, Any]:
