@@ -94,3 +94,22 @@ def test_unknown_model_and_unknown_history_item_are_404(client: TestClient) -> N
     assert "nope" in r.json()["detail"] and r.json()["status"] == 404
     r = client.post("/v1/recommendations", json={"history": ["i1", "zzz"]})
     assert r.status_code == 404 and "zzz" in r.json()["detail"]
+
+
+def test_history_a_model_cannot_fold_in_goes_to_the_cold_start_model(
+    registry_dir, tmp_path
+) -> None:
+    from conftest import make_settings
+    from lmrec.serving.app import create_app
+
+    body = {"history": ["i3"], "k": 2, "model": "mf"}  # toy-mf cannot fold in a history
+    plain = make_settings(registry_dir, f"sqlite:///{tmp_path}/a.db")
+    with TestClient(create_app(plain)) as c:
+        r = c.post("/v1/recommendations", json=body).json()
+        assert r["cold_start"] is True and r["model"] == "mf"
+        assert "i3" not in ids(r)  # popular items, minus the history
+    helped = make_settings(registry_dir, f"sqlite:///{tmp_path}/b.db", cold_start_model="text")
+    with TestClient(create_app(helped)) as c:
+        r = c.post("/v1/recommendations", json=body).json()
+        assert r["cold_start"] is True and r["model"] == "text"
+        assert ids(r)[0] == "i5"  # shares "action" with the space battle

@@ -91,7 +91,7 @@ class HNSWIndex(ItemIndex):
         *,
         m: int = 32,
         ef_construction: int = 80,
-        ef_search: int = 64,
+        ef_search: int = 128,
         graph: Any = None,
     ) -> None:
         import faiss
@@ -117,7 +117,7 @@ class HNSWIndex(ItemIndex):
         faiss.write_index(self.graph, str(path))
 
     @classmethod
-    def load(cls, path: str | Path, vectors: np.ndarray, ef_search: int = 64) -> HNSWIndex:
+    def load(cls, path: str | Path, vectors: np.ndarray, ef_search: int = 128) -> HNSWIndex:
         import faiss
 
         return cls(vectors, graph=faiss.read_index(str(path)), ef_search=ef_search)
@@ -213,7 +213,7 @@ def build_index(
     ann_threshold: int = DEFAULT_ANN_THRESHOLD,
     cache_path: str | Path | None = None,
     m: int = 32,
-    ef_search: int = 64,
+    ef_search: int = 128,
 ) -> ItemIndex:
     """Exact index below `ann_threshold` items, else HNSW (reusing `cache_path` if it
     holds a graph of the same size, and writing it there after a build)."""

@@ -79,8 +79,14 @@ class ServiceContext:
 
     # ---- models ----------------------------------------------------------------------------
     def cold_start_model(self) -> LiveModel | None:
+        """The model answering users the requested one cannot: the configured one, else a
+        live content model (it scores any history from item text)."""
+        live = self.hub.snapshot()
         name = self.settings.cold_start_model
-        return self.hub.snapshot().get(name) if name else None
+        if name:
+            return live.get(name)
+        content = [m for m in live.values() if m.kind == "content"]
+        return content[0] if content else None
 
     def search_model(self, name: str | None) -> LiveModel:
         if name is not None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 
 from lmrec.errors import UnknownIdError
 from lmrec.serving.problems import ProblemError
@@ -23,7 +23,7 @@ router = APIRouter(prefix="/v1/items", tags=["items"])
 @router.get("/{item_id}/similar", response_model=SimilarResponse, dependencies=READ)
 def similar(
     ctx: Ctx,
-    item_id: str,
+    item_id: Annotated[str, Path(min_length=1, max_length=256)],
     k: Annotated[int, Query(ge=1, le=MAX_K)] = 10,
     model: str | None = None,
 ) -> SimilarResponse:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 
 from lmrec.errors import UnknownIdError
 from lmrec.serving.explain import explain_many
@@ -25,7 +25,7 @@ router = APIRouter(prefix="/v1", tags=["recommendations"], dependencies=READ)
 @router.get("/users/{user_id}/recommendations", response_model=RecommendationResponse)
 def user_recommendations(
     ctx: Ctx,
-    user_id: str,
+    user_id: Annotated[str, Path(min_length=1, max_length=256)],
     k: Annotated[int, Query(ge=1, le=MAX_K)] = 10,
     model: str | None = None,
     exclude_seen: bool = True,
