@@ -21,6 +21,9 @@ _MODELS: dict[str, str] = {
     "mf": "lmrec.models.mf:BiasedMF",
     "content": "lmrec.models.content:ContentRecommender",
     "tfidf": "lmrec.models.tfidf:TfidfRecommender",
+    "sasrec": "lmrec.models.sasrec:SASRec",
+    "gru4rec": "lmrec.models.gru4rec:GRU4Rec",
+    "ncf": "lmrec.models.ncf:NCF",
 }
 
 

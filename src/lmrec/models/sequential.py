@@ -1,0 +1,247 @@
+"""What SASRec and GRU4Rec share: config, ordered training sequences, next-item
+training through the shared loop, scoring of ordered sequences, fold-in, save/load.
+
+Order matters to these models, and a user x item matrix has none. So:
+- `score_sequences(list of item-index arrays, oldest first)` is the exact entry point;
+- `score_users` uses each user's training sequence, ordered by timestamp when fitted
+  (ties keep the input order) and saved with the model;
+- `recommend(Query(history=..., timestamps=...))` appends the query's items to the known
+  user's sequence in the query's order, or merges them by time when timestamps are given;
+- `score_histories(csr rows, timestamps=None)` orders each row by the matching
+  timestamps matrix when given, and by item index otherwise (a matrix row has lost the
+  order; prefer `score_sequences` where the order is known).
+"""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from typing import Any, ClassVar, Literal
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+from pydantic import Field
+from torch import nn
+
+from lmrec.data.dataset import Dataset
+from lmrec.errors import ConfigError
+from lmrec.models.base import ModelConfig, Recommender
+from lmrec.models.query import Query
+from lmrec.models.torch_common import (
+    ItemRepresentation,
+    TextSpec,
+    TorchTrainConfig,
+    flatten_state,
+    item_text_matrix,
+    load_flat_state,
+    resolve_device,
+    seed_everything,
+    torch_threads,
+)
+from lmrec.training.loop import TrainResult, run_training
+from lmrec.training.sequence_task import SequenceTask, left_pad, sequence_windows
+from lmrec.training.validation import ndcg_at_k, users_with_targets
+
+
+class SequentialConfig(TorchTrainConfig):
+    hidden: int = Field(64, ge=1)
+    max_len: int = Field(200, ge=1)
+    dropout: float = Field(0.2, ge=0.0, lt=1.0)
+    #: "ce": softmax over all items; "sampled": over n_negatives uniform negatives
+    loss: Literal["ce", "sampled"] = "ce"
+    n_negatives: int = Field(256, ge=1)
+    #: with loss="sampled": use gBCE with this calibration t (0..1) instead of softmax
+    gbce_t: float | None = Field(None, ge=0.0, le=1.0)
+    #: "id" embedding, frozen "text" embedding through a projection, or both "fused"
+    item_repr: Literal["id", "text", "fused"] = "id"
+    fusion: Literal["sum", "gate"] = "sum"
+    #: fused only: share of item occurrences trained through their text alone (so the
+    #: text path can score new items by itself)
+    id_dropout: float = Field(0.2, ge=0.0, lt=1.0)
+    text: TextSpec = Field(default_factory=TextSpec)
+
+
+class SequentialRecommender(Recommender):
+    """Base of next-item models; subclasses build the network in `_build_net`."""
+
+    config_class: ClassVar[type[ModelConfig]] = SequentialConfig
+    state_attrs = ("weights_", "seq_items_", "seq_times_", "seq_offsets_", "has_id_", "item_text_")
+    supports_fold_in = True
+    history_at_test_time = True
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.weights_: np.ndarray | None = None
+        self.seq_items_: np.ndarray | None = None  # all users' items, user-major, time-ordered
+        self.seq_times_: np.ndarray | None = None
+        self.seq_offsets_: np.ndarray | None = None  # user u: [offsets[u], offsets[u+1])
+        self.has_id_: np.ndarray | None = None  # item occurred in training
+        self.item_text_: np.ndarray | None = None
+        self.net_: nn.Module | None = None
+        self.training_: TrainResult | None = None
+        self._device: torch.device | None = None
+
+    @property
+    def cfg(self) -> SequentialConfig:
+        assert isinstance(self.config, SequentialConfig)
+        return self.config
+
+    @abstractmethod
+    def _build_net(self, items: ItemRepresentation) -> nn.Module:
+        """The network: tokens (B, L) -> states (B, L, hidden), with `.items`."""
+
+    # ---- training ------------------------------------------------------------------------
+    def _fit(self, train: Dataset, valid: Dataset | None) -> None:
+        cfg = self.cfg
+        device = resolve_device(cfg.device)
+        self._store_sequences(train)
+        self.has_id_ = train.item_counts() > 0
+        self.item_text_ = self._text_for(train) if cfg.item_repr != "id" else None
+        with torch_threads(cfg.threads):
+            seed_everything(cfg.seed)
+            net = self._new_net(device)
+            self.net_, self._device = net, device
+            windows = sequence_windows(self.sequences(), cfg.max_len + 1)
+            task = SequenceTask(
+                net,
+                windows,
+                self.n_items,
+                cfg.batch_size,
+                device,
+                loss=cfg.loss,
+                n_negatives=cfg.n_negatives,
+                gbce_t=cfg.gbce_t,
+                validate=self._validator(train, valid),
+            )
+            self.training_ = run_training(net, task, cfg.loop_settings(device))
+        self.weights_ = flatten_state(net)
+
+    def _text_for(self, train: Dataset) -> np.ndarray:
+        if train.items is None:
+            raise ConfigError(
+                f"item_repr='{self.cfg.item_repr}' needs item text, but the data has no item "
+                "table; load items with text fields or use item_repr='id'"
+            )
+        return item_text_matrix(train.items, self.cfg.text)
+
+    def _validator(self, train: Dataset, valid: Dataset | None) -> Any:
+        if valid is None or valid.n_interactions == 0:
+            return lambda: None
+        rng = np.random.default_rng([self.cfg.seed, 1])
+        users = users_with_targets(valid.binary_csr, self.cfg.valid_users, rng)
+        seen, targets = train.binary_csr, valid.binary_csr
+
+        def validate() -> float:
+            return ndcg_at_k(self.score_users, users, seen, targets, k=10)
+
+        return validate
+
+    def _store_sequences(self, data: Dataset) -> None:
+        order = np.lexsort((np.arange(data.n_interactions), data.timestamps, data.users_idx))
+        self.seq_items_ = data.items_idx[order].astype(np.int32)
+        self.seq_times_ = data.timestamps[order].astype(np.int64)
+        bounds = np.searchsorted(data.users_idx[order], np.arange(data.n_users + 1))
+        self.seq_offsets_ = bounds.astype(np.int64)
+
+    def sequences(self) -> list[np.ndarray]:
+        """Each known user's training items, oldest first."""
+        assert self.seq_items_ is not None and self.seq_offsets_ is not None
+        return np.split(self.seq_items_, self.seq_offsets_[1:-1])
+
+    def _new_net(self, device: torch.device) -> nn.Module:
+        assert self.has_id_ is not None
+        items = ItemRepresentation(
+            len(self.has_id_),
+            self.cfg.hidden,
+            mode=self.cfg.item_repr,
+            fusion=self.cfg.fusion,
+            text=self.item_text_,
+            has_id=self.has_id_,
+            id_dropout=self.cfg.id_dropout,
+        )
+        return self._build_net(items).to(device)
+
+    def _after_load(self) -> None:
+        assert self.weights_ is not None
+        self._device = resolve_device(self.cfg.device)
+        net = self._new_net(torch.device("cpu"))
+        load_flat_state(net, self.weights_)
+        self.net_ = net.to(self._device).eval()
+
+    # ---- scoring -------------------------------------------------------------------------
+    def score_users(self, users: np.ndarray) -> np.ndarray:
+        self._require_fitted()
+        assert self.seq_items_ is not None and self.seq_offsets_ is not None
+        offsets = self.seq_offsets_
+        seqs = [self.seq_items_[offsets[u] : offsets[u + 1]] for u in np.asarray(users)]
+        return self.score_sequences(seqs)
+
+    @torch.no_grad()
+    def score_sequences(self, sequences: list[np.ndarray], batch_size: int = 256) -> np.ndarray:
+        """Next-item scores (n, n_items) float32 for item-index sequences, oldest first.
+        An empty sequence gets NaN (nothing to predict from); items the model cannot
+        represent (ID-only model, item unseen in training) get NaN."""
+        self._require_fitted()
+        net = self.net_
+        assert net is not None and self._device is not None
+        net.eval()
+        out = np.empty((len(sequences), self.n_items), dtype=np.float32)
+        with torch_threads(self.cfg.threads):
+            table = net.items.all_items()
+            for start in range(0, len(sequences), batch_size):
+                chunk = sequences[start : start + batch_size]
+                tokens = torch.from_numpy(left_pad(chunk, self.cfg.max_len)).to(self._device)
+                last = net(tokens)[:, -1]
+                out[start : start + len(chunk)] = (last @ table.T).float().cpu().numpy()
+        empty = np.array([len(s) == 0 for s in sequences], dtype=bool)
+        out[empty] = np.nan
+        out[:, net.items.unscorable()] = np.nan
+        return out
+
+    def score_histories(
+        self, histories: sp.csr_matrix, timestamps: sp.csr_matrix | None = None
+    ) -> np.ndarray:
+        """Rows of a user x item matrix; ordered by `timestamps` (same sparsity pattern)
+        when given, else by item index (the row carries no order)."""
+        rows = sp.csr_matrix(histories)
+        rows.sort_indices()
+        seqs = np.split(rows.indices.astype(np.int64), rows.indptr[1:-1])
+        if timestamps is not None:
+            times = sp.csr_matrix(timestamps)
+            times.sort_indices()
+            if times.shape != rows.shape or not np.array_equal(times.indices, rows.indices):
+                raise ConfigError("timestamps must have the same shape and entries as histories")
+            stamp = np.split(times.data, times.indptr[1:-1])
+            seqs = [s[np.argsort(t, kind="stable")] for s, t in zip(seqs, stamp, strict=True)]
+        return self.score_sequences(seqs)
+
+    def _score_query(self, query: Query) -> tuple[np.ndarray, np.ndarray]:
+        """Known user + fresh history: append in the query's order (or merge by time)."""
+        if not query.history:
+            return super()._score_query(query)
+        assert self.user_map is not None and self.item_map is not None
+        assert self.seq_items_ is not None and self.seq_offsets_ is not None
+        assert self.seq_times_ is not None
+        added = self.item_map.lookup(query.history)
+        items, times = np.zeros(0, np.int64), np.zeros(0, np.int64)
+        if query.user_id is not None and query.user_id in self.user_map:
+            u = self.user_map.index_of(query.user_id)
+            lo, hi = self.seq_offsets_[u], self.seq_offsets_[u + 1]
+            items, times = self.seq_items_[lo:hi].astype(np.int64), self.seq_times_[lo:hi]
+        if query.timestamps is not None:
+            if len(query.timestamps) != len(added):
+                raise ConfigError(
+                    f"query has {len(added)} history items but {len(query.timestamps)} "
+                    "timestamps; give one timestamp per item or none"
+                )
+            merged_t = np.concatenate([times, np.asarray(query.timestamps, dtype=np.int64)])
+            seq = np.concatenate([items, added])[np.argsort(merged_t, kind="stable")]
+        else:
+            seq = np.concatenate([items, added])
+        return self.score_sequences([seq])[0], np.unique(seq)
+
+    def item_vectors(self) -> np.ndarray | None:
+        self._require_fitted()
+        assert self.net_ is not None
+        with torch.no_grad():
+            return self.net_.items.all_items().float().cpu().numpy()

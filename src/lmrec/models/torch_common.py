@@ -1,0 +1,306 @@
+"""Shared plumbing for the torch models: device and thread choice, seeding, parameters
+as NumPy arrays (so artifacts stay JSON + npz), and item representations (ID embedding,
+frozen text embedding through a learned projection, or both fused).
+
+Only the torch-based model modules import this file, so `import lmrec` never loads torch.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+import torch
+from pydantic import BaseModel, ConfigDict, Field
+from torch import nn
+
+from lmrec.errors import ArtifactError, ConfigError, DataError
+from lmrec.models.base import ModelConfig
+
+DEVICE_ENV = "LMREC_DEVICE"
+
+ItemRepr = Literal["id", "text", "fused"]
+Fusion = Literal["sum", "gate"]
+
+
+class TorchTrainConfig(ModelConfig):
+    """Options every torch model shares: the epoch loop, the device and threads."""
+
+    epochs: int = Field(200, ge=1)
+    batch_size: int = Field(128, ge=1)
+    lr: float = Field(1e-3, gt=0)
+    weight_decay: float = Field(0.0, ge=0)
+    #: epochs without a better validation NDCG@10 before stopping
+    patience: int = Field(10, ge=1)
+    #: "cpu", "cuda", "cuda:1", "mps" or "auto"; None reads $LMREC_DEVICE, then "auto"
+    device: str | None = None
+    #: torch intra-op threads while fitting and scoring (None: torch's default)
+    threads: int | None = Field(None, ge=1)
+    #: validation users scored per epoch for early stopping (seeded subsample)
+    valid_users: int | None = Field(10_000, ge=1)
+    # run options: a progress bar, and a checkpoint directory to keep / resume from
+    progress: bool = False
+    checkpoint_dir: str | None = None
+    resume: bool = False
+
+    def loop_settings(self, device: torch.device) -> Any:
+        from lmrec.training.loop import LoopSettings
+
+        return LoopSettings(
+            epochs=self.epochs,
+            lr=self.lr,
+            weight_decay=self.weight_decay,
+            patience=self.patience,
+            seed=self.seed,
+            device=device,
+            progress=self.progress,
+            checkpoint_dir=None if self.checkpoint_dir is None else Path(self.checkpoint_dir),
+            resume=self.resume,
+        )
+
+
+# ---- device, threads, seeds ---------------------------------------------------------------
+def resolve_device(option: str | None = None) -> torch.device:
+    """The device to run on: the option if given, else $LMREC_DEVICE, else cuda when
+    available, else cpu. "auto" means "choose by availability"."""
+    source = "the device option" if option else f"${DEVICE_ENV}"
+    wanted = (option or os.environ.get(DEVICE_ENV) or "auto").strip().lower()
+    if wanted == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(wanted)
+    except RuntimeError:
+        raise ConfigError(
+            f"unknown device '{wanted}': use 'cpu', 'cuda', 'cuda:N', 'mps' or 'auto' "
+            f"(set by the model's `device` option or ${DEVICE_ENV})"
+        ) from None
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ConfigError(
+                f"device '{wanted}' (from {source}) was asked for but this torch build sees "
+                f"no CUDA GPU (torch {torch.__version__}); use device='cpu' or 'auto', or "
+                "install a CUDA build of torch"
+            )
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise ConfigError(
+                f"device '{wanted}' does not exist: {torch.cuda.device_count()} CUDA "
+                "device(s) are visible"
+            )
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise ConfigError("device 'mps' was asked for but is not available; use 'cpu'")
+    return device
+
+
+@contextmanager
+def torch_threads(n: int | None) -> Iterator[None]:
+    """Use `n` intra-op threads inside the block (None: leave torch's choice), restoring
+    the previous setting after, so a library call does not change the caller's process."""
+    if not n:
+        yield
+        return
+    if n < 1:
+        raise ConfigError(f"threads must be a positive number (got {n})")
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def seed_everything(seed: int) -> None:
+    """Seed torch (CPU and CUDA) and NumPy's legacy global generator."""
+    torch.manual_seed(seed)
+    np.random.seed(seed % 2**32)
+
+
+# ---- parameters <-> NumPy -------------------------------------------------------------------
+def flatten_state(module: nn.Module) -> np.ndarray:
+    """All persistent parameters and buffers of a module as one float32 vector (in
+    state_dict order), so the artifact holds plain arrays and no pickle."""
+    parts = [t.detach().to("cpu", torch.float32).reshape(-1) for t in module.state_dict().values()]
+    if not parts:
+        return np.zeros(0, dtype=np.float32)
+    return torch.cat(parts).numpy().copy()
+
+
+def load_flat_state(module: nn.Module, flat: np.ndarray) -> None:
+    """Inverse of `flatten_state` for a module built with the same config."""
+    state = module.state_dict()
+    expected = sum(t.numel() for t in state.values())
+    if flat.size != expected:
+        raise ArtifactError(
+            f"saved parameters have {flat.size} values but the model built from its config "
+            f"needs {expected}; the artifact does not match its model.json"
+        )
+    tensor = torch.from_numpy(np.ascontiguousarray(flat, dtype=np.float32))
+    offset = 0
+    new_state: dict[str, torch.Tensor] = {}
+    for key, value in state.items():
+        n = value.numel()
+        new_state[key] = tensor[offset : offset + n].view(value.shape).to(value.dtype)
+        offset += n
+    module.load_state_dict(new_state)
+
+
+# ---- item representations --------------------------------------------------------------
+class ItemRepresentation(nn.Module):
+    """Vectors for item tokens (token 0 is padding, token i+1 is item index i).
+
+    id:    a learned embedding per item.
+    text:  the item's frozen text embedding through a learned linear projection.
+    fused: both, summed or mixed by a learned per-dimension gate. Items that never
+           occurred in training (`has_id` false) use the text path alone, so a new item
+           is scored by its text rather than by an untrained ID vector; while training,
+           a share `id_dropout` of item occurrences also goes through text alone.
+    """
+
+    def __init__(
+        self,
+        n_items: int,
+        dim: int,
+        mode: ItemRepr = "id",
+        fusion: Fusion = "sum",
+        text: np.ndarray | None = None,
+        has_id: np.ndarray | None = None,
+        id_dropout: float = 0.0,
+    ) -> None:
+        super().__init__()
+        self.mode, self.fusion, self.n_items, self.dim = mode, fusion, n_items, dim
+        self.id_dropout = id_dropout
+        self.id_emb: nn.Embedding | None = None
+        self.text_proj: nn.Linear | None = None
+        self.gate: nn.Linear | None = None
+        if mode in ("id", "fused"):
+            self.id_emb = nn.Embedding(n_items + 1, dim, padding_idx=0)
+            nn.init.normal_(self.id_emb.weight, std=dim**-0.5)
+            with torch.no_grad():
+                self.id_emb.weight[0].zero_()
+        if mode in ("text", "fused"):
+            if text is None:
+                raise ConfigError(f"item_repr='{mode}' needs item text embeddings")
+            padded = np.zeros((n_items + 1, text.shape[1]), dtype=np.float32)
+            padded[1:] = text
+            # Frozen and not persistent: the artifact stores the text matrix on its own.
+            self.register_buffer("text", torch.from_numpy(padded), persistent=False)
+            self.text_proj = nn.Linear(text.shape[1], dim)
+        if mode == "fused" and fusion == "gate":
+            self.gate = nn.Linear(2 * dim, dim)
+        known = np.ones(n_items, dtype=bool) if has_id is None else np.asarray(has_id, bool)
+        flags = np.concatenate([[False], known]).astype(np.float32)
+        self.register_buffer("has_id", torch.from_numpy(flags), persistent=False)
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Vectors (*tokens.shape, dim); zero for padding tokens."""
+        present = (tokens > 0).unsqueeze(-1).to(torch.float32)
+        if self.mode == "id":
+            assert self.id_emb is not None
+            return self.id_emb(tokens) * present
+        assert self.text_proj is not None
+        from_text = self.text_proj(self.text[tokens]) * present
+        if self.mode == "text":
+            return from_text
+        assert self.id_emb is not None
+        known = self.has_id[tokens].unsqueeze(-1)
+        if self.training and self.id_dropout > 0:
+            # Train some occurrences through text alone, so the text path learns to
+            # stand on its own for items that will never have an ID vector.
+            known = known * (torch.rand_like(known) >= self.id_dropout)
+        from_id = self.id_emb(tokens)
+        if self.gate is None:
+            return from_text + known * from_id
+        g = torch.sigmoid(self.gate(torch.cat([from_id, from_text], dim=-1)))
+        mixed = g * from_id + (1 - g) * from_text
+        return known * mixed + (1 - known) * from_text
+
+    def all_items(self) -> torch.Tensor:
+        """Vectors of every item, (n_items, dim), row i for item index i."""
+        device = self.has_id.device
+        return self(torch.arange(1, self.n_items + 1, device=device))
+
+    def unscorable(self) -> np.ndarray:
+        """Items this representation cannot score (ID-only items never seen in training)."""
+        if self.mode != "id":
+            return np.zeros(self.n_items, dtype=bool)
+        return ~self.has_id[1:].cpu().numpy().astype(bool)
+
+
+def text_dim(text: np.ndarray | None) -> int:
+    return 0 if text is None else int(text.shape[1])
+
+
+def describe_device(device: torch.device) -> dict[str, Any]:
+    """What a benchmark or log line should say about where a model ran."""
+    info: dict[str, Any] = {"device": str(device), "threads": torch.get_num_threads()}
+    if device.type == "cuda":
+        info["gpu"] = torch.cuda.get_device_name(device)
+    return info
+
+
+# ---- item text ------------------------------------------------------------------------------
+class TextSpec(BaseModel):
+    """Where an item's text embedding comes from.
+
+    By default each item-table row is rendered to text by the encoders' default item
+    template (or `template`) and embedded by the text encoder configured in `encoder`
+    (lmrec.encoders.EncoderConfig values; {} = the bundled all-MiniLM-L6-v2), through the
+    on-disk embedding cache. `vectors_column` instead names an item-table column that
+    already holds one vector per item (the user's own embeddings).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    #: item text template, e.g. "{title}[ ({year})][. Genres: {genres}]." (None: default)
+    template: str | None = None
+    #: settings of the text encoder (lmrec.encoders.EncoderConfig); {} = the default model
+    encoder: dict[str, Any] = Field(default_factory=dict)
+    #: item-table column holding precomputed vectors (lists/arrays of equal length)
+    vectors_column: str | None = None
+
+
+def item_text_matrix(items: pd.DataFrame, spec: TextSpec) -> np.ndarray:
+    """(n_items, dim) float32 text embeddings of the item table's rows, in index order."""
+    if spec.vectors_column is not None:
+        return _vectors_from_column(items, spec.vectors_column)
+    from lmrec.encoders import (
+        EmbeddingCache,
+        ItemTextTemplate,
+        default_item_template,
+        encode_cached,
+        get_encoder,
+    )
+
+    template = ItemTextTemplate(spec.template) if spec.template else default_item_template(items)
+    texts = template.render(items)
+    encoder = get_encoder(dict(spec.encoder))
+    cache = EmbeddingCache(spec.encoder.get("cache_dir"))
+    return np.asarray(encode_cached(encoder, texts, cache), dtype=np.float32)
+
+
+def _vectors_from_column(items: pd.DataFrame, column: str) -> np.ndarray:
+    if column not in items.columns:
+        raise DataError(
+            f"item table has no column '{column}' for text vectors "
+            f"(columns: {', '.join(map(str, items.columns))})",
+            field=column,
+        )
+    cells = items[column].tolist()
+    missing = [i for i, v in enumerate(cells) if v is None or np.ndim(v) == 0]
+    if missing:
+        raise DataError(
+            f"{len(missing)} item(s) have no vector in column '{column}' (first: row "
+            f"{missing[0]}, item {items['item_id'].iloc[missing[0]]!r}); give every item one",
+            field=column,
+        )
+    try:
+        return np.asarray(np.stack([np.asarray(v, dtype=np.float32) for v in cells]))
+    except ValueError:
+        raise DataError(
+            f"vectors in column '{column}' differ in length; give every item the same size",
+            field=column,
+        ) from None

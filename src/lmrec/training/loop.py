@@ -1,0 +1,171 @@
+"""The shared epoch loop for torch models.
+
+The model owns only its network; the optimizer, the loss (inside the task) and the
+early-stopping state live here, so what a model saves is exactly what it serves.
+
+Each epoch reseeds torch and NumPy from (seed, epoch), so a run resumed from a
+checkpoint takes the same batches and dropout masks as one that never stopped.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import torch
+from torch import nn
+
+from lmrec.errors import ConfigError
+from lmrec.training.checkpoint import CheckpointState, load_checkpoint, save_checkpoint
+
+
+class EpochTask(Protocol):
+    """What the loop needs from a model family: batches, a loss per batch, a metric."""
+
+    def batches(self, rng: np.random.Generator) -> Iterable[Any]:
+        """The batches of one epoch, shuffled with `rng`."""
+        ...
+
+    def loss(self, batch: Any) -> torch.Tensor:
+        """Scalar training loss of one batch (the network is in train mode)."""
+        ...
+
+    def validate(self) -> float | None:
+        """Validation NDCG@10 (network in eval mode, no grad), or None without data."""
+        ...
+
+
+@dataclass(frozen=True)
+class LoopSettings:
+    epochs: int
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    patience: int = 10
+    seed: int = 42
+    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+    progress: bool = False
+    checkpoint_dir: Path | None = None
+    resume: bool = False
+    max_grad_norm: float | None = 5.0
+    metric_name: str = "ndcg@10"
+
+    def __post_init__(self) -> None:
+        if self.epochs < 1:
+            raise ConfigError(f"epochs must be at least 1 (got {self.epochs})")
+        if self.patience < 1:
+            raise ConfigError(f"patience must be at least 1 (got {self.patience})")
+        if self.lr <= 0:
+            raise ConfigError(f"lr must be positive (got {self.lr})")
+
+
+@dataclass
+class EpochRecord:
+    epoch: int
+    loss: float
+    metric: float | None
+    seconds: float
+
+
+@dataclass
+class TrainResult:
+    """What happened during training (kept by the model for reports, not for serving)."""
+
+    best_epoch: int
+    best_metric: float | None
+    epochs_run: int
+    stopped_early: bool
+    history: list[EpochRecord] = field(default_factory=list)
+
+    @property
+    def seconds_per_epoch(self) -> float:
+        timed = [r.seconds for r in self.history]
+        return float(np.mean(timed)) if timed else math.nan
+
+
+def epoch_seed(seed: int, epoch: int) -> int:
+    return int(np.random.SeedSequence([seed, epoch]).generate_state(1)[0])
+
+
+def run_training(module: nn.Module, task: EpochTask, settings: LoopSettings) -> TrainResult:
+    """Train `module` with AdamW; with validation, stop after `patience` epochs without a
+    better NDCG@10 and leave the best weights in the module."""
+    optimizer = torch.optim.AdamW(
+        [p for p in module.parameters() if p.requires_grad],
+        lr=settings.lr,
+        weight_decay=settings.weight_decay,
+    )
+    state = CheckpointState()
+    best_weights: dict[str, torch.Tensor] | None = None
+    ckpt = settings.checkpoint_dir
+    if settings.resume and ckpt is not None and (ckpt / "state.json").exists():
+        state, best_weights = load_checkpoint(ckpt, module, optimizer, settings.device)
+    bar = _progress_bar(settings, start=state.epochs_done)
+    stopped_early = False
+    for epoch in range(state.epochs_done, settings.epochs):
+        if state.bad_epochs >= settings.patience:
+            stopped_early = True
+            break
+        started = time.perf_counter()
+        rng = np.random.default_rng(epoch_seed(settings.seed, epoch))
+        torch.manual_seed(epoch_seed(settings.seed, epoch))
+        module.train()
+        total, count = 0.0, 0
+        for batch in task.batches(rng):
+            optimizer.zero_grad(set_to_none=True)
+            loss = task.loss(batch)
+            loss.backward()
+            if settings.max_grad_norm:
+                nn.utils.clip_grad_norm_(module.parameters(), settings.max_grad_norm)
+            optimizer.step()
+            total += float(loss.detach())
+            count += 1
+        module.eval()
+        with torch.no_grad():
+            metric = task.validate()
+        record = EpochRecord(epoch, total / max(count, 1), metric, time.perf_counter() - started)
+        state.history.append(record)
+        state.epochs_done = epoch + 1
+        improved = metric is None or state.best_metric is None or metric > state.best_metric
+        if improved:
+            state.best_metric, state.best_epoch, state.bad_epochs = metric, epoch, 0
+            best_weights = _snapshot(module)
+        else:
+            state.bad_epochs += 1
+        if ckpt is not None:
+            save_checkpoint(ckpt, module, optimizer, state, best_weights if improved else None)
+        if bar is not None:
+            shown = "-" if metric is None else f"{metric:.4f}"
+            bar.set_postfix(loss=f"{record.loss:.4f}", **{settings.metric_name: shown})
+            bar.update(1)
+    else:
+        stopped_early = state.bad_epochs >= settings.patience
+    if bar is not None:
+        bar.close()
+    if best_weights is not None:
+        module.load_state_dict(best_weights)
+    module.eval()
+    return TrainResult(
+        best_epoch=state.best_epoch,
+        best_metric=state.best_metric,
+        epochs_run=state.epochs_done,
+        stopped_early=stopped_early,
+        history=list(state.history),
+    )
+
+
+def _snapshot(module: nn.Module) -> dict[str, torch.Tensor]:
+    return {k: copy.deepcopy(v.detach()) for k, v in module.state_dict().items()}
+
+
+def _progress_bar(settings: LoopSettings, start: int) -> Any:
+    if not settings.progress:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=settings.epochs, initial=start, desc="epochs", unit="epoch")

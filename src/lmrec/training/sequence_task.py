@@ -1,0 +1,147 @@
+"""Next-item training for sequence networks (SASRec, GRU4Rec): every position of a
+user's sequence predicts the item that follows it.
+
+Sequences are cut into left-padded windows of max_len + 1 tokens (token 0 is padding,
+token i + 1 is item i); a sequence longer than that becomes several windows that share
+one item, so every transition is trained exactly once per epoch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+import numpy as np
+import torch
+from torch import nn
+
+from lmrec.training.losses import (
+    full_softmax_ce,
+    gbce,
+    gbce_beta,
+    sampled_logits,
+    sampled_softmax_ce,
+)
+
+
+class SequenceNet(Protocol):
+    items: nn.Module
+
+    def __call__(self, tokens: torch.Tensor) -> torch.Tensor: ...
+
+
+def sequence_windows(sequences: list[np.ndarray], width: int) -> np.ndarray:
+    """Left-padded token windows (n_windows, width) covering every transition once."""
+    lengths = np.array([len(s) for s in sequences], dtype=np.int64)
+    flat = np.concatenate([np.asarray(s, dtype=np.int64) for s in sequences] + [np.zeros(0, int)])
+    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]) if len(lengths) else lengths
+    step = width - 1
+    n_windows = np.where(lengths >= 2, -(-(lengths - 1) // step), 0)
+    owner = np.repeat(np.arange(len(lengths)), n_windows)
+    # k-th window (from the end) of a sequence ends k * step items before its end
+    k = np.arange(n_windows.sum()) - np.repeat(np.cumsum(n_windows) - n_windows, n_windows)
+    end = starts[owner] + lengths[owner] - k * step  # exclusive
+    first = np.maximum(end - width, starts[owner])
+    pos = end[:, None] - width + np.arange(width)[None, :]
+    valid = pos >= first[:, None]
+    return np.where(valid, flat[np.clip(pos, 0, None)] + 1, 0)
+
+
+def left_pad(sequences: list[np.ndarray], max_len: int) -> np.ndarray:
+    """The last max_len items of each sequence as left-padded tokens (n, width), width
+    being the longest kept sequence (at least 1)."""
+    kept = [np.asarray(s, dtype=np.int64)[-max_len:] for s in sequences]
+    width = max([len(s) for s in kept] + [1])
+    out = np.zeros((len(kept), width), dtype=np.int64)
+    for row, s in enumerate(kept):  # one slice copy per sequence, not per item
+        if len(s):
+            out[row, width - len(s) :] = s + 1
+    return out
+
+
+@dataclass
+class SequenceBatch:
+    inputs: torch.Tensor  # (B, L) tokens
+    targets: torch.Tensor  # (B, L) tokens, 0 where there is nothing to predict
+    negatives: torch.Tensor | None  # (K,) item indices shared by the batch
+
+
+class SequenceTask:
+    """Batches and loss of next-item training; the network only maps tokens to states."""
+
+    def __init__(
+        self,
+        net: SequenceNet,
+        windows: np.ndarray,
+        n_items: int,
+        batch_size: int,
+        device: torch.device,
+        loss: Literal["ce", "sampled"] = "ce",
+        n_negatives: int = 256,
+        gbce_t: float | None = None,
+        validate: Callable[[], float | None] = lambda: None,
+        bucket: bool = True,
+    ) -> None:
+        self.net, self.windows, self.n_items = net, windows, n_items
+        self.batch_size, self.device, self.kind = batch_size, device, loss
+        self.n_negatives = max(1, min(n_negatives, n_items - 1))
+        self.beta = None if gbce_t is None else gbce_beta(self.n_negatives, n_items, gbce_t)
+        self._validate = validate
+        self.bucket = bucket
+        self.lengths = (windows[:, :-1] > 0).sum(axis=1)
+
+    def _batch_rows(self, rng: np.random.Generator) -> list[np.ndarray]:
+        """Row indices per batch. With bucketing, rows of similar length share a batch
+        (sorted on log-length plus noise, so batches differ from epoch to epoch) and the
+        batches come in random order: far less padding to compute on."""
+        n, size = len(self.windows), self.batch_size
+        if not self.bucket:
+            order = rng.permutation(n)
+            return [order[i : i + size] for i in range(0, n, size)]
+        key = np.log(np.maximum(self.lengths, 1)) + rng.uniform(0.0, 0.5, n)
+        order = np.argsort(key, kind="stable")
+        batches = [order[i : i + size] for i in range(0, n, size)]
+        return [batches[i] for i in rng.permutation(len(batches))]
+
+    def batches(self, rng: np.random.Generator) -> Iterator[SequenceBatch]:
+        for picked in self._batch_rows(rng):
+            rows = self.windows[picked]
+            inputs = rows[:, :-1]
+            # a target counts only when there is an item before it to predict from
+            targets = np.where(inputs > 0, rows[:, 1:], 0)
+            # Drop leading columns that are padding in every row: the networks give
+            # the same states for real positions, and short batches run faster.
+            used = np.flatnonzero((inputs > 0).any(axis=0))
+            first = int(used[0]) if len(used) else inputs.shape[1] - 1
+            negatives = None
+            if self.kind == "sampled":
+                negatives = torch.from_numpy(rng.integers(0, self.n_items, self.n_negatives))
+                negatives = negatives.to(self.device)
+            yield SequenceBatch(
+                torch.from_numpy(np.ascontiguousarray(inputs[:, first:])).to(self.device),
+                torch.from_numpy(np.ascontiguousarray(targets[:, first:])).to(self.device),
+                negatives,
+            )
+
+    def loss(self, batch: SequenceBatch) -> torch.Tensor:
+        states = self.net(batch.inputs)
+        where = batch.targets > 0
+        hidden = states[where]
+        target_tokens = batch.targets[where]
+        items = self.net.items
+        if batch.negatives is None:
+            return full_softmax_ce(hidden, items.all_items(), target_tokens - 1)
+        pos, neg = sampled_logits(
+            hidden,
+            items(target_tokens),
+            items(batch.negatives + 1),
+            target_tokens - 1,
+            batch.negatives,
+        )
+        if self.beta is None:
+            return sampled_softmax_ce(pos, neg)
+        return gbce(pos, neg, self.beta)
+
+    def validate(self) -> float | None:
+        return self._validate()

@@ -1,0 +1,133 @@
+"""SASRec: the shared contract plus what is special to a sequence model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import pytest
+
+from lmrec.data.dataset import Dataset
+from lmrec.errors import ConfigError
+from lmrec.models.artifacts import load_model
+from lmrec.models.query import Query
+from lmrec.models.registry import create_model
+from lmrec.testing import RecommenderContract
+
+from .sequence_toys import cycle_data, next_after, with_vectors
+
+FAST = {"hidden": 16, "heads": 1, "n_layers": 1, "dropout": 0.0, "lr": 0.01, "threads": 1}
+
+
+class TestSASRecContract(RecommenderContract):
+    model_name = "sasrec"
+    model_config: ClassVar[dict[str, Any]] = {**FAST, "epochs": 40, "max_len": 16}
+    stochastic = True
+
+
+@pytest.fixture(scope="module")
+def cycle() -> Dataset:
+    return cycle_data()
+
+
+def test_learns_a_cycle(cycle: Dataset) -> None:
+    model = create_model("sasrec", {**FAST, "epochs": 30}).fit(cycle)
+    assert next_after(model, ["i0", "i1", "i2"]) == "i3"
+    assert next_after(model, ["i3", "i4"]) == "i5"
+    # the order matters: the same items in another order predict another item
+    assert next_after(model, ["i2", "i1", "i0"]) != "i3"
+
+
+def test_query_history_order_and_timestamps(cycle: Dataset) -> None:
+    model = create_model("sasrec", {**FAST, "epochs": 30}).fit(cycle)
+    assert model.recommend(Query(history=["i1", "i2", "i3"], k=1)).item_ids == ["i4"]
+    # given timestamps, the history is put in time order first
+    query = Query(history=["i3", "i1", "i2"], timestamps=[30, 10, 20], k=1)
+    assert model.recommend(query).item_ids == ["i4"]
+    with pytest.raises(ConfigError, match="timestamps"):
+        model.recommend(Query(history=["i1", "i2"], timestamps=[1]))
+
+
+def test_score_histories_orders_by_timestamps(cycle: Dataset) -> None:
+    import scipy.sparse as sp
+
+    model = create_model("sasrec", {**FAST, "epochs": 30}).fit(cycle)
+    idx = model.item_map.lookup(["i4", "i5", "i0"])  # visited in this order
+    rows = sp.csr_matrix((np.ones(3), ([0, 0, 0], idx)), shape=(1, model.n_items))
+    times = sp.csr_matrix((np.array([1.0, 2.0, 3.0]), ([0, 0, 0], idx)), shape=rows.shape)
+    scores = model.score_histories(rows, timestamps=times)
+    np.testing.assert_allclose(scores, model.score_sequences([idx]), rtol=1e-5, atol=1e-6)
+    assert model.item_map.ids[int(np.argmax(scores[0]))] == "i1"
+
+
+def test_sampled_softmax_and_gbce_learn_the_cycle(cycle: Dataset) -> None:
+    # binary losses give weaker gradients than a softmax: gBCE gets more epochs
+    for extra in (
+        {"loss": "sampled", "n_negatives": 3, "epochs": 40},
+        {"loss": "sampled", "n_negatives": 3, "gbce_t": 0.75, "epochs": 200},
+    ):
+        model = create_model("sasrec", {**FAST, **extra}).fit(cycle)
+        assert next_after(model, ["i0", "i1", "i2"]) == "i3", extra
+
+
+@pytest.mark.parametrize("item_repr", ["text", "fused"])
+def test_text_items_and_new_items_through_text(cycle: Dataset, item_repr: str) -> None:
+    # "new-iK" never occurs in training but has the same vector ("text") as iK
+    twins = {f"new-i{k}": f"i{k}" for k in range(6)}
+    data = with_vectors(cycle, extra=twins)
+    config = {**FAST, "epochs": 40, "item_repr": item_repr, "text": {"vectors_column": "vec"}}
+    model = create_model("sasrec", config).fit(data)
+    assert next_after(model, ["i0", "i1", "i2"]) == "i3"
+    scores = model.score_sequences([model.item_map.lookup(["i0", "i1", "i2"])])[0]
+    new = model.item_map.lookup(list(twins))
+    assert np.isfinite(scores[new]).all()
+    # among the new items, scored by their text alone, the twin of the right answer wins
+    assert list(twins)[int(np.argmax(scores[new]))] == "new-i3"
+    if item_repr == "text":  # same text, same vector, same score
+        old = model.item_map.lookup(list(twins.values()))
+        np.testing.assert_allclose(scores[new], scores[old], rtol=1e-5)
+
+
+def test_id_model_cannot_score_an_item_never_seen(cycle: Dataset) -> None:
+    data = with_vectors(cycle, extra={"new-i3": "i3"})
+    model = create_model("sasrec", {**FAST, "epochs": 2}).fit(data)
+    scores = model.score_sequences([np.array([0, 1])])[0]
+    assert np.isnan(scores[model.item_map.index_of("new-i3")])
+    assert np.isfinite(np.delete(scores, model.item_map.index_of("new-i3"))).all()
+
+
+def test_text_needs_an_item_table(cycle: Dataset) -> None:
+    with pytest.raises(ConfigError, match="item table"):
+        create_model("sasrec", {**FAST, "epochs": 1, "item_repr": "text"}).fit(cycle)
+
+
+def test_save_load_text_model(cycle: Dataset, tmp_path: Path) -> None:
+    data = with_vectors(cycle)
+    config = {**FAST, "epochs": 3, "item_repr": "fused", "fusion": "gate"}
+    model = create_model("sasrec", {**config, "text": {"vectors_column": "vec"}}).fit(data)
+    model.save(tmp_path / "m")
+    loaded = load_model(tmp_path / "m")
+    users = np.arange(model.n_users)
+    np.testing.assert_array_equal(loaded.score_users(users), model.score_users(users))
+    assert loaded.sequences()[3].tolist() == model.sequences()[3].tolist()
+
+
+def test_device_option(cycle: Dataset, monkeypatch: pytest.MonkeyPatch) -> None:
+    import torch
+
+    model = create_model("sasrec", {**FAST, "epochs": 1, "device": "cpu"}).fit(cycle)
+    assert model.score_users(np.array([0])).shape == (1, model.n_items)
+    if not torch.cuda.is_available():
+        with pytest.raises(ConfigError, match="CUDA"):
+            create_model("sasrec", {**FAST, "epochs": 1, "device": "cuda"}).fit(cycle)
+        monkeypatch.setenv("LMREC_DEVICE", "cuda")
+        with pytest.raises(ConfigError, match=r"from \$LMREC_DEVICE"):
+            create_model("sasrec", {**FAST, "epochs": 1}).fit(cycle)
+    with pytest.raises(ConfigError, match="unknown device"):
+        create_model("sasrec", {**FAST, "epochs": 1, "device": "tpu9"}).fit(cycle)
+
+
+def test_hidden_must_divide_by_heads(cycle: Dataset) -> None:
+    with pytest.raises(ConfigError, match="divisible"):
+        create_model("sasrec", {**FAST, "epochs": 1, "hidden": 10, "heads": 3}).fit(cycle)
