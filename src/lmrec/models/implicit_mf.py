@@ -81,8 +81,8 @@ class ALS(_FactorModel):
     name = "als"
     config_class = ALSConfig
     tuning_grid: ClassVar[dict[str, list[Any]]] = {
+        "factors": [16, 64],
         "regularization": [5.0, 20.0, 50.0],
-        "alpha": [1.0, 2.0],
     }
 
     def _implicit_model(self) -> Any:
