@@ -91,6 +91,18 @@ def test_store_and_lookup_round_trip(tmp_path: Path) -> None:
         cache.lookup("m:fp32", keys, 4)
 
 
+def test_lookup_of_a_few_keys_in_a_large_cache(tmp_path: Path) -> None:
+    # few keys against many stored ones take the indexed path, not a full scan
+    cache = EmbeddingCache(tmp_path)
+    keys = [i.to_bytes(32, "big") for i in range(200)]
+    vecs = np.arange(400, dtype=np.float32).reshape(200, 2)
+    cache.store("m:fp32", keys, vecs)
+    wanted = [keys[7], b"x" * 32, keys[150]]
+    found, got = cache.lookup("m:fp32", wanted, 2)
+    assert found.tolist() == [True, False, True]
+    np.testing.assert_array_equal(got, [vecs[7], [0, 0], vecs[150]])
+
+
 def test_two_processes_writing_at_once(tmp_path: Path) -> None:
     code = (
         "import sys, numpy as np\n"
