@@ -179,13 +179,14 @@ class ServiceContext:
             "models": status,
         }
 
-    def _add_stored_items(self, model: Recommender) -> None:
+    def _add_stored_items(self, model: Recommender) -> bool:
         """Give a freshly loaded model the stored items it was not trained on."""
         if not callable(getattr(model, "add_items", None)):
-            return
+            return False
         new = items_frame_for(model, self.store.items_frame())
         if len(new):
             model.add_items(new)  # type: ignore[attr-defined]
+        return bool(len(new))
 
     # ---- metrics ---------------------------------------------------------------------------
     def metrics_state(self) -> dict[str, Any]:

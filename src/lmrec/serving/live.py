@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -52,6 +53,9 @@ class LiveModel:
     loaded_at: float = field(default_factory=time.time)
     _cooccurrence: sp.csc_matrix | None = None
     _search_index: ItemIndex | None = None
+    _unit_vectors: ItemIndex | None = None
+    #: where index graphs of this (unchanged) version may be cached; None once changed
+    cache_dir: Path | None = None
     ann_threshold: int = 100_000
 
     @property
@@ -80,8 +84,29 @@ class LiveModel:
             vecs = self.model.item_vectors()
             if vecs is None:
                 raise ServiceUnavailable(f"model '{self.name}' has no item vectors to search")
-            self._search_index = build_index(unit_rows(vecs), ann_threshold=self.ann_threshold)
+            cache = self.cache_dir / "index-unit-hnsw.faiss" if self.cache_dir else None
+            self._search_index = build_index(
+                unit_rows(vecs), ann_threshold=self.ann_threshold, cache_path=cache
+            )
         return self._search_index
+
+    def similar_items(self, item_id: str, k: int) -> tuple[list[str], list[float]]:
+        """Most similar items by cosine: an exact product over unit item vectors kept
+        once (instead of normalising the whole matrix per request), else the model's own
+        similarity (co-occurrence, or its override)."""
+        model = self.model
+        assert model.item_map is not None
+        own = type(model)._similar_scores is not Recommender._similar_scores
+        vecs = None if own else model.item_vectors()
+        if vecs is None or sp.issparse(vecs):
+            recs = model.similar_items(item_id, k)
+            return recs.item_ids, recs.scores
+        if self._unit_vectors is None:
+            self._unit_vectors = ItemIndex(unit_rows(vecs))
+        i = model.item_map.index_of(item_id)
+        query = self._unit_vectors.vectors[i]
+        idx, scores = self._unit_vectors.search(query, k, exclude=np.array([i]))
+        return model.item_map.to_ids(idx).tolist(), scores.astype(float).tolist()
 
     def cooccurrence(self) -> sp.csc_matrix:
         """Binary user x item training matrix by column (for co-occurrence similarity)."""
@@ -106,7 +131,7 @@ def build_live(
     model: Recommender,
     meta: dict[str, Any],
     ann_threshold: int,
-    index_cache: Any = None,
+    cache_dir: Path | None = None,
 ) -> LiveModel:
     """Derive everything the service needs from a loaded model (done before publishing)."""
     assert model.history_ is not None
@@ -116,7 +141,8 @@ def build_live(
     dot = as_dot_product(model)
     index = None
     if dot is not None:
-        index = build_index(dot.item_vectors, ann_threshold=ann_threshold, cache_path=index_cache)
+        cache = cache_dir / "index-hnsw.faiss" if cache_dir is not None else None
+        index = build_index(dot.item_vectors, ann_threshold=ann_threshold, cache_path=cache)
     return LiveModel(
         name=name,
         version=version,
@@ -127,6 +153,7 @@ def build_live(
         filters=AttributeFilter(model.items, model.n_items),
         meta=meta,
         ann_threshold=ann_threshold,
+        cache_dir=cache_dir,
     )
 
 
@@ -139,10 +166,11 @@ class ModelHub:
         *,
         ann_threshold: int,
         default: str | None,
-        prepare: Callable[[Recommender], None] | None = None,
+        prepare: Callable[[Recommender], bool] | None = None,
     ):
         self.registry = registry
-        #: called on every freshly loaded model before it is published (adds stored items)
+        #: called on every freshly loaded model before it is published (adds stored items);
+        #: returns whether it changed the model
         self.prepare = prepare
         self.ann_threshold = ann_threshold
         self.default_name = default
@@ -175,16 +203,11 @@ class ModelHub:
     def load(self, name: str, version: str) -> LiveModel:
         path = self.registry.version_path(name, version)
         model = load_model(path)
-        if self.prepare is not None:
-            self.prepare(model)
-        return build_live(
-            name,
-            version,
-            model,
-            read_meta(path),
-            self.ann_threshold,
-            index_cache=path / "index-hnsw.faiss",
-        )
+        changed = self.prepare(model) if self.prepare is not None else False
+        # A graph cached beside the version fits its saved vectors only: a model that took
+        # stored catalogue items on load gets fresh ones.
+        cache_dir = None if changed else path
+        return build_live(name, version, model, read_meta(path), self.ann_threshold, cache_dir)
 
     def load_all(self) -> None:
         """Load the live version of every registered name (a broken one is logged and

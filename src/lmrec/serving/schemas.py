@@ -21,6 +21,7 @@ from pydantic import (
 )
 
 MAX_K = 1000
+MAX_EXPLAIN = 100  # explanations cost a similarity and attribute pass per item
 Id = Annotated[str, StringConstraints(min_length=1, max_length=256, strip_whitespace=True)]
 K = Annotated[int, Field(ge=1, le=MAX_K, description=f"number of items (1..{MAX_K})")]
 AttributeValue = str | int | float | bool | list[str]
@@ -47,7 +48,13 @@ class RecommendationRequest(Strict):
     exclude: list[Id] | None = Field(default=None, max_length=10_000)
     exclude_seen: bool = True
     model: str | None = None
-    explain: bool = False
+    explain: bool = Field(default=False, description=f"explain each item (k up to {MAX_EXPLAIN})")
+
+    @model_validator(mode="after")
+    def _explain_few(self) -> RecommendationRequest:
+        if self.explain and self.k > MAX_EXPLAIN:
+            raise ValueError(f"explain=true allows k up to {MAX_EXPLAIN} (got {self.k})")
+        return self
 
     @field_validator("filters", mode="before")
     @classmethod

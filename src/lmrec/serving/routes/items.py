@@ -36,12 +36,10 @@ def similar(
                 "trained on it yet; it has no similar items until the model is retrained"
             )
         raise UnknownIdError(f"unknown item id {item_id!r}")
-    recs = live.model.similar_items(item_id, k)
+    found, scores = live.similar_items(item_id, k)
     return SimilarResponse(
         item_id=item_id,
-        items=[
-            ScoredItem(item_id=i, score=s) for i, s in zip(recs.item_ids, recs.scores, strict=True)
-        ],
+        items=[ScoredItem(item_id=i, score=s) for i, s in zip(found, scores, strict=True)],
         model=live.name,
         version=live.version,
     )

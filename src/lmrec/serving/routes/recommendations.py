@@ -6,6 +6,8 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
 
 from lmrec.errors import UnknownIdError
 from lmrec.serving.explain import explain_many
@@ -33,9 +35,14 @@ def user_recommendations(
 ) -> RecommendationResponse:
     """Top-k items for a user (their training history plus fresh events). An unknown user
     gets the cold-start answer, marked `cold_start: true`."""
-    body = RecommendationRequest(
-        user_id=user_id, k=k, model=model, exclude_seen=exclude_seen, explain=explain
-    )
+    try:
+        body = RecommendationRequest(
+            user_id=user_id, k=k, model=model, exclude_seen=exclude_seen, explain=explain
+        )
+    except ValidationError as exc:  # rules across parameters, e.g. explain with a large k
+        raise RequestValidationError(
+            [{**err, "loc": ("query", *err["loc"])} for err in exc.errors()]
+        ) from None
     return answer(ctx, body)
 
 
