@@ -16,6 +16,7 @@ import pandas as pd
 from lmrec.errors import UnknownIdError
 from lmrec.events.store import EventStore
 from lmrec.models.base import Recommender
+from lmrec.models.protocols import SupportsAddItems
 from lmrec.search import supports_text_search
 from lmrec.serving.live import LiveModel, ModelHub, ServiceUnavailable, items_frame_for
 from lmrec.serving.metrics import ServiceMetrics
@@ -169,7 +170,8 @@ class ServiceContext:
                 # Change a copy and publish it whole, as a promotion does: requests in
                 # flight keep reading the unchanged model. Known ids get their new text.
                 model = detached_copy(live.model)
-                model.add_items(frame)  # type: ignore[attr-defined]
+                assert isinstance(model, SupportsAddItems)
+                model.add_items(frame)
                 self.hub.replace_model(live, model)
                 status[name] = "added"
         return {
@@ -181,11 +183,11 @@ class ServiceContext:
 
     def _add_stored_items(self, model: Recommender) -> bool:
         """Give a freshly loaded model the stored items it was not trained on."""
-        if not callable(getattr(model, "add_items", None)):
+        if not isinstance(model, SupportsAddItems):
             return False
         new = items_frame_for(model, self.store.items_frame())
         if len(new):
-            model.add_items(new)  # type: ignore[attr-defined]
+            model.add_items(new)
         return bool(len(new))
 
     # ---- metrics ---------------------------------------------------------------------------

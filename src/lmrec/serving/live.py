@@ -24,6 +24,7 @@ import scipy.sparse as sp
 from lmrec.errors import LmrecError, UnknownIdError
 from lmrec.models.artifacts import load_model, read_meta
 from lmrec.models.base import Recommender
+from lmrec.models.protocols import SupportsAddItems
 from lmrec.retrieval import DotProductModel, ItemIndex, as_dot_product, build_index
 from lmrec.serving.filters import AttributeFilter, attribute_columns
 from lmrec.serving.registry import ModelRegistry
@@ -72,7 +73,7 @@ class LiveModel:
 
     @property
     def can_add_items(self) -> bool:
-        return callable(getattr(self.model, "add_items", None))
+        return isinstance(self.model, SupportsAddItems)
 
     @cached_property
     def attribute_columns(self) -> list[str]:
