@@ -198,7 +198,7 @@ def auto_batch_size(n_items: int, memory_mb: int = 512) -> int:
 def _ranked_lists(
     model: Recommender,
     users: np.ndarray,
-    hist_rows: sp.csr_matrix | None,
+    hist_rows: sp.csr_matrix | list[np.ndarray] | None,
     excluded: sp.csr_matrix | None,
     allowed: np.ndarray | None,
     k: int,
@@ -206,6 +206,8 @@ def _ranked_lists(
     """(len(users), <=k) item indices best first; -1 where fewer items could be ranked."""
     if hist_rows is None:
         scores = model.score_users(users)
+    elif isinstance(hist_rows, list):  # time-ordered sequences (sequence models)
+        scores = model.score_sequences([hist_rows[u] for u in users])  # type: ignore[attr-defined]
     else:
         scores = model.score_histories(hist_rows[users])
     scores = np.asarray(scores, dtype=np.float32)
@@ -362,9 +364,17 @@ def _exclusion_matrix(exclude: Exclusion, test: Dataset, n_items: int) -> sp.csr
 
 def _history_source(
     model: Recommender, test: Dataset, history: Dataset | sp.spmatrix | sp.sparray | None
-) -> tuple[sp.csr_matrix | None, str]:
+) -> tuple[sp.csr_matrix | list[np.ndarray] | None, str]:
     """Rows to feed `score_histories`, or None to score known users by index."""
     if history is not None and model.supports_fold_in:
+        if isinstance(history, Dataset) and hasattr(model, "score_sequences"):
+            # order matters to sequence models and a matrix row has none: pass each
+            # user's items in time order
+            if history.n_users != test.n_users:
+                raise DataError(
+                    f"history has {history.n_users} users, the test data {test.n_users}"
+                )
+            return history.sequences(), "score_sequences"
         if isinstance(history, Dataset):
             rows = history.csr
         else:
