@@ -131,3 +131,20 @@ def test_device_option(cycle: Dataset, monkeypatch: pytest.MonkeyPatch) -> None:
 def test_hidden_must_divide_by_heads(cycle: Dataset) -> None:
     with pytest.raises(ConfigError, match="divisible"):
         create_model("sasrec", {**FAST, "epochs": 1, "hidden": 10, "heads": 3}).fit(cycle)
+
+
+def test_evaluation_feeds_time_ordered_history() -> None:
+    """evaluate(history=train+valid) must give a sequence model each user's items in time
+    order (a user x item matrix would lose it): the cycle's next item is then a hit."""
+    from lmrec.data.splitters import leave_one_out
+    from lmrec.evaluation.runner import evaluate
+
+    # a cycle longer than any user's walk, so the next item is never one already seen
+    split = leave_one_out(cycle_data(n_users=60, n_items=12))
+    model = create_model("sasrec", {**FAST, "epochs": 60}).fit(split.train, split.valid)
+    history = split.train.concat(split.valid)
+    result = evaluate(
+        model, split.test, exclude=[split.train, split.valid], history=history, metrics=["hit@1"]
+    )
+    assert result.meta["scored_by"] == "score_sequences"
+    assert result.summary()["hit@1"] == 1.0

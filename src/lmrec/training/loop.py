@@ -131,7 +131,8 @@ def run_training(module: nn.Module, task: EpochTask, settings: LoopSettings) -> 
         record = EpochRecord(epoch, total / max(count, 1), metric, time.perf_counter() - started)
         state.history.append(record)
         state.epochs_done = epoch + 1
-        improved = metric is None or state.best_metric is None or metric > state.best_metric
+        # ties go to the later epoch: equally good on validation, and trained longer
+        improved = metric is None or state.best_metric is None or metric >= state.best_metric
         if improved:
             state.best_metric, state.best_epoch, state.bad_epochs = metric, epoch, 0
             best_weights = _snapshot(module)
