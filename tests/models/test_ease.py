@@ -42,3 +42,11 @@ def test_refuses_catalogue_over_max_items() -> None:
 def test_reg_must_be_positive() -> None:
     with pytest.raises(ConfigError, match="reg"):
         EASE(reg=0)
+
+
+def test_similar_items_follow_the_weights() -> None:
+    data = blocks()
+    model = EASE(reg=1.0).fit(data.train)
+    recs = model.similar_items("i0", k=5)
+    # items of i0's own group carry the largest weights from i0
+    assert set(recs.item_ids) <= set(data.group_items[0])

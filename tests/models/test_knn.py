@@ -69,3 +69,16 @@ def test_userknn_never_counts_the_user_as_own_neighbour() -> None:
     np.testing.assert_allclose(
         model.score_users(np.arange(data.n_users)), sims @ x, rtol=1e-5, atol=1e-6
     )
+
+
+def test_sparse_and_dense_selection_keep_the_same_similarities(monkeypatch) -> None:
+    x = rng_interactions(n_users=60, n_items=40, density=0.05, seed=7).binary_csr.T.tocsr()
+    results = []
+    for share in (0.0, float("inf")):  # 0: always dense; inf: always sparse
+        monkeypatch.setattr(knn, "_DENSE_SHARE", share)
+        results.append(cosine_topk(x, x, 5, 1.0, exclude_self=True))
+    dense, sparse = results
+    # equal similarities may tie at the cut-off, so compare the kept values per row
+    for a, b in zip(dense, sparse, strict=True):
+        np.testing.assert_allclose(np.sort(a.data), np.sort(b.data), rtol=1e-6)
+    assert (sparse.diagonal() == 0).all()

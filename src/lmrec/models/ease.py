@@ -71,6 +71,11 @@ class EASE(Recommender):
         rows.data[:] = 1.0  # EASE learns from presence, so score from presence too
         return np.asarray(rows @ self.weights_, dtype=np.float32)
 
+    def _similar_scores(self, i: int) -> np.ndarray:
+        # Row i of B: how much having item i raises each other item's score.
+        assert self.weights_ is not None
+        return self.weights_[i].astype(np.float64)
+
 
 def _spd_inverse(matrix: np.ndarray) -> np.ndarray:
     """Inverse of a symmetric positive definite matrix via Cholesky (LAPACK potrf/potri),

@@ -18,6 +18,8 @@ from lmrec.models.base import ModelConfig, Recommender
 
 #: dense floats per similarity chunk (64 MiB of float32), bounding memory on big catalogues
 _CHUNK_FLOATS = 1 << 24
+#: products expected to fill at least this share of their cells are handled densely
+_DENSE_SHARE = 0.2
 
 
 class ItemKNNConfig(ModelConfig):
@@ -65,33 +67,73 @@ def cosine_topk(
     index = against if isinstance(against, CosineIndex) else CosineIndex.build(against)
     n_rows, n_cols = rows.shape[0], len(index.norms)
     norms_rows = np.sqrt(np.asarray(rows.multiply(rows).sum(axis=1)).ravel())
-    norms_cols, against_t = index.norms, index.transposed
     k = min(neighbors, n_cols)
+    # Upper bound of the product's non-zeros: sparse products keep their top-k by sorting
+    # the non-zeros (fast on sparse data, e.g. large catalogues), dense ones by partition.
+    postings = np.diff(index.transposed.indptr).astype(np.float64)
+    bound = float(np.asarray(rows @ postings).sum()) if rows.nnz else 0.0
+    dense = bound >= _DENSE_SHARE * n_rows * n_cols
     chunk = max(1, _CHUNK_FLOATS // max(n_cols, 1))
-    out_rows, out_cols, out_vals = [], [], []
+    parts = []
     for start in range(0, n_rows, chunk):
         stop = min(start + chunk, n_rows)
-        dots = np.asarray((rows[start:stop] @ against_t).todense(), dtype=np.float32)
-        dots /= np.outer(norms_rows[start:stop], norms_cols) + shrink + 1e-12
-        if exclude_self:
-            local = np.arange(stop - start)
-            dots[local, local + start] = 0.0
-        if k < n_cols:
-            top = np.argpartition(-dots, k - 1, axis=1)[:, :k]
-        else:
-            top = np.broadcast_to(np.arange(n_cols), dots.shape)
-        vals = np.take_along_axis(dots, top, axis=1)
-        keep = vals > 0
-        out_rows.append((np.nonzero(keep)[0] + start).astype(np.int64))
-        out_cols.append(top[keep].astype(np.int64))
-        out_vals.append(vals[keep])
-    sims = sp.csr_matrix(
-        (np.concatenate(out_vals), (np.concatenate(out_rows), np.concatenate(out_cols))),
-        shape=(n_rows, n_cols),
-        dtype=np.float32,
-    )
+        product = sp.csr_matrix(rows[start:stop] @ index.transposed, dtype=np.float32)
+        select = _topk_dense if dense else _topk_sparse
+        parts.append(select(product, start, norms_rows, index.norms, k, shrink, exclude_self))
+    r, c, v = (np.concatenate(p) for p in zip(*parts, strict=True)) if parts else ([],) * 3
+    sims = sp.csr_matrix((v, (r, c)), shape=(n_rows, n_cols), dtype=np.float32)
     sims.sort_indices()
     return sims
+
+
+_Triplets = tuple[np.ndarray, np.ndarray, np.ndarray]
+
+
+def _topk_dense(
+    product: sp.csr_matrix,
+    start: int,
+    norms_rows: np.ndarray,
+    norms_cols: np.ndarray,
+    k: int,
+    shrink: float,
+    exclude_self: bool,
+) -> _Triplets:
+    n_local, n_cols = product.shape
+    dots = product.toarray()
+    dots /= np.outer(norms_rows[start : start + n_local], norms_cols) + shrink + 1e-12
+    if exclude_self:
+        local = np.arange(n_local)
+        dots[local, local + start] = 0.0
+    if k < n_cols:
+        top = np.argpartition(-dots, k - 1, axis=1)[:, :k]
+    else:
+        top = np.broadcast_to(np.arange(n_cols), dots.shape)
+    vals = np.take_along_axis(dots, top, axis=1)
+    keep = vals > 0
+    return (np.nonzero(keep)[0] + start).astype(np.int64), top[keep].astype(np.int64), vals[keep]
+
+
+def _topk_sparse(
+    product: sp.csr_matrix,
+    start: int,
+    norms_rows: np.ndarray,
+    norms_cols: np.ndarray,
+    k: int,
+    shrink: float,
+    exclude_self: bool,
+) -> _Triplets:
+    r = np.repeat(np.arange(product.shape[0], dtype=np.int64) + start, np.diff(product.indptr))
+    c = product.indices.astype(np.int64)
+    v = product.data / (norms_rows[r] * norms_cols[c] + shrink + 1e-12)
+    keep = v > 0
+    if exclude_self:
+        keep &= c != r
+    r, c, v = r[keep], c[keep], v[keep]
+    order = np.lexsort((c, -v, r))  # per row: best first, ties to the lower index
+    r, c, v = r[order], c[order], v[order]
+    rank = np.arange(len(r)) - np.searchsorted(r, r)
+    top = rank < k
+    return r[top], c[top], v[top].astype(np.float32)
 
 
 def _presence(matrix: sp.csr_matrix) -> sp.csr_matrix:

@@ -129,6 +129,9 @@ class BiasedMF(Recommender):
         out += user_b[:, None] + self.item_bias_[None, :] + float(self.global_mean_)
         return np.asarray(out, dtype=np.float32)
 
+    def item_vectors(self) -> np.ndarray | None:
+        return self.item_factors_
+
     # ---- fold-in ----------------------------------------------------------------------------
     def score_histories(self, histories: sp.csr_matrix) -> np.ndarray:
         """Scores for rows of ratings: each row's user vector and bias are solved against
