@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -39,7 +40,7 @@ def run_compare(
     exclude_seen: bool = True,
     sets: list[str] | None = None,
     title: str | None = None,
-) -> None:
+) -> list[Any]:
     from lmrec.experiment.compare import compare_models, results_frame
     from lmrec.experiment.report import HEADLINE, write_json, write_report
     from lmrec.models.registry import get_model_class
@@ -90,6 +91,7 @@ def run_compare(
         paths["json (--json)"] = json_path
     for kind, path in paths.items():
         console.print(f"  {kind}: {path}")
+    return rows
 
 
 def compare(
@@ -139,6 +141,9 @@ def quickstart(
         "reports/quickstart"
     ),
     models: Annotated[str, typer.Option(help="comma-separated model names")] = CLASSIC_MODELS,
+    register: Annotated[
+        bool, typer.Option(help="fit the best model on all data and register it for serving")
+    ] = True,
 ) -> None:
     """Fetch MovieLens-100k, train and compare the models, print and save a report."""
     from lmrec.data.fetch import fetch
@@ -146,7 +151,7 @@ def quickstart(
     with console.status("fetching ml-100k"):
         path = fetch("ml-100k")
     console.print(f"ml-100k at {path}")
-    run_compare(
+    rows = run_compare(
         "ml-100k",
         models,
         "ratio",
@@ -156,6 +161,31 @@ def quickstart(
         None,
         title="lmrec quickstart: MovieLens-100k, 8:1:1 random split",
     )
+    if register:
+        _register_for_serving(rows)
+
+
+def _register_for_serving(rows: list[Any]) -> None:
+    """Fit the best model (and the text model when installed) on all of ml-100k and add
+    them to the default registry, so that `lmrec serve` with no options serves them."""
+    from lmrec.data import load_dataset
+    from lmrec.models.registry import create_model
+    from lmrec.serving.registry import ModelRegistry
+
+    best = max(rows, key=lambda r: r.metrics.get("ndcg@10", float("-inf")))
+    names = [best.model]
+    if importlib.util.find_spec("sentence_transformers") is not None:
+        names.insert(0, "content")  # registered first, so the best model is the default
+    dataset = load_dataset("ml-100k")
+    registry = ModelRegistry.default()
+    for name in names:
+        config = best.config if name == best.model else {}
+        with console.status(f"fitting {name} on all of ml-100k for serving"):
+            model = create_model(name, config).fit(dataset)
+        metrics = best.metrics if name == best.model else {}
+        version = registry.register(model, name, metrics=metrics)
+        registry.promote(name, version)
+        console.print(f"registered {name} version {version} in {registry.root} (lmrec serve)")
 
 
 def register(app: typer.Typer) -> None:

@@ -34,8 +34,11 @@ def train(
         str | None, typer.Option("--from-store", help="train from the service's event store URL")
     ] = None,
 ) -> None:
-    """Fit a model and save it. By default it is fit on the training part of the split
-    so that `lmrec evaluate` can test it honestly; `--protocol none` uses all data."""
+    """Fit a model and save it to a directory.
+
+    By default the model is fit on the training part of the split, so that `lmrec evaluate`
+    can test it honestly; `--protocol none` fits on all data (for serving).
+    """
     from lmrec.models.registry import create_model
 
     if (data is None) == (from_store is None):
