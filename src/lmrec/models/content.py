@@ -15,7 +15,7 @@ import numpy as np
 from pydantic import Field
 
 from lmrec.data.dataset import Dataset
-from lmrec.encoders.base import TextEncoder
+from lmrec.encoders.base import TextEncoder, normalize_rows
 from lmrec.encoders.cache import CacheStats, EmbeddingCache, encode_cached
 from lmrec.encoders.config import EncoderConfig
 from lmrec.encoders.factory import get_encoder
@@ -28,6 +28,10 @@ class ContentConfig(ProfileConfig):
     encoder: EncoderConfig = Field(default_factory=EncoderConfig)
     #: keep embeddings on disk (in encoder.cache_dir) and reuse them across runs
     use_cache: bool = True
+    #: subtract the catalogue's mean embedding before comparing: sentence embeddings
+    #: share one large common direction, so without this every profile points at the
+    #: "typical" item (NDCG@10 on MovieLens-100k: 0.017 without, 0.070 with)
+    center: bool = True
     #: share of the user profile taken by the embedding of the user's attribute text
     user_text_weight: float = Field(0.0, ge=0.0, le=1.0)
     #: user text template, e.g. "[age {age}][, {occupation}]" (None = from the columns)
@@ -44,6 +48,7 @@ class ContentRecommender(ProfileRecommender):
         "item_embeddings_",
         "user_embeddings_",
         "user_texts_",
+        "embedding_mean_",
     )
     tuning_grid: ClassVar[dict[str, list[Any]]] = {
         "value_weighting": ["value", "binary"],
@@ -55,6 +60,7 @@ class ContentRecommender(ProfileRecommender):
         self.item_embeddings_: np.ndarray | None = None
         self.user_embeddings_: np.ndarray | None = None
         self.user_texts_: np.ndarray | None = None  # attribute text per user index
+        self.embedding_mean_: np.ndarray | None = None  # subtracted from every embedding
         #: distinct texts served from / missing in the embedding cache (not saved)
         self.encode_stats = CacheStats()
 
@@ -84,7 +90,17 @@ class ContentRecommender(ProfileRecommender):
 
     def encode_query(self, texts: Sequence[str]) -> np.ndarray:
         """Free text in the items' space (for text search)."""
-        return self.encoder().encode(list(texts))
+        return self._center(self.encoder().encode(list(texts)))
+
+    def _center(self, raw: np.ndarray) -> np.ndarray:
+        """Embeddings moved into the model's (centred, unit-length) space; zero rows (no
+        text) stay zero."""
+        if self.embedding_mean_ is None:
+            return raw
+        empty = ~np.any(raw != 0, axis=1)
+        out = normalize_rows(raw - self.embedding_mean_)
+        out[empty] = 0.0
+        return out
 
     def _dim(self) -> int:
         if self.item_embeddings_ is not None:
@@ -93,10 +109,15 @@ class ContentRecommender(ProfileRecommender):
 
     # ---- ProfileRecommender hooks ----------------------------------------------------------
     def _fit_item_space(self, texts: list[str]) -> None:
-        self.item_embeddings_ = self.embed(texts)
+        raw = self.embed(texts)
+        self.embedding_mean_ = None
+        if self.cfg.center:
+            assert self.has_text_ is not None
+            self.embedding_mean_ = raw[self.has_text_].mean(axis=0).astype(np.float32)
+        self.item_embeddings_ = self._center(raw)
 
     def _represent(self, texts: list[str]) -> Vectors:
-        return self.embed(texts)
+        return self._center(self.embed(texts))
 
     def _item_space(self) -> np.ndarray:
         assert self.item_embeddings_ is not None
@@ -118,7 +139,7 @@ class ContentRecommender(ProfileRecommender):
         )
         texts = template.render(train.users)
         self.user_texts_ = np.array(texts, dtype=str)
-        self.user_embeddings_ = self.embed(texts)
+        self.user_embeddings_ = self._center(self.embed(texts))
 
     def _user_vectors(self, users: np.ndarray | None) -> np.ndarray | None:
         if users is None or self.user_embeddings_ is None:
