@@ -119,4 +119,4 @@ def test_cli_models_commands(tmp_path: Path, model_dir: Path) -> None:
     r = runner.invoke(app, ["models", "rollback", "pop", "--registry", reg])
     assert r.exit_code == 0 and "rolled back to version 1" in r.output
     r = runner.invoke(app, ["models", "promote", "pop", "5", "--registry", reg])
-    assert r.exit_code != 0 and "no version '5'" in str(r.exception)
+    assert r.exit_code == 2 and "no version '5'" in r.output

@@ -55,7 +55,7 @@ def test_serve_refuses_a_bad_database_url(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv("LMREC_HOME", str(tmp_path))
     r = CliRunner().invoke(app, ["serve", "--db", "mysql://x/y", "--api-key", "k" * 20])
     assert r.exit_code != 0
-    assert isinstance(r.exception, ConfigError) and "unsupported database URL" in str(r.exception)
+    assert r.exit_code == 2 and "unsupported database URL" in r.output
     monkeypatch.setenv("LMREC_PORT", "-1")
     r = CliRunner().invoke(app, ["serve"])
-    assert isinstance(r.exception, ConfigError) and "LMREC_PORT" in str(r.exception)
+    assert r.exit_code == 2 and "LMREC_PORT" in r.output
