@@ -10,6 +10,7 @@ so narrow that the graph would have to be walked almost entirely.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -67,17 +68,14 @@ class ItemIndex:
         if q.shape[1] != self.dim:
             raise ConfigError(f"query vectors have {q.shape[1]} dimensions, index has {self.dim}")
         k = max(0, min(int(k), self.n_items))
-        mask = _allowed_mask(self.n_items, allowed, exclude)
-        idx, scores = self._search(q, k, mask)
+        idx, scores = self._search(q, k, Allowed.build(self.n_items, allowed, exclude))
         if one:
             keep = np.isfinite(scores[0]) & (idx[0] >= 0)
             return idx[0][keep], scores[0][keep]
         return idx, scores
 
-    def _search(
-        self, q: np.ndarray, k: int, mask: np.ndarray | None
-    ) -> tuple[np.ndarray, np.ndarray]:
-        return exact_search(self.vectors, q, k, mask)
+    def _search(self, q: np.ndarray, k: int, ok: Allowed) -> tuple[np.ndarray, np.ndarray]:
+        return exact_search(self.vectors, q, k, ok.mask, ok.excluded)
 
 
 class HNSWIndex(ItemIndex):
@@ -122,28 +120,22 @@ class HNSWIndex(ItemIndex):
 
         return cls(vectors, graph=faiss.read_index(str(path)), ef_search=ef_search)
 
-    def _search(
-        self, q: np.ndarray, k: int, mask: np.ndarray | None
-    ) -> tuple[np.ndarray, np.ndarray]:
+    def _search(self, q: np.ndarray, k: int, ok: Allowed) -> tuple[np.ndarray, np.ndarray]:
         n = self.n_items
         if k == 0:
             return np.empty((len(q), 0), np.int64), np.empty((len(q), 0), np.float32)
-        n_allowed = n if mask is None else int(mask.sum())
-        if n_allowed <= max(EXACT_SUBSET_LIMIT, 4 * k) or n_allowed * 50 < n:
-            return exact_search(self.vectors, q, k, mask)
-        # Over-fetch in proportion to how much the mask removes, then grow until k survive.
-        fetch = min(n, math.ceil(k * n / n_allowed * 1.5) + 8)
+        if ok.count <= max(EXACT_SUBSET_LIMIT, 4 * k) or ok.count * 50 < n:
+            return exact_search(self.vectors, q, k, ok.mask, ok.excluded)
+        # Over-fetch in proportion to how much is filtered out, then grow until k survive.
+        fetch = min(n, math.ceil(k * n / ok.count * 1.5) + 8)
         while True:
             idx, scores = self._graph_search(q, fetch)
-            if mask is not None:
-                ok = idx >= 0
-                ok[ok] = mask[idx[ok]]
-                scores = np.where(ok, scores, -np.inf)
+            scores = np.where(ok.keep(idx), scores, -np.inf)
             found = np.isfinite(scores).sum(axis=1)
             if found.min() >= k or fetch >= n:
                 break
             if fetch * 4 >= n // 2:
-                return exact_search(self.vectors, q, k, mask)
+                return exact_search(self.vectors, q, k, ok.mask, ok.excluded)
             fetch *= 4
         order = np.argsort(-scores, axis=1, kind="stable")[:, :k]
         idx = np.take_along_axis(idx, order, axis=1)
@@ -161,25 +153,47 @@ class HNSWIndex(ItemIndex):
         return idx.astype(np.int64), scores
 
 
-def _allowed_mask(
-    n: int, allowed: np.ndarray | None, exclude: np.ndarray | None
-) -> np.ndarray | None:
-    if allowed is None and (exclude is None or len(exclude) == 0):
-        return None
-    mask = np.ones(n, dtype=bool) if allowed is None else np.array(allowed, dtype=bool, copy=True)
-    if mask.shape != (n,):
-        raise ConfigError(f"allowed mask has shape {mask.shape}, index has {n} items")
-    if exclude is not None and len(exclude):
-        ex = np.asarray(exclude, dtype=np.int64)
-        mask[ex[(ex >= 0) & (ex < n)]] = False
-    return mask
+@dataclass(frozen=True)
+class Allowed:
+    """Which items a search may return: a boolean mask (filters, exclusions applied), or
+    only a short list of excluded items, checked by membership so that the common case
+    (hide what the user has seen) never touches an array of catalogue size."""
+
+    mask: np.ndarray | None
+    excluded: np.ndarray
+    count: int
+
+    @classmethod
+    def build(cls, n: int, allowed: np.ndarray | None, exclude: np.ndarray | None) -> Allowed:
+        ex = np.asarray(exclude if exclude is not None else (), dtype=np.int64)
+        ex = np.unique(ex[(ex >= 0) & (ex < n)])
+        if allowed is None:
+            return cls(None, ex, n - len(ex))
+        mask = np.array(allowed, dtype=bool, copy=True)
+        if mask.shape != (n,):
+            raise ConfigError(f"allowed mask has shape {mask.shape}, index has {n} items")
+        mask[ex] = False
+        return cls(mask, np.empty(0, np.int64), int(np.count_nonzero(mask)))
+
+    def keep(self, idx: np.ndarray) -> np.ndarray:
+        """Which of these item indices (-1: none) may be returned."""
+        ok = idx >= 0
+        if self.mask is not None:
+            ok[ok] = self.mask[idx[ok]]
+        elif len(self.excluded):
+            ok &= ~np.isin(idx, self.excluded)
+        return ok
 
 
 def exact_search(
-    vectors: np.ndarray, q: np.ndarray, k: int, mask: np.ndarray | None
+    vectors: np.ndarray,
+    q: np.ndarray,
+    k: int,
+    mask: np.ndarray | None,
+    excluded: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Top-k by exact inner product; only over the allowed rows when the mask is narrow."""
-    if mask is not None and mask.sum() * 4 < len(mask):
+    if mask is not None and np.count_nonzero(mask) * 4 < len(mask):
         subset = np.flatnonzero(mask)
         kk = min(k, len(subset))
         local, scores = top_k(q @ vectors[subset].T, kk)
@@ -188,6 +202,8 @@ def exact_search(
         scores = q @ vectors.T
         if mask is not None:
             scores[:, ~mask] = -np.inf
+        if excluded is not None and len(excluded):
+            scores[:, excluded] = -np.inf
         idx, scores = top_k(scores, k)
     idx = np.asarray(idx, dtype=np.int64).reshape(len(q), -1)
     scores = np.asarray(scores, dtype=np.float32).reshape(len(q), -1)

@@ -43,7 +43,12 @@ def require_key(request: Request, credentials: Credentials) -> None:
     _check(request, credentials)
 
 
-def require_read_key(request: Request, credentials: Credentials) -> None:
-    """Dependency of read endpoints: a key only when `read_requires_key` is set."""
+def require_read_key(request: Request) -> None:
+    """Dependency of read endpoints: a key only when `read_requires_key` is set. It reads
+    the header itself, so that open reads (the default) cost nothing per request."""
     if request.app.state.ctx.settings.read_requires_key:
-        _check(request, credentials)
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        given = None
+        if scheme.lower() == "bearer" and token.strip():
+            given = HTTPAuthorizationCredentials(scheme="Bearer", credentials=token.strip())
+        _check(request, given)

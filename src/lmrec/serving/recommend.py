@@ -109,8 +109,10 @@ def _from_index(
     assert model.history_ is not None
     user = model.user_map.index_of(req.user_id)
     excluded = _excluded_indices(live, exclude)
-    if req.exclude_seen:
-        excluded = np.concatenate([excluded, model.history_[user].indices.astype(np.int64)])
+    if req.exclude_seen:  # the row's slice of the CSR arrays (scipy's row indexing is slow)
+        h = model.history_
+        seen = h.indices[h.indptr[user] : h.indptr[user + 1]]
+        excluded = np.concatenate([excluded, seen.astype(np.int64)])
     allowed = live.filters.mask(req.filters) if req.filters else None
     vec = np.asarray(live.dot.user_vectors(np.array([user])), dtype=np.float32)[0]
     idx, scores = live.index.search(vec, req.k, allowed=allowed, exclude=excluded)
