@@ -18,6 +18,7 @@ import logging
 import os
 import re
 import shutil
+import tempfile
 import uuid
 import warnings
 from collections.abc import Iterator
@@ -135,10 +136,12 @@ def quantize_int8(src: Path, dst: Path) -> None:
         if node.op_type == "MatMul"
         and any(len(s) == 2 and s[0] > s[1] for s in (shapes.get(i, ()) for i in node.input))
     ]
-    with _quiet_root_logger():
+    # The quantiser writes shape-inference scratch files (sym_shape_infer_temp.onnx and
+    # its external data) into the working directory; run it inside a scratch directory.
+    with _quiet_root_logger(), tempfile.TemporaryDirectory() as scratch, contextlib.chdir(scratch):
         quantize_dynamic(
-            str(src),
-            str(dst),
+            str(Path(src).resolve()),
+            str(Path(dst).resolve()),
             weight_type=QuantType.QInt8,
             per_channel=True,
             op_types_to_quantize=["MatMul"],
