@@ -18,7 +18,7 @@ def test_import_does_not_load_torch_or_models() -> None:
 
 
 def test_workflow_through_top_level_names() -> None:
-    ds = generate(n_users=60, n_items=40, n_interactions=1500, seed=1)
+    ds = generate(n_users=60, n_items=80, n_interactions=1500, seed=1)
     split = lmrec.make_split(ds, "ratio", seed=42)
     model = lmrec.create_model("ease", reg=10.0).fit(split.train)
     summary = lmrec.evaluate(model, split.test, exclude=[split.train, split.valid]).summary()
