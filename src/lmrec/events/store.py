@@ -33,6 +33,10 @@ _HISTORY_SQL = (
     'SELECT item_id FROM lmrec_events WHERE user_id = {p} ORDER BY "timestamp" DESC, id DESC '
     "LIMIT {p}"
 )
+_SERVED_SQL = (
+    "INSERT INTO lmrec_served (request_id, item_id, rank, model, version, served_at) "
+    "VALUES ({values}) ON CONFLICT DO NOTHING"
+)
 
 
 def normalize_url(url: str | Path) -> str:
@@ -63,8 +67,15 @@ class EventStore:
     def __init__(self, url: str | Path, *, create: bool = True) -> None:
         self.url = normalize_url(url)
         self.engine = _make_engine(self.url)
+        # Served lists are analytics, not acknowledged writes: on SQLite they skip the
+        # fsync per commit, which would otherwise stall the history reads beside them.
+        self.log_engine = (
+            _make_engine(self.url, durable=False) if self.url.startswith("sqlite") else self.engine
+        )
         self.dialect = self.engine.dialect.name
-        self._history_sql = _HISTORY_SQL.format(p="?" if self.dialect == "sqlite" else "%s")
+        mark = "?" if self.dialect == "sqlite" else "%s"
+        self._history_sql = _HISTORY_SQL.format(p=mark)
+        self._served_sql = _SERVED_SQL.format(values=", ".join([mark] * 6))
         if create:
             try:
                 metadata.create_all(self.engine)
@@ -76,6 +87,7 @@ class EventStore:
 
     def close(self) -> None:
         self.engine.dispose()
+        self.log_engine.dispose()
 
     def ping(self) -> None:
         with self.engine.connect() as conn:
@@ -194,14 +206,15 @@ class EventStore:
             return int(conn.execute(select(func.count()).select_from(items)).scalar_one())
 
     # ---- served recommendations ------------------------------------------------------------
-    def log_served(self, rows: Sequence[dict[str, Any]]) -> None:
-        """Record shown items ({request_id, item_id, rank, model, version, served_at})."""
+    def log_served(self, rows: Sequence[tuple[str, str, int, str, str, float]]) -> None:
+        """Record shown items as (request_id, item_id, rank, model, version, served_at)."""
         if not rows:
             return
-        with self.engine.begin() as conn:
-            for start in range(0, len(rows), _CHUNK):
-                stmt = self._insert(served).values(list(rows[start : start + _CHUNK]))
-                conn.execute(stmt.on_conflict_do_nothing())
+        # Plain driver executemany: the driver loops in C. SQLAlchemy's per-row parameter
+        # processing would hold the GIL for a long while and stall request threads.
+        with self.log_engine.connect() as conn:
+            conn.exec_driver_sql(self._served_sql, list(rows))
+            conn.commit()
 
     def click_through(self) -> tuple[int, int]:
         """(items shown in served recommendations, distinct clicks on shown items)."""
@@ -252,14 +265,14 @@ def events_to_dataset(
     return from_frame(df, items=catalogue if len(catalogue) else None, name=name)
 
 
-def _make_engine(url: str) -> Engine:
+def _make_engine(url: str, durable: bool = True) -> Engine:
     try:
         if url.startswith("sqlite"):
             database = make_url(url).database
             if database and database != ":memory:":
                 Path(database).parent.mkdir(parents=True, exist_ok=True)
             engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
-            event.listen(engine, "connect", _sqlite_durable)
+            event.listen(engine, "connect", _sqlite_durable if durable else _sqlite_fast)
             return engine
         return create_engine(url, pool_pre_ping=True, pool_size=8, max_overflow=8)
     except (ArgumentError, NoSuchModuleError, ImportError) as exc:
@@ -272,6 +285,14 @@ def _sqlite_durable(dbapi_conn: Any, _record: Any) -> None:
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=FULL")
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.close()
+
+
+def _sqlite_fast(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: consistent, not fsynced
     cur.execute("PRAGMA busy_timeout=30000")
     cur.close()
 

@@ -166,9 +166,10 @@ class Allowed:
     @classmethod
     def build(cls, n: int, allowed: np.ndarray | None, exclude: np.ndarray | None) -> Allowed:
         ex = np.asarray(exclude if exclude is not None else (), dtype=np.int64)
-        ex = np.unique(ex[(ex >= 0) & (ex < n)])
+        ex = np.sort(ex[(ex >= 0) & (ex < n)])  # sorted for searchsorted membership tests
         if allowed is None:
-            return cls(None, ex, n - len(ex))
+            distinct = len(ex) - int(np.count_nonzero(ex[1:] == ex[:-1]))
+            return cls(None, ex, n - distinct)
         mask = np.array(allowed, dtype=bool, copy=True)
         if mask.shape != (n,):
             raise ConfigError(f"allowed mask has shape {mask.shape}, index has {n} items")
@@ -181,7 +182,11 @@ class Allowed:
         if self.mask is not None:
             ok[ok] = self.mask[idx[ok]]
         elif len(self.excluded):
-            ok &= ~np.isin(idx, self.excluded)
+            # membership by binary search in the sorted exclusions: microseconds for a
+            # few hundred seen items, where np.isin costs tens
+            pos = np.searchsorted(self.excluded, idx)
+            pos[pos >= len(self.excluded)] = 0
+            ok &= self.excluded[pos] != idx
         return ok
 
 

@@ -39,7 +39,7 @@ class ServiceContext:
         )
         self.metrics = metrics or ServiceMetrics()
         self.metrics.add_state_collector(self.metrics_state)
-        self._served: list[dict[str, Any]] = []
+        self._served: list[tuple[str, str, int, str, str, float]] = []
         self._served_lock = threading.Lock()
         self._items_lock = threading.Lock()
         self._stop = threading.Event()
@@ -136,14 +136,7 @@ class ServiceContext:
             return
         now = time.time()
         rows = [
-            {
-                "request_id": request_id,
-                "item_id": item,
-                "rank": rank,
-                "model": live.name,
-                "version": live.version,
-                "served_at": now,
-            }
+            (request_id, item, rank, live.name, live.version, now)
             for rank, item in enumerate(item_ids, start=1)
         ]
         with self._served_lock:
