@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from lmrec.data.dataset import Dataset
@@ -148,3 +149,33 @@ def test_evaluation_feeds_time_ordered_history() -> None:
     )
     assert result.meta["scored_by"] == "score_sequences"
     assert result.summary()["hit@1"] == 1.0
+
+
+def test_add_items_scores_new_items_through_text(cycle: Dataset, tmp_path: Path) -> None:
+    from lmrec.models.protocols import SupportsAddItems
+
+    data = with_vectors(cycle)
+    config = {**FAST, "epochs": 40, "item_repr": "text", "text": {"vectors_column": "vec"}}
+    model = create_model("sasrec", config).fit(data)
+    assert isinstance(model, SupportsAddItems)
+    i3 = model.items.loc[model.item_map.index_of("i3"), "vec"]
+    before = model.score_sequences([model.item_map.lookup(["i0", "i1", "i2"])])[0]
+    added = model.add_items(pd.DataFrame({"item_id": ["late-i3"], "vec": [i3]}))
+    assert added.added == ["late-i3"] and not added.without_text
+    assert model.n_items == data.n_items + 1 and model.history_.shape[1] == model.n_items
+    scores = model.score_sequences([model.item_map.lookup(["i0", "i1", "i2"])])[0]
+    np.testing.assert_allclose(scores[:-1], before, rtol=1e-6)  # old items unchanged
+    assert scores[-1] == pytest.approx(scores[model.item_map.index_of("i3")], rel=1e-6)
+    recs = model.recommend(Query(history=["i0", "i1", "i2"], k=2))
+    assert set(recs.item_ids) == {"i3", "late-i3"}
+    model.save(tmp_path / "m")
+    np.testing.assert_array_equal(
+        load_model(tmp_path / "m").score_users(np.arange(3)), model.score_users(np.arange(3))
+    )
+
+
+def test_id_model_adds_items_it_cannot_score(cycle: Dataset) -> None:
+    model = create_model("sasrec", {**FAST, "epochs": 1}).fit(cycle)
+    added = model.add_items(pd.DataFrame({"item_id": ["late"], "title": ["Late film"]}))
+    assert added.without_text == ["late"]
+    assert np.isnan(model.score_users(np.array([0]))[0, model.item_map.index_of("late")])

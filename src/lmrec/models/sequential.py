@@ -18,14 +18,17 @@ from abc import abstractmethod
 from typing import Any, ClassVar, Literal
 
 import numpy as np
+import pandas as pd
 import scipy.sparse as sp
 import torch
 from pydantic import Field
 from torch import nn
 
 from lmrec.data.dataset import Dataset
-from lmrec.errors import ConfigError
+from lmrec.errors import ConfigError, DataError
 from lmrec.models.base import ModelConfig, Recommender
+from lmrec.models.profile_base import merge_item_rows
+from lmrec.models.protocols import AddedItems
 from lmrec.models.query import Query
 from lmrec.models.torch_common import (
     ItemRepresentation,
@@ -239,6 +242,58 @@ class SequentialRecommender(Recommender):
         else:
             seq = np.concatenate([items, added])
         return self.score_sequences([seq])[0], np.unique(seq)
+
+    # ---- new catalogue rows --------------------------------------------------------------
+    def add_items(self, items: pd.DataFrame) -> AddedItems:
+        """Take new catalogue rows (item_id plus text columns, or the vectors column)
+        without refitting: with item_repr "text"/"fused" they are scored through their
+        text at once; known ids get their text embedding replaced. An ID-only model adds
+        them to the catalogue but cannot score them (listed in `without_text`)."""
+        self._require_fitted()
+        assert self.item_map is not None and self.has_id_ is not None
+        if "item_id" not in items.columns:
+            raise DataError("new items need an 'item_id' column", field="item_id")
+        frame = items.assign(item_id=items["item_id"].astype(str))
+        frame = frame.drop_duplicates("item_id", keep="last").reset_index(drop=True)
+        known = self.item_map.lookup(frame["item_id"], missing="mark") >= 0
+        self.item_map = self.item_map.extend(frame.loc[~known, "item_id"])
+        self.items = merge_item_rows(self.items, frame, self.item_map.ids)
+        n_old, n_new = len(self.has_id_), len(self.item_map)
+        assert self.history_ is not None
+        self.history_ = sp.csr_matrix(
+            (self.history_.data, self.history_.indices, self.history_.indptr),
+            shape=(self.history_.shape[0], n_new),
+        )
+        self.has_id_ = np.concatenate([self.has_id_, np.zeros(n_new - n_old, dtype=bool)])
+        positions = self.item_map.lookup(frame["item_id"])
+        if self.item_text_ is not None:
+            rows = self.items.iloc[positions].reset_index(drop=True)
+            text = np.vstack(
+                [self.item_text_, np.zeros((n_new - n_old, self.item_text_.shape[1]), np.float32)]
+            )
+            text[positions] = item_text_matrix(rows, self.cfg.text)
+            self.item_text_ = text
+        self._rebuild_net(n_old)
+        ids = frame["item_id"]
+        return AddedItems(
+            added=ids[~known].tolist(),
+            updated=ids[known].tolist(),
+            without_text=[] if self.item_text_ is not None else ids[~known].tolist(),
+        )
+
+    def _rebuild_net(self, n_old: int) -> None:
+        """A new network over the grown catalogue with the trained weights; new items get
+        zero ID vectors (unused: they have no ID signal). The old network is not touched,
+        so copies of this model that share it keep working."""
+        assert self.net_ is not None and self._device is not None
+        state = {k: v.detach().cpu() for k, v in self.net_.state_dict().items()}
+        net = self._new_net(torch.device("cpu"))
+        for key, value in net.state_dict().items():
+            if key.endswith("id_emb.weight") and state[key].shape[0] == n_old + 1:
+                state[key] = torch.cat([state[key], value[n_old + 1 :].zero_()])
+        net.load_state_dict(state)
+        self.net_ = net.to(self._device).eval()
+        self.weights_ = flatten_state(net)
 
     def item_vectors(self) -> np.ndarray | None:
         self._require_fitted()
