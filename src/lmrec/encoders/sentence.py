@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator, Sequence
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -53,16 +54,22 @@ class SentenceTransformerEncoder:
 
 
 def load_sentence_transformer(source: ModelSource, device: str | None) -> Any:
-    """Load a SentenceTransformer quietly, from local files only unless it is a hub name."""
+    """Load a SentenceTransformer quietly, from local files only unless it is a hub name.
+
+    One loaded copy per (model, device) serves every encoder config that differs only in
+    batch size, threads, cache or progress settings."""
+    return _load_cached(source.location, source.local, device)
+
+
+@lru_cache(maxsize=4)
+def _load_cached(location: str, local: bool, device: str | None) -> Any:
     from sentence_transformers import SentenceTransformer
 
     with quiet_transformers():
         try:
-            return SentenceTransformer(
-                source.location, device=device, local_files_only=source.local
-            )
+            return SentenceTransformer(location, device=device, local_files_only=local)
         except OSError as exc:
-            raise ConfigError(f"cannot load text model '{source.location}': {exc}") from None
+            raise ConfigError(f"cannot load text model '{location}': {exc}") from None
 
 
 @contextlib.contextmanager
