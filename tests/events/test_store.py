@@ -88,8 +88,8 @@ def test_items_upsert_and_frame(store: EventStore) -> None:
 
 
 def test_click_through_counts_clicks_on_shown_items(store: EventStore) -> None:
-    shown = {"request_id": "r1", "model": "m", "version": "1", "served_at": 0.0}
-    store.log_served([{**shown, "item_id": i, "rank": n} for n, i in enumerate("abc", 1)])
+    store.log_served([("r1", item, rank, "m", "1", 0.0) for rank, item in enumerate("abc", 1)])
+    store.log_served([("r1", "a", 1, "m", "1", 0.0)])  # logged twice: counted once
     clicks = [ev("c1", "u", "a", 1), ev("c2", "u", "a", 2), ev("c3", "u", "z", 3)]
     for c in clicks:
         c["request_id"] = "r1"
