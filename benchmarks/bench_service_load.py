@@ -208,6 +208,16 @@ async def load(
     }
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (Linux /proc), to tell server from client cost."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except OSError:
+        return float("nan")
+
+
 def run_scenario(name: str, args: argparse.Namespace) -> list[dict[str, Any]]:
     work = args.workdir / name
     shutil.rmtree(work, ignore_errors=True)
@@ -226,7 +236,12 @@ def run_scenario(name: str, args: argparse.Namespace) -> list[dict[str, Any]]:
     try:
         results = []
         for model in models:
+            server0, client0 = _cpu_seconds(proc.pid), time.process_time()
             res = asyncio.run(load(url, model, users, args.rate, args.duration, args.max_requests))
+            per = 1000 / max(res["requests"], 1)
+            res["server_cpu_ms_per_request"] = round((_cpu_seconds(proc.pid) - server0) * per, 2)
+            res["client_cpu_ms_per_request"] = round((time.process_time() - client0) * per, 2)
+            res["load_average_1m"] = os.getloadavg()[0]
             results.append({"scenario": name, **res})
             print(json.dumps(results[-1]), flush=True)
         return results

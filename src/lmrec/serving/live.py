@@ -8,6 +8,7 @@ publishes another version meanwhile.
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 import time
@@ -225,6 +226,7 @@ class ModelHub:
             self._order = [n for n in self._order if n != live.name] + [live.name]
             self._stamps[live.name] = self.registry.state_stamp(live.name)
             self.load_errors.pop(live.name, None)
+        settle_heap()
 
     def promote(self, name: str, version: str) -> tuple[LiveModel, str | None]:
         live = self.load(name, version)  # fully loaded before anything changes
@@ -291,3 +293,11 @@ def items_frame_for(model: Recommender, frame: pd.DataFrame) -> pd.DataFrame:
         return frame
     unknown = model.item_map.lookup(frame["item_id"].astype(str), missing="mark") < 0
     return frame[unknown].reset_index(drop=True)
+
+
+def settle_heap() -> None:
+    """Move what is alive now (models: millions of id strings) out of the cyclic garbage
+    collector's sight, so its full passes stay short and do not add tens of milliseconds to
+    a request's latency. The objects are still freed by reference counting."""
+    gc.collect()
+    gc.freeze()
