@@ -298,6 +298,8 @@ def items_frame_for(model: Recommender, frame: pd.DataFrame) -> pd.DataFrame:
 def settle_heap() -> None:
     """Move what is alive now (models: millions of id strings) out of the cyclic garbage
     collector's sight, so its full passes stay short and do not add tens of milliseconds to
-    a request's latency. The objects are still freed by reference counting."""
+    a request's latency. The objects are still freed by reference counting; unfreezing
+    first lets one full pass reclaim cycles left by the model just replaced."""
+    gc.unfreeze()
     gc.collect()
     gc.freeze()
