@@ -23,8 +23,13 @@ def onnx_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def onnx_fp32(onnx_cache: Path) -> OnnxEncoder:
-    return OnnxEncoder(EncoderConfig(backend="onnx", cache_dir=str(onnx_cache), threads=1))
+def onnx_fp32(onnx_cache: Path, tmp_path_factory: pytest.TempPathFactory) -> OnnxEncoder:
+    workdir = tmp_path_factory.mktemp("workdir")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(workdir)
+        encoder = OnnxEncoder(EncoderConfig(backend="onnx", cache_dir=str(onnx_cache), threads=1))
+    assert list(workdir.iterdir()) == []  # the export writes only into the cache
+    return encoder
 
 
 def test_onnx_fp32_matches_torch(minilm: TextEncoder, onnx_fp32: OnnxEncoder) -> None:
@@ -37,9 +42,13 @@ def test_onnx_fp32_matches_torch(minilm: TextEncoder, onnx_fp32: OnnxEncoder) ->
     assert onnx_fp32.identity == minilm.identity
 
 
-def test_onnx_int8_agrees_with_torch(minilm: TextEncoder, onnx_fp32: OnnxEncoder) -> None:
+def test_onnx_int8_agrees_with_torch(
+    minilm: TextEncoder, onnx_fp32: OnnxEncoder, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     cache = onnx_fp32.config.cache_dir
+    monkeypatch.chdir(tmp_path)
     int8 = OnnxEncoder(EncoderConfig(backend="onnx-int8", cache_dir=cache, threads=1))
+    assert list(tmp_path.iterdir()) == []  # quantising leaves no scratch files behind
     ref = minilm.encode(TEXTS)
     got = int8.encode(TEXTS)
     np.testing.assert_allclose(np.linalg.norm(got, axis=1), 1.0, atol=1e-5)

@@ -18,7 +18,6 @@ import logging
 import os
 import re
 import shutil
-import tempfile
 import uuid
 import warnings
 from collections.abc import Iterator
@@ -136,12 +135,13 @@ def quantize_int8(src: Path, dst: Path) -> None:
         if node.op_type == "MatMul"
         and any(len(s) == 2 and s[0] > s[1] for s in (shapes.get(i, ()) for i in node.input))
     ]
-    # The quantiser writes shape-inference scratch files (sym_shape_infer_temp.onnx and
-    # its external data) into the working directory; run it inside a scratch directory.
-    with _quiet_root_logger(), tempfile.TemporaryDirectory() as scratch, contextlib.chdir(scratch):
+    # quantize_dynamic writes nothing but dst (its scratch files go to its own temporary
+    # directory; tests check the working directory stays clean). No chdir here: the
+    # working directory is process-wide, and a server may export while serving.
+    with _quiet_root_logger():
         quantize_dynamic(
-            str(Path(src).resolve()),
-            str(Path(dst).resolve()),
+            str(src),
+            str(dst),
             weight_type=QuantType.QInt8,
             per_channel=True,
             op_types_to_quantize=["MatMul"],
