@@ -10,7 +10,9 @@ def top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """Indices and scores of the k best entries of each row, best first.
 
     NaN and -inf never rank above a real score. Works on 1-D or 2-D score arrays;
-    uses argpartition so the cost is O(n) per row plus O(k log k).
+    uses argpartition so the cost is O(n) per row plus O(k log k). Results are
+    deterministic for the same scores; among items tied exactly at the k-th place,
+    which ones make the cut is argpartition's choice, not necessarily the lowest index.
     """
     one_row = scores.ndim == 1
     s = np.atleast_2d(scores)
@@ -28,7 +30,7 @@ def top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     else:
         part = np.broadcast_to(np.arange(n), s.shape).copy()
     part_scores = np.take_along_axis(s, part, axis=1)
-    # stable order: score desc, then item index asc, so ties are deterministic
+    # within the selected k: score desc, then item index asc
     order = np.lexsort((part, -part_scores), axis=1)
     idx = np.take_along_axis(part, order, axis=1)
     top = np.take_along_axis(part_scores, order, axis=1)
