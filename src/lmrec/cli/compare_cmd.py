@@ -68,7 +68,7 @@ def run_compare(
             progress=say,
         )
     frame = results_frame(rows)
-    shown = ["model", *[c for c in HEADLINE if c in frame], "fit_s"]
+    shown = ["model", *[c for c in (*HEADLINE, "rmse") if c in frame], "fit_s"]
     console.print(
         frame_table(frame[shown], title=f"{dataset.name}, {label} protocol, full ranking")
     )

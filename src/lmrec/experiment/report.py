@@ -93,6 +93,8 @@ def _markdown_table(df: pd.DataFrame) -> str:
 
 
 def _cell(v: object) -> str:
+    if isinstance(v, float) and np.isnan(v):
+        return "–"  # metric does not apply (e.g. RMSE of a ranking-only model)
     if isinstance(v, float):
         return f"{v:.4f}" if abs(v) < 100 else f"{v:.1f}"
     return str(v)
