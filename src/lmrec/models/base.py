@@ -72,7 +72,7 @@ class Recommender(ABC):
     state_attrs: ClassVar[tuple[str, ...]] = ()
     #: whether `score_histories` works (new users without refitting)
     supports_fold_in: ClassVar[bool] = False
-    #: small grid (<= ~8 combinations) of the most important hyper-parameters, searched on
+    #: small grid (<= 12 combinations) of the most important hyper-parameters, searched on
     #: the validation split by model comparison; config field -> values to try
     tuning_grid: ClassVar[dict[str, list[Any]]] = {}
     #: sequence models read the user's whole known history at test time (train + valid),

@@ -16,6 +16,7 @@ _MODELS: dict[str, str] = {
     "itemknn": "lmrec.models.knn:ItemKNN",
     "userknn": "lmrec.models.knn:UserKNN",
     "ease": "lmrec.models.ease:EASE",
+    "rp3beta": "lmrec.models.rp3beta:RP3beta",
     "als": "lmrec.models.implicit_mf:ALS",
     "bpr": "lmrec.models.implicit_mf:BPR",
     "mf": "lmrec.models.mf:BiasedMF",

@@ -25,6 +25,7 @@ import numpy as np
 import pytest
 
 from lmrec.errors import ConfigError, NotFittedError, UnknownIdError, UnsupportedError
+from lmrec.experiment.compare import MAX_TRIALS
 from lmrec.models.base import Recommender
 from lmrec.models.query import Query
 from lmrec.models.registry import create_model, get_model_class
@@ -55,8 +56,8 @@ class RecommenderContract:
     #: True when scoring a known user's training history as a new history must give that
     #: user's scores (the fold-in is the same computation)
     fold_in_matches_known: ClassVar[bool] = False
-    #: most grid points a tuning grid may have
-    max_grid_points: ClassVar[int] = 8
+    #: most grid points a tuning grid may have (model comparison tries no more than this)
+    max_grid_points: ClassVar[int] = MAX_TRIALS
 
     # ---- fixtures ---------------------------------------------------------------------------
     @classmethod
