@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -55,13 +55,17 @@ def select_config(
     metric: str = "ndcg@10",
     max_trials: int | None = DEFAULT_MAX_TRIALS,
     seed: int = 0,
+    candidates: Any = None,
+    exclude_seen: bool = True,
+    progress: Callable[[str], None] | None = None,
 ) -> tuple[dict[str, Any], pd.DataFrame]:
     """Fit `model_name` on `train` for each grid point and keep the best on `valid`.
 
     grid: config key -> values to try; None uses the model class's `tuning_grid`, in
     which case keys already set in `base_config` stay fixed. Validation ranks all items
-    except the user's training items. Returns the best full config and one row per trial
-    (the grid values, the metric, fit and evaluation seconds), best row marked.
+    (or only `candidates`) except the user's training items (kept when `exclude_seen` is
+    false); `progress` receives one line per trial. Returns the best full config and one
+    row per trial (the grid values, the metric, fit and evaluation seconds), best marked.
     """
     base = dict(base_config or {})
     if grid is None:
@@ -75,13 +79,22 @@ def select_config(
     rows: list[dict[str, Any]] = []
     best_i, best_score = -1, np.inf if smaller else -np.inf
     for i, point in enumerate(points):
+        if progress is not None:
+            progress(f"{model_name}: tuning {i + 1}/{len(points)} {point}")
         config = {**base, **point}
         model = create_model(model_name, config)
         t0 = time.perf_counter()
         model.fit(train, valid)
         fit_s = time.perf_counter() - t0
         history = train if getattr(model, "history_at_test_time", False) else None
-        result = evaluate(model, valid, exclude=[train], metrics=[key], history=history)
+        result = evaluate(
+            model,
+            valid,
+            exclude=[train] if exclude_seen else None,
+            metrics=[key],
+            history=history,
+            candidates=candidates,
+        )
         summary = result.summary()
         if key not in summary:
             raise ConfigError(f"metric '{metric}' is not computed per user or catalogue-wide")

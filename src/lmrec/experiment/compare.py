@@ -7,7 +7,6 @@ train + validation is optional and reported as a separate, labelled row.
 
 from __future__ import annotations
 
-import itertools
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -16,9 +15,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from lmrec.data.dataset import Dataset
 from lmrec.data.splitters import Split
 from lmrec.evaluation.runner import EvaluationResult, evaluate
+from lmrec.evaluation.tuning import grid_points, select_config
 from lmrec.models.base import Recommender
 from lmrec.models.registry import create_model, get_model_class
 
@@ -56,50 +55,39 @@ class ModelResult:
 Progress = Callable[[str], None]
 
 
-def _grid_points(grid: dict[str, Sequence[Any]]) -> list[dict[str, Any]]:
-    if not grid:
-        return [{}]
-    keys = sorted(grid)
-    points = [
-        dict(zip(keys, combo, strict=True)) for combo in itertools.product(*(grid[k] for k in keys))
-    ]
-    return points[:MAX_TRIALS]
-
-
-def _eval_options(
-    model: Recommender, split: Split, protocol: str, *, testing: bool, exclude_seen: bool
-) -> dict[str, Any]:
-    """What to exclude, which items compete, and which history the model reads."""
-    seen = [split.train, split.valid] if testing else [split.train]
-    options: dict[str, Any] = {"exclude": seen if exclude_seen else None}
-    if protocol == "cold-items":
-        # Only items never seen in training compete: the question is which new item fits.
-        options["candidates"] = np.flatnonzero(split.train.item_counts() == 0)
-    if testing and model.history_at_test_time:
-        options["history"] = split.train.concat(split.valid)
-    return options
-
-
 def fit_and_evaluate(
     name: str,
     config: dict[str, Any],
-    train: Dataset,
-    target: Dataset,
     split: Split,
     protocol: str,
     *,
-    testing: bool,
     ks: Sequence[int],
     exclude_seen: bool,
 ) -> tuple[Recommender, EvaluationResult, float, float]:
+    """Fit on train (validation only for early stopping) and test once."""
     model = create_model(name, config)
     t0 = time.perf_counter()
-    model.fit(train, split.valid if not testing else None)
+    model.fit(split.train, split.valid if len(split.valid) else None)
     fit_s = time.perf_counter() - t0
     t0 = time.perf_counter()
-    opts = _eval_options(model, split, protocol, testing=testing, exclude_seen=exclude_seen)
-    result = evaluate(model, target, ks=ks, **opts)
+    seen = [split.train, split.valid]
+    result = evaluate(
+        model,
+        split.test,
+        ks=ks,
+        exclude=seen if exclude_seen else None,
+        candidates=_cold_candidates(split, protocol),
+        history=split.train.concat(split.valid) if model.history_at_test_time else None,
+    )
     return model, result, fit_s, time.perf_counter() - t0
+
+
+def _cold_candidates(split: Split, protocol: str) -> np.ndarray | None:
+    """Under cold-items only items never seen in training compete: the question is which
+    new item fits a user, not whether new beats old."""
+    if protocol != "cold-items":
+        return None
+    return np.flatnonzero(split.train.item_counts() == 0)
 
 
 def compare_models(
@@ -120,89 +108,45 @@ def compare_models(
     say = progress or (lambda _msg: None)
     rows: list[ModelResult] = []
     for name in models:
-        base = dict((settings or {}).get(name, {}))
-        cls = get_model_class(name)
-        grid = getattr(cls, "tuning_grid", {}) if tune and len(split.valid) else {}
-        grid = {k: v for k, v in grid.items() if k not in base}  # user-set keys stay fixed
-        trials: list[dict[str, Any]] = []
-        best_config, best_score = base, -np.inf
-        points = _grid_points(grid)
-        if len(points) > 1:
-            for i, point in enumerate(points, 1):
-                say(f"{name}: tuning {i}/{len(points)} {point}")
-                cfg = {**base, **point}
-                _, res, fit_s, _ = fit_and_evaluate(
-                    name,
-                    cfg,
-                    split.train,
-                    split.valid,
-                    split,
-                    protocol,
-                    testing=False,
-                    ks=ks,
-                    exclude_seen=exclude_seen,
-                )
-                score = res.summary().get(select_metric, float("nan"))
-                trials.append(
-                    {**point, select_metric: round(score, 5), "fit_seconds": round(fit_s, 2)}
-                )
-                if score > best_score:
-                    best_config, best_score = cfg, score
+        config, trials = dict((settings or {}).get(name, {})), []
+        if tune and len(split.valid) and len(_grid_points(name, config)) > 1:
+            config, table = select_config(
+                name, config, None, split.train, split.valid,
+                metric=select_metric, max_trials=MAX_TRIALS, progress=say,
+                candidates=_cold_candidates(split, protocol), exclude_seen=exclude_seen,
+            )  # fmt: skip
+            trials = table.drop(columns="best").round(5).to_dict(orient="records")
         say(f"{name}: fitting on train and testing")
-        model, res, fit_s, eval_s = fit_and_evaluate(
-            name,
-            best_config,
-            split.train,
-            split.test,
-            split,
-            protocol,
-            testing=True,
-            ks=ks,
-            exclude_seen=exclude_seen,
-        )
-        rows.append(
-            ModelResult(
-                name,
-                protocol,
-                res.summary(),
-                fit_s,
-                eval_s,
-                model.config.model_dump(mode="json"),
-                trials=trials,
-                result=res,
-            )
-        )
+        rows.append(_test_row(name, config, split, protocol, ks, exclude_seen, trials=trials))
         if refit and len(split.valid):
             say(f"{name}: refitting on train + valid")
-            merged = Split(
-                split.train.concat(split.valid),
-                split.valid.subset(np.zeros(len(split.valid), bool)),
-                split.test,
-            )
-            model, res, fit_s, eval_s = fit_and_evaluate(
-                name,
-                best_config,
-                merged.train,
-                split.test,
-                merged,
-                protocol,
-                testing=True,
-                ks=ks,
-                exclude_seen=exclude_seen,
-            )
-            rows.append(
-                ModelResult(
-                    name,
-                    protocol,
-                    res.summary(),
-                    fit_s,
-                    eval_s,
-                    model.config.model_dump(mode="json"),
-                    variant="train+valid",
-                    result=res,
-                )
-            )
+            merged = Split(split.train.concat(split.valid), split.valid.subset([]), split.test)
+            rows.append(_test_row(name, config, merged, protocol, ks, exclude_seen, "train+valid"))
     return rows
+
+
+def _grid_points(name: str, fixed: dict[str, Any]) -> list[dict[str, Any]]:
+    grid = getattr(get_model_class(name), "tuning_grid", {})
+    return grid_points({k: v for k, v in grid.items() if k not in fixed}, MAX_TRIALS)
+
+
+def _test_row(
+    name: str,
+    config: dict[str, Any],
+    split: Split,
+    protocol: str,
+    ks: Sequence[int],
+    exclude_seen: bool,
+    variant: str = "train",
+    trials: list[dict[str, Any]] | None = None,
+) -> ModelResult:
+    model, res, fit_s, eval_s = fit_and_evaluate(
+        name, config, split, protocol, ks=ks, exclude_seen=exclude_seen
+    )
+    return ModelResult(
+        name, protocol, res.summary(), fit_s, eval_s, model.config.model_dump(mode="json"),
+        variant=variant, trials=trials or [], result=res,
+    )  # fmt: skip
 
 
 def results_frame(rows: Sequence[ModelResult]) -> pd.DataFrame:
