@@ -47,7 +47,7 @@ def frame_table(df: pd.DataFrame, title: str | None = None) -> Table:
     table = Table(title=title)
     for col in df.columns:
         numeric = pd.api.types.is_numeric_dtype(df[col])
-        table.add_column(str(col), justify="right" if numeric else "left")
+        table.add_column(str(col), justify="right" if numeric else "left", no_wrap=not numeric)
     for row in df.itertuples(index=False):
         table.add_row(*(f"{v:.4f}" if isinstance(v, float) else str(v) for v in row))
     return table
