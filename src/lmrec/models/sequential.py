@@ -48,7 +48,8 @@ from lmrec.training.validation import ndcg_at_k, users_with_targets
 
 class SequentialConfig(TorchTrainConfig):
     hidden: int = Field(64, ge=1)
-    max_len: int = Field(200, ge=1)
+    #: most recent items the model reads; longer histories train as several windows
+    max_len: int = Field(50, ge=1)
     dropout: float = Field(0.2, ge=0.0, lt=1.0)
     #: "ce": softmax over all items; "sampled": over n_negatives uniform negatives
     loss: Literal["ce", "sampled"] = "ce"
