@@ -22,6 +22,7 @@ _MODELS: dict[str, str] = {
     "mf": "lmrec.models.mf:BiasedMF",
     "content": "lmrec.models.content:ContentRecommender",
     "tfidf": "lmrec.models.tfidf:TfidfRecommender",
+    "hybrid": "lmrec.models.hybrid:HybridRecommender",
     "sasrec": "lmrec.models.sasrec:SASRec",
     "gru4rec": "lmrec.models.gru4rec:GRU4Rec",
     "ncf": "lmrec.models.ncf:NCF",
