@@ -66,6 +66,7 @@ def save_model(model: Recommender, path: str | Path, extra: dict[str, Any] | Non
         "n_items": model.n_items,
         **(extra or {}),
     }
+    model._save_extra(out)
     (out / "model.json").write_text(json.dumps(meta, indent=2))
     return out
 
@@ -111,5 +112,6 @@ def load_model(path: str | Path) -> Recommender:
             parts = [arrays[f"{attr}{_SPARSE_TAG}{p}"] for p in ("data", "indices", "indptr")]
             shape = tuple(arrays[f"{attr}{_SPARSE_TAG}shape"])
             setattr(model, attr, sp.csr_matrix(tuple(parts), shape=shape))
+    model._load_extra(src)
     model._after_load()
     return model

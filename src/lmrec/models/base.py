@@ -10,6 +10,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, ClassVar, Self
 
 import numpy as np
@@ -102,6 +103,14 @@ class Recommender(ABC):
 
     def _after_load(self) -> None:
         """Hook: rebuild derived (unsaved) state after `load_model` restored state_attrs."""
+        return None
+
+    def _save_extra(self, path: Path) -> None:
+        """Hook: write state that is not arrays (e.g. member models) into the artifact
+        directory `path`; `_load_extra` reads it back before `_after_load`."""
+        return None
+
+    def _load_extra(self, path: Path) -> None:
         return None
 
     @property

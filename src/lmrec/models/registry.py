@@ -23,6 +23,7 @@ _MODELS: dict[str, str] = {
     "content": "lmrec.models.content:ContentRecommender",
     "tfidf": "lmrec.models.tfidf:TfidfRecommender",
     "hybrid": "lmrec.models.hybrid:HybridRecommender",
+    "fusion": "lmrec.models.fusion:FusionRecommender",
     "sasrec": "lmrec.models.sasrec:SASRec",
     "gru4rec": "lmrec.models.gru4rec:GRU4Rec",
     "ncf": "lmrec.models.ncf:NCF",
