@@ -1,11 +1,16 @@
-"""Natural-language search over a content model's item embeddings.
+"""Natural-language search over a model's item text embeddings.
 
 A model answers text queries when it can embed a query into the space of its item
 vectors: either it has `encode_query(texts) -> (n, d)` itself, or its config names a text
-encoder (`config.encoder`) that `lmrec.encoders.get_encoder` can build. Items are ranked by
-cosine similarity to the query; with a user's history the query is nudged toward the
-mean of the history items' vectors, so two users typing the same words may see a
-different order.
+encoder (`config.encoder`) that `lmrec.encoders.get_encoder` can build. The item vectors
+are `text_vectors()` for models that keep text embeddings beside behaviour vectors
+(hybrid, fusion), else `item_vectors()` (content). Items are ranked by cosine similarity
+to the query. Personalisation, two ways:
+- with a user's history the query is nudged toward the mean of the history items'
+  vectors, so two users typing the same words may see a different order;
+- with `blend` > 0 and a user (or history), the ranking is
+  (1 - blend) * similarity + blend * the model's own scores for that user, both min-max
+  normalised per query over the items the user has not seen.
 """
 
 from __future__ import annotations
@@ -14,8 +19,10 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 
-from lmrec.errors import UnsupportedError
+from lmrec.data.dataset import Dataset
+from lmrec.errors import ConfigError, UnsupportedError
 from lmrec.models.base import Recommendations, Recommender
 from lmrec.retrieval import ItemIndex, build_index
 
@@ -23,11 +30,30 @@ from lmrec.retrieval import ItemIndex, build_index
 PERSONAL_WEIGHT = 0.25
 
 
+def search_vectors(model: Recommender) -> np.ndarray | None:
+    """The item vectors text queries are compared with: the model's text embeddings when
+    it keeps them apart from its behaviour vectors (`text_vectors()`), else its item
+    vectors."""
+    text = getattr(model, "text_vectors", None)
+    if callable(text):
+        return text()
+    return model.item_vectors()
+
+
 def supports_text_search(model: Recommender) -> bool:
     """Whether `search` can answer text queries with this model."""
+    has_space = search_vectors(model) is not None
     if callable(getattr(model, "encode_query", None)):
-        return True
-    return bool(getattr(model.config, "encoder", None)) and model.item_vectors() is not None
+        return has_space
+    return bool(getattr(model.config, "encoder", None)) and has_space
+
+
+def catalogue_model(data: Dataset, encoder: dict[str, Any] | None = None) -> Recommender:
+    """A content model over a dataset's whole catalogue, to search it without a trained
+    model (embeddings come from the on-disk cache after the first time)."""
+    from lmrec.models.registry import create_model
+
+    return create_model("content", {"encoder": encoder or {}}).fit(data)
 
 
 def encode_queries(model: Recommender, texts: Sequence[str]) -> np.ndarray:
@@ -61,20 +87,31 @@ def search(
     exclude: Sequence[Any] | None = None,
     allowed: np.ndarray | None = None,
     index: ItemIndex | None = None,
+    user_id: Any = None,
+    blend: float = 0.0,
 ) -> Recommendations:
-    """Items best matching `text` (cosine over the model's item vectors).
+    """Items best matching `text` (cosine over the model's item text vectors).
 
     history: item ids the user interacted with (personalises the order).
     exclude: item ids never to return. allowed: boolean mask over the model's items.
     index: an index over the model's unit-length item vectors (built if not given).
+    user_id, blend: with blend in (0, 1], mix in the model's scores for this user (and
+        history); the whole catalogue is scored, so no index is used.
     """
     if not text.strip():
         raise UnsupportedError("the search query is empty; send some words to search for")
+    if not 0.0 <= blend <= 1.0:
+        raise ConfigError(f"blend must be between 0 and 1 (got {blend})")
     model._require_fitted()
     assert model.item_map is not None
-    vecs = model.item_vectors()
+    vecs = search_vectors(model)
     if vecs is None:
-        raise UnsupportedError(f"model '{model.name}' has no item vectors to search")
+        raise UnsupportedError(
+            f"model '{model.name}' cannot search by text: it has no item text embeddings; "
+            "search with a content or hybrid model"
+        )
+    if blend > 0 and (user_id is not None or history):
+        return _blended(model, text, k, vecs, user_id, history, exclude, allowed, blend)
     if index is None:
         index = build_index(_unit(np.asarray(vecs, dtype=np.float32)))
     query = encode_queries(model, [text])[0]
@@ -91,6 +128,43 @@ def search(
     excluded = model.item_map.lookup(exclude, missing="drop") if exclude else None
     idx, scores = index.search(query, k, allowed=allowed, exclude=excluded)
     return Recommendations(model.item_map.to_ids(idx).tolist(), scores.astype(float).tolist())
+
+
+def _blended(
+    model: Recommender,
+    text: str,
+    k: int,
+    vecs: np.ndarray,
+    user_id: Any,
+    history: Sequence[Any] | None,
+    exclude: Sequence[Any] | None,
+    allowed: np.ndarray | None,
+    blend: float,
+) -> Recommendations:
+    from lmrec.models.fusion import normalise
+    from lmrec.models.query import Query
+    from lmrec.models.ranking import drop_unrankable, top_k
+
+    assert model.item_map is not None
+    query = encode_queries(model, [text])[0]
+    unit = _unit(np.asarray(vecs, dtype=np.float32))
+    if query.shape[0] != unit.shape[1]:
+        raise UnsupportedError(
+            f"model '{model.name}' embeds text in {query.shape[0]} dimensions but its items "
+            f"have {unit.shape[1]}; retrain it with the encoder it searches with"
+        )
+    personal = Query(user_id=user_id, history=list(history) if history else None)
+    mine, seen = model._score_query(personal)
+    seen_row = sp.csr_matrix((np.ones(len(seen)), (np.zeros(len(seen), int), seen)), (1, len(mine)))
+    sims = normalise((unit @ query)[None, :], seen_row, "minmax")[0]
+    theirs = normalise(np.asarray(mine, dtype=np.float32)[None, :], seen_row, "minmax")[0]
+    scores = ((1.0 - blend) * sims + blend * theirs).astype(np.float64)
+    if allowed is not None:
+        scores[~np.asarray(allowed, dtype=bool)] = -np.inf
+    if exclude:
+        scores[model.item_map.lookup(exclude, missing="drop")] = -np.inf
+    idx, top = drop_unrankable(*top_k(scores, k))
+    return Recommendations(model.item_map.to_ids(idx).tolist(), top.astype(float).tolist())
 
 
 def _unit(v: np.ndarray) -> np.ndarray:

@@ -15,6 +15,9 @@ def register(app: typer.Typer) -> None:
         "lmrec.cli.compare_cmd",
         "lmrec.cli.serve_cmd",
         "lmrec.cli.models_cmd",
+        "lmrec.cli.search_cmd",
+        "lmrec.cli.profile_cmd",
+        "lmrec.cli.items_cmd",
     ):
         try:
             mod = importlib.import_module(module)

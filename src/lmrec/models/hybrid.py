@@ -102,10 +102,9 @@ class HybridRecommender(Recommender):
         "item_template_",
     )
     supports_fold_in = True
-    tuning_grid: ClassVar[dict[str, list[Any]]] = {
-        "id_dropout": [0.1, 0.5],
-        "reg": [0.02, 0.05],
-    }
+    #: how much of the time items are seen through their text alone matters most: low
+    #: suits items with interactions, high suits new items
+    tuning_grid: ClassVar[dict[str, list[Any]]] = {"id_dropout": [0.1, 0.3, 0.6]}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -299,6 +298,41 @@ class HybridRecommender(Recommender):
                 )
         return out
 
+    # ---- what a user's vector is made of (lmrec.profiles.explain_user_profile) -----------
+    @property
+    def item_template(self) -> ItemTextTemplate:
+        return ItemTextTemplate(str(np.asarray(self.item_template_)[()]))
+
+    user_text_weight = 0.0
+
+    def profile_weights(
+        self, user_id: Any = None, history: Any = None
+    ) -> tuple[sp.csr_matrix, np.ndarray | None, str | None]:
+        """(1 x n_items history row, the user's index or None for a history, None)."""
+        self._require_fitted()
+        assert self.user_map is not None and self.item_map is not None
+        assert self.history_ is not None
+        user = self.user_map.index_of(user_id) if user_id is not None else None
+        if history is not None:
+            return self._history_row(user, self.item_map.lookup(history)), None, None
+        if user is None:
+            raise DataError("explaining a profile needs a user id or a history of item ids")
+        row = sp.csr_matrix(self.history_[[user]], dtype=np.float32)
+        row.data = np.ones_like(row.data)
+        return row, np.array([user]), None
+
+    def profile_of(self, weights: sp.csr_matrix, users: np.ndarray | None = None) -> np.ndarray:
+        """The user factors (without the constant) of known users, or of folded-in rows."""
+        assert self.user_factors_ is not None
+        vectors = self.user_factors_[users] if users is not None else self.fold_in(weights)
+        return vectors[:, :-1]
+
+    def item_similarity(self, items: np.ndarray, profile: np.ndarray) -> np.ndarray:
+        """Cosine of the given items' factors with one user's factors (1 x factors)."""
+        assert self.item_factors_ is not None
+        vecs = normalize_rows(self.item_factors_[items, :-1])
+        return (vecs @ normalize_rows(profile)[0]).astype(np.float64)
+
     # ---- persistence ---------------------------------------------------------------------
     def _after_load(self) -> None:
         if self.has_id_ is not None:
@@ -335,8 +369,7 @@ class HybridRecommender(Recommender):
         self.item_map = self.item_map.extend(frame.loc[~known, "item_id"])
         self.items = merge_item_rows(self.items, frame, self.item_map.ids)
         positions = self.item_map.lookup(frame["item_id"])
-        template = ItemTextTemplate(str(np.asarray(self.item_template_)[()]))
-        texts = template.render(self.items.iloc[positions].reset_index(drop=True))
+        texts = self.item_template.render(self.items.iloc[positions].reset_index(drop=True))
         # Rows the template cannot read (e.g. only a free 'text' column) still get their
         # text from whatever text columns they have.
         fallback = ItemTextTemplate(generic_template(frame, sentence_sep=". ", end="."))

@@ -27,6 +27,7 @@ from lmrec.models.artifacts import load_model, read_meta
 from lmrec.models.base import Recommender
 from lmrec.models.protocols import SupportsAddItems
 from lmrec.retrieval import DotProductModel, ItemIndex, as_dot_product, build_index
+from lmrec.search import search_vectors
 from lmrec.serving.filters import AttributeFilter, attribute_columns
 from lmrec.serving.registry import ModelRegistry
 
@@ -83,7 +84,7 @@ class LiveModel:
     def search_index(self) -> ItemIndex:
         """Index over the model's unit-length item vectors (for text search)."""
         if self._search_index is None:
-            vecs = self.model.item_vectors()
+            vecs = search_vectors(self.model)
             if vecs is None:
                 raise ServiceUnavailable(f"model '{self.name}' has no item vectors to search")
             cache = self.cache_dir / "index-unit-hnsw.faiss" if self.cache_dir else None

@@ -1,0 +1,88 @@
+"""`lmrec items add`: new catalogue rows into a trained model, from their text alone."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import pandas as pd
+import typer
+
+from lmrec.cli.common import console
+from lmrec.errors import DataError, UnsupportedError
+from lmrec.models.base import Recommender
+
+app = typer.Typer(help="Catalogue changes for trained models.", no_args_is_help=True)
+
+
+def read_item_rows(path: Path) -> pd.DataFrame:
+    """An item table (CSV/TSV/Parquet/JSON lines) with an item_id column; ids as text."""
+    from lmrec.data.dataset import DropReport
+    from lmrec.data.readers.generic import ColumnMap, read_any, table_columns
+
+    if not path.exists():
+        raise DataError("item file not found", path=str(path))
+    if "item_id" not in table_columns(path):
+        raise DataError(
+            "the item file needs an 'item_id' column beside its text/attribute columns",
+            path=str(path),
+            field="item_id",
+        )
+    frame = read_any(
+        path, {"item_id": "id"}, ColumnMap(), on_bad_lines="error", report=DropReport()
+    )
+    return frame.assign(item_id=frame["item_id"].astype(str))
+
+
+def with_titles(model: Recommender, frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame (with an item_id column) plus the items' titles when the catalogue has
+    them (under any of the title column's usual names)."""
+    from lmrec.encoders.text import ItemTextTemplate
+
+    if model.items is None or frame.empty:
+        return frame
+    titles = ItemTextTemplate("{title}").field_values(model.items)["title"]
+    if not (titles != "").any():
+        return frame
+    by_id = pd.Series(titles.to_numpy(), index=model.items["item_id"].astype(str))
+    return frame.assign(title=frame["item_id"].astype(str).map(by_id).fillna(""))
+
+
+@app.command("add")
+def add(
+    model_dir: Annotated[Path, typer.Argument(help="directory written by `lmrec train`")],
+    file: Annotated[Path, typer.Option("--file", help="item_id plus text/attribute columns")],
+    out: Annotated[
+        Path | None, typer.Option("--out", help="write the updated model here (default: in place)")
+    ] = None,
+) -> None:
+    """Add (or update) items from their text so the model recommends them at once."""
+    from lmrec.models.artifacts import load_model, read_meta
+    from lmrec.models.protocols import SupportsAddItems
+
+    model = load_model(model_dir)
+    if not isinstance(model, SupportsAddItems):
+        raise UnsupportedError(
+            f"model '{model.name}' cannot take new items without retraining; use a model "
+            "that reads item text (content, tfidf, hybrid)"
+        )
+    rows = read_item_rows(file)
+    report = model.add_items(rows)
+    meta = read_meta(model_dir)
+    kept = {k: v for k, v in meta.items() if k not in _OWN_META}
+    kept["items_added"] = int(meta.get("items_added", 0)) + len(report.added)
+    target = out or model_dir
+    model.save(target, extra=kept)
+    console.print(
+        f"{len(report.added)} added, {len(report.updated)} updated"
+        + (f", {len(report.without_text)} without text (not scored)" if report.without_text else "")
+        + f"; {model.n_items:,} items; saved to {target}"
+    )
+
+
+# written afresh by save_model
+_OWN_META = {"format", "model", "config", "lmrec_version", "created", "n_users", "n_items"}
+
+
+def register(root: typer.Typer) -> None:
+    root.add_typer(app, name="items")
