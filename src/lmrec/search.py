@@ -156,8 +156,11 @@ def _blended(
     personal = Query(user_id=user_id, history=list(history) if history else None)
     mine, seen = model._score_query(personal)
     seen_row = sp.csr_matrix((np.ones(len(seen)), (np.zeros(len(seen), int), seen)), (1, len(mine)))
-    sims = normalise((unit @ query)[None, :], seen_row, "minmax")[0]
+    # min-max over the unseen items; seen items (scored high by most models) are capped
+    # at 1 so that both parts stay in [0, 1]
+    sims = np.clip(normalise((unit @ query)[None, :], seen_row, "minmax")[0], 0, 1)
     theirs = normalise(np.asarray(mine, dtype=np.float32)[None, :], seen_row, "minmax")[0]
+    theirs = np.clip(theirs, 0, 1)
     scores = ((1.0 - blend) * sims + blend * theirs).astype(np.float64)
     if allowed is not None:
         scores[~np.asarray(allowed, dtype=bool)] = -np.inf
