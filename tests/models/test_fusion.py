@@ -13,7 +13,9 @@ from lmrec.encoders import TextEncoder
 from lmrec.errors import ConfigError, UnsupportedError
 from lmrec.models.artifacts import load_model
 from lmrec.models.fusion import FusionRecommender, normalise, reciprocal_ranks, simplex_grid
+from lmrec.models.protocols import can_add_items
 from lmrec.models.query import Query
+from lmrec.search import supports_text_search
 from lmrec.testing import RecommenderContract, blocks
 
 
@@ -139,7 +141,25 @@ def test_fusion_with_a_text_model_searches_and_takes_new_items(
     assert report.added == ["new"] and loaded.n_items == model.n_items + 1
     assert all(m.n_items == loaded.n_items for m in loaded.members_)  # type: ignore[attr-defined]
     assert np.isfinite(loaded.score(Query(user_id="u0"))[-1])
-    with pytest.raises(UnsupportedError, match="ease"):
-        FusionRecommender(members=["ease", "pop"]).fit(toy.train).add_items(
-            pd.DataFrame({"item_id": ["x"], "title": ["X"]})
-        )
+    assert can_add_items(loaded) and supports_text_search(loaded)
+    # without text members the fusion neither takes new items nor searches
+    plain = FusionRecommender(members=["ease", "pop"]).fit(toy.train)
+    assert not can_add_items(plain) and not supports_text_search(plain)
+
+
+def test_new_items_are_scored_by_the_members_that_read_text(minilm: TextEncoder) -> None:
+    toy = blocks()
+    model = FusionRecommender(
+        members=["ease", "content"], member_configs={"content": {"use_cache": False}}
+    ).fit(toy.train)
+    ease_before = model.members_[0]
+    new = {"item_id": ["new"], "title": ["Funny film 9"], "genres": ["Comedy|Romance"]}
+    report = model.add_items(pd.DataFrame(new))  # type: ignore[operator]
+    assert report.added == ["new"] and model.n_items == toy.train.n_items + 1
+    assert model.members_[0] is ease_before and ease_before.n_items == toy.train.n_items
+    assert np.isfinite(model.score(Query(user_id="u0"))).all()
+    # a new user who watched comedies: the new comedy, known to content only, ranks above
+    # every item of the other groups
+    ranked = model.recommend(Query(history=toy.group_items[0][:4], k=model.n_items)).item_ids
+    others = [ranked.index(i) for g in toy.group_items[1:] for i in g]
+    assert ranked.index("new") < min(others)

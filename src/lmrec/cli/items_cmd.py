@@ -58,16 +58,16 @@ def add(
 ) -> None:
     """Add (or update) items from their text so the model recommends them at once."""
     from lmrec.models.artifacts import load_model, read_meta
-    from lmrec.models.protocols import SupportsAddItems
+    from lmrec.models.protocols import can_add_items
 
     model = load_model(model_dir)
-    if not isinstance(model, SupportsAddItems):
+    if not can_add_items(model):
         raise UnsupportedError(
             f"model '{model.name}' cannot take new items without retraining; use a model "
             "that reads item text (content, tfidf, hybrid)"
         )
     rows = read_item_rows(file)
-    report = model.add_items(rows)
+    report = model.add_items(rows)  # type: ignore[attr-defined]
     meta = read_meta(model_dir)
     kept = {k: v for k, v in meta.items() if k not in _OWN_META}
     kept["items_added"] = int(meta.get("items_added", 0)) + len(report.added)

@@ -13,12 +13,15 @@ are used. Each member is saved in its own subdirectory of the fusion's artifact.
 
 from __future__ import annotations
 
+import copy
 import itertools
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 import numpy as np
+import pandas as pd
 import scipy.sparse as sp
 from pydantic import Field, field_validator
 
@@ -189,13 +192,18 @@ class FusionRecommender(Recommender):
     ) -> list[np.ndarray]:
         """Each member's scores, normalised (score) or as reciprocal ranks (rrf)."""
         parts = []
+        n_items = self.n_items
         for member in self.members_:
-            raw = (
-                member.score_users(users)
-                if histories is None
-                else member.score_histories(histories)
-            )
-            raw = np.asarray(raw, dtype=np.float32)
+            # A member that cannot read text does not know items added since it was fit:
+            # it scores the items it knows, the others are NaN (the row's lowest value).
+            width = member.n_items
+            if histories is None:
+                raw = np.asarray(member.score_users(users), dtype=np.float32)
+            else:
+                rows = histories if width == n_items else histories[:, :width]
+                raw = np.asarray(member.score_histories(rows), dtype=np.float32)
+            if width < n_items:
+                raw = np.hstack([raw, np.full((len(raw), n_items - width), np.nan, np.float32)])
             if method == "rrf":
                 parts.append(reciprocal_ranks(raw, seen, self.cfg.rrf_k))
             else:
@@ -210,6 +218,9 @@ class FusionRecommender(Recommender):
         return None
 
     # ---- text search and new items: through the members that can -------------------------
+    # `encode_query` and `add_items` exist only when some member can do it, so that
+    # capability checks (hasattr, lmrec.models.protocols.can_add_items) see what this
+    # fusion can really do.
     def _text_member(self) -> Recommender | None:
         for member in self.members_:
             if callable(getattr(member, "encode_query", None)):
@@ -223,26 +234,40 @@ class FusionRecommender(Recommender):
         vectors = getattr(member, "text_vectors", None)
         return vectors() if callable(vectors) else member.item_vectors()
 
-    def encode_query(self, texts: list[str]) -> np.ndarray:
+    @property
+    def encode_query(self) -> Callable[[list[str]], np.ndarray]:
         member = self._text_member()
         if member is None:
-            raise UnsupportedError(
-                f"no member of this fusion ({', '.join(self.cfg.members)}) embeds text; "
-                "add a content or hybrid member to search by text"
-            )
-        return member.encode_query(texts)  # type: ignore[attr-defined]
+            raise AttributeError("no member of this fusion embeds text")
+        return member.encode_query  # type: ignore[attr-defined]
 
-    def add_items(self, items: Any) -> AddedItems:
-        lacking = [m.name for m in self.members_ if not callable(getattr(m, "add_items", None))]
-        if lacking:
-            raise UnsupportedError(
-                f"fusion member(s) {', '.join(lacking)} cannot take new items without "
-                "refitting; retrain, or fuse models that can (content, tfidf, hybrid)"
-            )
-        reports = [m.add_items(items) for m in self.members_]  # type: ignore[attr-defined]
-        first = self.members_[0]
+    @property
+    def add_items(self) -> Callable[[pd.DataFrame], AddedItems]:
+        if not self._item_takers():
+            raise AttributeError("no member of this fusion can take new items by their text")
+        return self._add_items
+
+    def _item_takers(self) -> list[int]:
+        return [i for i, m in enumerate(self.members_) if callable(getattr(m, "add_items", None))]
+
+    def _add_items(self, items: pd.DataFrame) -> AddedItems:
+        """New items go to the members that read text (on copies, so a served model is
+        never changed under a request); the other members leave them unscored."""
+        takers = self._item_takers()
+        members = list(self.members_)
+        reports = []
+        for i in takers:
+            members[i] = _detached(members[i])
+            reports.append(members[i].add_items(items))  # type: ignore[attr-defined]
+        first = members[takers[0]]
+        self.members_ = members
         self.item_map, self.items, self.history_ = first.item_map, first.items, first.history_
-        return reports[0]
+        unscored = set.intersection(*(set(r.without_text) for r in reports))
+        return AddedItems(
+            added=reports[0].added,
+            updated=reports[0].updated,
+            without_text=[i for i in reports[0].without_text if i in unscored],
+        )
 
     # ---- persistence ---------------------------------------------------------------------
     def _save_extra(self, path: Path) -> None:
@@ -260,6 +285,15 @@ class FusionRecommender(Recommender):
             members.append(load_model(sub))
         self.members_ = members
         self._derive_capabilities()
+
+
+def _detached(model: Recommender) -> Recommender:
+    """A shallow copy whose NumPy arrays are its own (adding items may edit them)."""
+    clone = copy.copy(model)
+    for attr, value in vars(model).items():
+        if isinstance(value, np.ndarray):
+            setattr(clone, attr, value.copy())
+    return clone
 
 
 def simplex_grid(n: int, step: float) -> list[np.ndarray]:

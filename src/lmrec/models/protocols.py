@@ -24,3 +24,10 @@ class SupportsAddItems(Protocol):
     and can recommend them at once, without refitting. Rows with known ids update them."""
 
     def add_items(self, items: pd.DataFrame) -> AddedItems: ...
+
+
+def can_add_items(model: object) -> bool:
+    """Whether `model.add_items` can be called. Prefer this to isinstance with
+    SupportsAddItems: a model may offer the capability only in some configurations (a
+    fusion only when a member reads text), and a protocol check sees just the class."""
+    return callable(getattr(model, "add_items", None))

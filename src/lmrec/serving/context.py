@@ -16,7 +16,7 @@ import pandas as pd
 from lmrec.errors import UnknownIdError
 from lmrec.events.store import EventStore
 from lmrec.models.base import Recommender
-from lmrec.models.protocols import SupportsAddItems
+from lmrec.models.protocols import SupportsAddItems, can_add_items
 from lmrec.search import supports_text_search
 from lmrec.serving.live import LiveModel, ModelHub, ServiceUnavailable, items_frame_for
 from lmrec.serving.metrics import ServiceMetrics
@@ -176,11 +176,11 @@ class ServiceContext:
 
     def _add_stored_items(self, model: Recommender) -> bool:
         """Give a freshly loaded model the stored items it was not trained on."""
-        if not isinstance(model, SupportsAddItems):
+        if not can_add_items(model):
             return False
         new = items_frame_for(model, self.store.items_frame())
         if len(new):
-            model.add_items(new)
+            model.add_items(new)  # type: ignore[attr-defined]
         return bool(len(new))
 
     # ---- metrics ---------------------------------------------------------------------------

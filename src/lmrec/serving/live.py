@@ -25,7 +25,7 @@ import scipy.sparse as sp
 from lmrec.errors import LmrecError, UnknownIdError
 from lmrec.models.artifacts import load_model, read_meta
 from lmrec.models.base import Recommender
-from lmrec.models.protocols import SupportsAddItems
+from lmrec.models.protocols import can_add_items
 from lmrec.retrieval import DotProductModel, ItemIndex, as_dot_product, build_index
 from lmrec.search import search_vectors
 from lmrec.serving.filters import AttributeFilter, attribute_columns
@@ -75,7 +75,7 @@ class LiveModel:
 
     @property
     def can_add_items(self) -> bool:
-        return isinstance(self.model, SupportsAddItems)
+        return can_add_items(self.model)
 
     @cached_property
     def attribute_columns(self) -> list[str]:
