@@ -56,7 +56,7 @@ def test_beta_prefers_the_less_popular_of_equally_likely_items() -> None:
 
 
 def test_neighbors_keeps_the_strongest_walks_per_item() -> None:
-    weights = RP3beta(beta=0.5, neighbors=1).fit(_walks()).weights_.toarray()
+    weights = RP3beta(alpha=1.0, beta=0.5, neighbors=1).fit(_walks()).weights_.toarray()
     # per row: i0 -> i1; i1 -> i2 (5/18/√2 > 1/6); i2 -> i1 (5/12/√3 > 1/6); i3 -> i2
     assert [np.flatnonzero(row).tolist() for row in weights] == [[1], [2], [1], [2]]
 

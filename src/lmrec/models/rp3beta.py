@@ -30,12 +30,15 @@ _DENSE_SHARE = 0.2
 
 
 class RP3betaConfig(ModelConfig):
+    """Defaults chosen on ml-100k validation (8:1:1 random splits, seeds 0-4 and 42);
+    400 neighbours scored 0.002 NDCG@10 higher there at twice the scoring cost."""
+
     #: exponent of both transition probabilities (1 = plain random walk)
-    alpha: float = Field(default=1.0, gt=0)
+    alpha: float = Field(default=0.8, gt=0)
     #: popularity penalty: the walk's target item is divided by its degree ** beta
-    beta: float = Field(default=0.3, ge=0)
+    beta: float = Field(default=0.6, ge=0)
     #: largest transitions kept per source item
-    neighbors: int = Field(default=100, gt=0)
+    neighbors: int = Field(default=200, gt=0)
     #: scale each item's kept transitions to sum to 1
     normalize: bool = False
 
@@ -48,8 +51,9 @@ class RP3beta(Recommender):
     state_attrs = ("weights_",)
     supports_fold_in = True
     tuning_grid: ClassVar[dict[str, list[Any]]] = {
-        "beta": [0.2, 0.3, 0.4],
-        "neighbors": [50, 100, 200],
+        "alpha": [0.8, 1.0],
+        "beta": [0.3, 0.45, 0.6],
+        "neighbors": [200, 400],
     }
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
