@@ -22,3 +22,18 @@ def test_pop_ranks_by_user_count() -> None:
     model = create_model("pop").fit(data.train)
     counts = data.train.binary_csr.sum(axis=0).A1
     np.testing.assert_array_equal(model.score_users(np.array([0]))[0], counts)
+
+
+def test_a_failed_fit_leaves_the_model_unfitted() -> None:
+    import pytest
+
+    from lmrec.data.synthetic import generate
+    from lmrec.errors import ConfigError, NotFittedError
+    from lmrec.models.registry import create_model
+
+    ds = generate(n_users=30, n_items=40, n_interactions=300, seed=0)
+    model = create_model("ease", max_items=10)  # too few for this catalogue: fit refuses
+    with pytest.raises(ConfigError, match="max_items"):
+        model.fit(ds)
+    with pytest.raises(NotFittedError):
+        model.recommend(ds.user_map.ids[0])

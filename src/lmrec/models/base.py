@@ -95,7 +95,11 @@ class Recommender(ABC):
         self.user_map, self.item_map = train.user_map, train.item_map
         self.history_ = train.csr
         self.items = train.items
-        self._fit(train, valid)
+        try:
+            self._fit(train, valid)
+        except BaseException:
+            self.history_ = None  # a failed fit must not leave the model looking fitted
+            raise
         return self
 
     @abstractmethod
