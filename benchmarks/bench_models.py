@@ -22,7 +22,7 @@ import sys
 import time
 from typing import Any
 
-CLASSIC = ("pop", "itemknn", "userknn", "ease", "als", "bpr", "mf")
+CLASSIC = ("pop", "itemknn", "userknn", "rp3beta", "ease", "als", "bpr", "mf")
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
