@@ -35,11 +35,11 @@ from pydantic import Field
 
 from lmrec.data.dataset import Dataset
 from lmrec.encoders.base import normalize_rows
-from lmrec.encoders.text import ItemTextTemplate, default_item_template, generic_template
+from lmrec.encoders.text import ItemTextTemplate, default_item_template
 from lmrec.errors import DataError
 from lmrec.models.base import ModelConfig, Recommender
+from lmrec.models.catalogue import new_item_texts, upsert_items
 from lmrec.models.hybrid_net import HybridNet, PairTask, TextTower, fold_in
-from lmrec.models.profile_base import merge_item_rows
 from lmrec.models.protocols import AddedItems
 from lmrec.models.torch_common import (
     TextSpec,
@@ -365,19 +365,8 @@ class HybridRecommender(Recommender):
         self._require_fitted()
         assert self.item_map is not None and self.item_factors_ is not None
         assert self.has_id_ is not None and self.item_text_ is not None
-        if "item_id" not in items.columns:
-            raise DataError("new items need an 'item_id' column", field="item_id")
-        frame = items.assign(item_id=items["item_id"].astype(str))
-        frame = frame.drop_duplicates("item_id", keep="last").reset_index(drop=True)
-        known = self.item_map.lookup(frame["item_id"], missing="mark") >= 0
-        self.item_map = self.item_map.extend(frame.loc[~known, "item_id"])
-        self.items = merge_item_rows(self.items, frame, self.item_map.ids)
-        positions = self.item_map.lookup(frame["item_id"])
-        texts = self.item_template.render(self.items.iloc[positions].reset_index(drop=True))
-        # Rows the template cannot read (e.g. only a free 'text' column) still get their
-        # text from whatever text columns they have.
-        fallback = ItemTextTemplate(generic_template(frame, sentence_sep=". ", end="."))
-        texts = [t or f for t, f in zip(texts, fallback.render(frame), strict=True)]
+        frame, positions, known = upsert_items(self, items)
+        texts = new_item_texts(self.item_template, self.items, frame, positions)
         self._grow(len(self.item_map))
         text = self._center(self._embed(texts))
         # New arrays rather than edits in place: a served copy may share the old ones.

@@ -17,9 +17,10 @@ import scipy.sparse as sp
 from pydantic import Field
 
 from lmrec.data.dataset import Dataset
-from lmrec.encoders.text import ItemTextTemplate, default_item_template, generic_template
+from lmrec.encoders.text import ItemTextTemplate, default_item_template
 from lmrec.errors import DataError
 from lmrec.models.base import ModelConfig, Recommender
+from lmrec.models.catalogue import new_item_texts, upsert_items
 from lmrec.models.protocols import AddedItems
 from lmrec.profiles import ValueWeighting, interaction_weights, user_profiles, weigh_values
 
@@ -178,20 +179,8 @@ class ProfileRecommender(Recommender):
         recommended at once; rows with known ids replace those items' text."""
         self._require_fitted()
         assert self.item_map is not None and self.has_text_ is not None
-        if "item_id" not in items.columns:
-            raise DataError("new items need an 'item_id' column", field="item_id")
-        frame = items.assign(item_id=items["item_id"].astype(str))
-        frame = frame.drop_duplicates("item_id", keep="last").reset_index(drop=True)
-        known = self.item_map.lookup(frame["item_id"], missing="mark") >= 0
-        self.item_map = self.item_map.extend(frame.loc[~known, "item_id"])
-        self.items = merge_item_rows(self.items, frame, self.item_map.ids)
-        positions = self.item_map.lookup(frame["item_id"])
-        texts = self.item_template.render(self.items.iloc[positions].reset_index(drop=True))
-        # Rows the model's template cannot read (e.g. only a free 'text' column) still
-        # get their text from whatever text columns they have.
-        fallback = ItemTextTemplate(generic_template(frame, sentence_sep=". ", end="."))
-        fallback_texts = fallback.render(frame)
-        texts = [t or f for t, f in zip(texts, fallback_texts, strict=True)]
+        frame, positions, known = upsert_items(self, items)
+        texts = new_item_texts(self.item_template, self.items, frame, positions)
         self._grow(len(self.item_map))
         space = self._item_space()
         vectors = self._represent(texts)
@@ -230,28 +219,3 @@ class ProfileRecommender(Recommender):
 
 def _widen(m: sp.csr_matrix, n_cols: int) -> sp.csr_matrix:
     return sp.csr_matrix((m.data, m.indices, m.indptr), shape=(m.shape[0], n_cols))
-
-
-def merge_item_rows(
-    table: pd.DataFrame | None, rows: pd.DataFrame, all_ids: np.ndarray
-) -> pd.DataFrame:
-    """The item table with `rows` upserted, one row per id of `all_ids` in index order.
-    Values missing from `rows` keep what the table had."""
-    base = (
-        table.assign(item_id=table["item_id"].astype(str)).set_index("item_id")
-        if table is not None
-        else pd.DataFrame(index=pd.Index([], name="item_id"))
-    )
-    base = base.reindex(pd.Index(all_ids, name="item_id"))
-    update = rows.set_index("item_id")
-    for column in update.columns:
-        values = update[column]
-        values = values[values.notna()]
-        if column not in base.columns:
-            base[column] = pd.Series(pd.NA, index=base.index, dtype=object)
-        try:
-            base.loc[values.index, column] = values
-        except (TypeError, ValueError):  # e.g. text into an integer column
-            base[column] = base[column].astype(object)
-            base.loc[values.index, column] = values
-    return base.reset_index()

@@ -25,9 +25,9 @@ from pydantic import Field
 from torch import nn
 
 from lmrec.data.dataset import Dataset
-from lmrec.errors import ConfigError, DataError
+from lmrec.errors import ConfigError
 from lmrec.models.base import ModelConfig, Recommender
-from lmrec.models.profile_base import merge_item_rows
+from lmrec.models.catalogue import upsert_items
 from lmrec.models.protocols import AddedItems
 from lmrec.models.query import Query
 from lmrec.models.torch_common import (
@@ -252,13 +252,7 @@ class SequentialRecommender(Recommender):
         them to the catalogue but cannot score them (listed in `without_text`)."""
         self._require_fitted()
         assert self.item_map is not None and self.has_id_ is not None
-        if "item_id" not in items.columns:
-            raise DataError("new items need an 'item_id' column", field="item_id")
-        frame = items.assign(item_id=items["item_id"].astype(str))
-        frame = frame.drop_duplicates("item_id", keep="last").reset_index(drop=True)
-        known = self.item_map.lookup(frame["item_id"], missing="mark") >= 0
-        self.item_map = self.item_map.extend(frame.loc[~known, "item_id"])
-        self.items = merge_item_rows(self.items, frame, self.item_map.ids)
+        frame, positions, known = upsert_items(self, items)
         n_old, n_new = len(self.has_id_), len(self.item_map)
         assert self.history_ is not None
         self.history_ = sp.csr_matrix(
@@ -266,7 +260,6 @@ class SequentialRecommender(Recommender):
             shape=(self.history_.shape[0], n_new),
         )
         self.has_id_ = np.concatenate([self.has_id_, np.zeros(n_new - n_old, dtype=bool)])
-        positions = self.item_map.lookup(frame["item_id"])
         if self.item_text_ is not None:
             rows = self.items.iloc[positions].reset_index(drop=True)
             text = np.vstack(
