@@ -49,7 +49,7 @@ def frame_table(df: pd.DataFrame, title: str | None = None) -> Table:
         numeric = pd.api.types.is_numeric_dtype(df[col])
         table.add_column(str(col), justify="right" if numeric else "left", no_wrap=not numeric)
     for row in df.itertuples(index=False):
-        table.add_row(*(f"{v:.4f}" if isinstance(v, float) else str(v) for v in row))
+        table.add_row(*(_cell(v) for v in row))
     return table
 
 
@@ -62,3 +62,9 @@ def progress_messages(label: str) -> Iterator[Any]:
     """A spinner whose text follows the pipeline's progress messages (on stderr)."""
     with err_console.status(label) as status:
         yield lambda msg: status.update(f"{label}: {msg}")
+
+
+def _cell(value: object) -> str:
+    if isinstance(value, float):
+        return "–" if value != value else f"{value:.4f}"  # NaN: the metric does not apply
+    return str(value)
