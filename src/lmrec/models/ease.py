@@ -10,12 +10,12 @@ from __future__ import annotations
 from typing import Any, ClassVar, Literal
 
 import numpy as np
-import scipy.sparse as sp
 from pydantic import Field
 
 from lmrec.data.dataset import Dataset
 from lmrec.errors import ConfigError
-from lmrec.models.base import ModelConfig, Recommender
+from lmrec.models.base import ModelConfig
+from lmrec.models.item_item import ItemItemRecommender
 
 
 class EASEConfig(ModelConfig):
@@ -27,13 +27,12 @@ class EASEConfig(ModelConfig):
     max_items: int = Field(default=50_000, gt=0)
 
 
-class EASE(Recommender):
+class EASE(ItemItemRecommender):
     """Item-item weights from the closed form; score = binary history @ B."""
 
     name = "ease"
     config_class = EASEConfig
     state_attrs = ("weights_",)
-    supports_fold_in = True
     tuning_grid: ClassVar[dict[str, list[Any]]] = {"reg": [50.0, 150.0, 300.0, 500.0, 1000.0]}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -58,22 +57,6 @@ class EASE(Recommender):
         precision /= -np.diag(precision)  # column j divided by -P_jj
         precision[np.diag_indices(n)] = 0.0
         self.weights_ = precision.astype(np.float32)
-
-    def score_users(self, users: np.ndarray) -> np.ndarray:
-        assert self.history_ is not None
-        return self.score_histories(self.history_[users])
-
-    def score_histories(self, histories: sp.csr_matrix) -> np.ndarray:
-        self._require_fitted()
-        assert self.weights_ is not None
-        rows = sp.csr_matrix(histories, dtype=np.float32, copy=True)
-        rows.data[:] = 1.0  # EASE learns from presence, so score from presence too
-        return np.asarray(rows @ self.weights_, dtype=np.float32)
-
-    def _similar_scores(self, i: int) -> np.ndarray:
-        # Row i of B: how much having item i raises each other item's score.
-        assert self.weights_ is not None
-        return self.weights_[i].astype(np.float64)
 
 
 def _spd_inverse(matrix: np.ndarray) -> np.ndarray:

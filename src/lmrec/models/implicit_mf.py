@@ -17,6 +17,7 @@ from threadpoolctl import threadpool_limits
 
 from lmrec.data.dataset import Dataset
 from lmrec.models.base import ModelConfig, Recommender
+from lmrec.models.item_item import presence
 
 logging.getLogger("implicit").setLevel(logging.WARNING)
 
@@ -43,12 +44,6 @@ class BPRConfig(ModelConfig):
     fold_in_regularization: float = Field(default=10.0, gt=0)
 
 
-def _presence(rows: sp.csr_matrix) -> sp.csr_matrix:
-    out = sp.csr_matrix(rows, dtype=np.float32, copy=True)
-    out.data[:] = 1.0
-    return out
-
-
 class _FactorModel(Recommender):
     """Shared state and scoring of a user-factor x item-factor model."""
 
@@ -69,7 +64,7 @@ class _FactorModel(Recommender):
 
     def _train(self, implicit_model: Any, train: Dataset) -> None:
         with threadpool_limits(1, "blas"):
-            implicit_model.fit(_presence(train.csr), show_progress=False)
+            implicit_model.fit(presence(train.csr), show_progress=False)
         self.user_factors_ = np.ascontiguousarray(implicit_model.user_factors, np.float32)
         self.item_factors_ = np.ascontiguousarray(implicit_model.item_factors, np.float32)
 
@@ -119,7 +114,7 @@ class ALS(_FactorModel):
             self._solver = self._implicit_model()
             self._solver.item_factors = self.item_factors_
         solver = self._solver
-        rows = _presence(histories)
+        rows = presence(histories)
         with threadpool_limits(1, "blas"):
             users = solver.recalculate_user(np.arange(rows.shape[0]), rows)
         return np.asarray(users @ self.item_factors_.T, dtype=np.float32)
@@ -164,7 +159,7 @@ class BPR(_FactorModel):
         assert isinstance(cfg, BPRConfig)
         v = self.item_factors_.astype(np.float64)
         gram = v.T @ v + cfg.fold_in_regularization * np.eye(v.shape[1])
-        users = np.linalg.solve(gram, (_presence(histories) @ v).T).T
+        users = np.linalg.solve(gram, (presence(histories) @ v).T).T
         return np.asarray(users @ v.T, dtype=np.float32)
 
     def item_vectors(self) -> np.ndarray | None:

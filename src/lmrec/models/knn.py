@@ -15,6 +15,7 @@ from pydantic import Field
 
 from lmrec.data.dataset import Dataset
 from lmrec.models.base import ModelConfig, Recommender
+from lmrec.models.item_item import ItemItemRecommender, presence
 
 #: dense floats per similarity chunk (64 MiB of float32), bounding memory on big catalogues
 _CHUNK_FLOATS = 1 << 24
@@ -136,26 +137,20 @@ def _topk_sparse(
     return r[top], c[top], v[top].astype(np.float32)
 
 
-def _presence(matrix: sp.csr_matrix) -> sp.csr_matrix:
-    out = sp.csr_matrix(matrix, dtype=np.float32, copy=True)
-    out.data[:] = 1.0
-    return out
-
-
 def _normalize_rows(matrix: sp.csr_matrix) -> sp.csr_matrix:
     sums = np.asarray(matrix.sum(axis=1)).ravel()
     sums[sums == 0] = 1.0
     return sp.csr_matrix(sp.diags(1.0 / sums).astype(np.float32) @ matrix)
 
 
-class ItemKNN(Recommender):
+class ItemKNN(ItemItemRecommender):
     """Score of item j = sum over the user's items i of sim(i, j), where j keeps only its
     `neighbors` most similar items (Sarwar et al. 2001; Deshpande & Karypis 2004)."""
 
     name = "itemknn"
     config_class = ItemKNNConfig
     state_attrs = ("similarity_",)
-    supports_fold_in = True
+    weights_attr = "similarity_"
     tuning_grid: ClassVar[dict[str, list[Any]]] = {
         "neighbors": [50, 100, 200, 400],
         "shrink": [0.0, 20.0],
@@ -175,20 +170,6 @@ class ItemKNN(Recommender):
         if cfg.normalize:
             by_target = _normalize_rows(by_target)
         self.similarity_ = by_target.T.tocsr()
-
-    def score_users(self, users: np.ndarray) -> np.ndarray:
-        assert self.history_ is not None
-        return self.score_histories(self.history_[users])
-
-    def score_histories(self, histories: sp.csr_matrix) -> np.ndarray:
-        self._require_fitted()
-        assert self.similarity_ is not None
-        return np.asarray((_presence(histories) @ self.similarity_).todense(), dtype=np.float32)
-
-    def _similar_scores(self, i: int) -> np.ndarray:
-        # The learned neighbourhood: items whose neighbour list holds i, by similarity.
-        assert self.similarity_ is not None
-        return np.asarray(self.similarity_[i].todense(), dtype=np.float64).ravel()
 
 
 class UserKNN(Recommender):
@@ -217,7 +198,7 @@ class UserKNN(Recommender):
 
     def _after_load(self) -> None:
         assert self.history_ is not None
-        self._train = _presence(self.history_)
+        self._train = presence(self.history_)
         self._index = CosineIndex.build(self._train)
 
     def score_users(self, users: np.ndarray) -> np.ndarray:
@@ -226,7 +207,7 @@ class UserKNN(Recommender):
 
     def score_histories(self, histories: sp.csr_matrix) -> np.ndarray:
         self._require_fitted()
-        return self._score(_presence(histories), None)
+        return self._score(presence(histories), None)
 
     def _score(self, rows: sp.csr_matrix, self_idx: np.ndarray | None) -> np.ndarray:
         cfg = self.config

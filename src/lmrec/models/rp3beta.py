@@ -21,7 +21,8 @@ import scipy.sparse as sp
 from pydantic import Field
 
 from lmrec.data.dataset import Dataset
-from lmrec.models.base import ModelConfig, Recommender
+from lmrec.models.base import ModelConfig
+from lmrec.models.item_item import ItemItemRecommender
 
 #: dense floats per chunk of the item x item product (64 MiB of float32)
 _CHUNK_FLOATS = 1 << 24
@@ -43,13 +44,12 @@ class RP3betaConfig(ModelConfig):
     normalize: bool = False
 
 
-class RP3beta(Recommender):
+class RP3beta(ItemItemRecommender):
     """Score of item j = Σ over the user's items i of W[i, j] (see module docstring)."""
 
     name = "rp3beta"
     config_class = RP3betaConfig
     state_attrs = ("weights_",)
-    supports_fold_in = True
     tuning_grid: ClassVar[dict[str, list[Any]]] = {
         "alpha": [0.8, 1.0],
         "beta": [0.3, 0.45, 0.6],
@@ -67,22 +67,6 @@ class RP3beta(Recommender):
         self.weights_ = rp3beta_weights(
             train.binary_csr, cfg.alpha, cfg.beta, cfg.neighbors, cfg.normalize
         )
-
-    def score_users(self, users: np.ndarray) -> np.ndarray:
-        assert self.history_ is not None
-        return self.score_histories(self.history_[users])
-
-    def score_histories(self, histories: sp.csr_matrix) -> np.ndarray:
-        self._require_fitted()
-        assert self.weights_ is not None
-        rows = sp.csr_matrix(histories, dtype=np.float32, copy=True)
-        rows.data[:] = 1.0  # walks start from what the user touched, not how often
-        return np.asarray((rows @ self.weights_).toarray(), dtype=np.float32)
-
-    def _similar_scores(self, i: int) -> np.ndarray:
-        # Row i of W: where a walk from item i is most likely to end.
-        assert self.weights_ is not None
-        return self.weights_[i].toarray().ravel().astype(np.float64)
 
 
 def rp3beta_weights(
