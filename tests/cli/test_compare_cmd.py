@@ -90,3 +90,41 @@ def test_compare_rejects_bad_options(invoke: Invoke, ratings_dir: Path, tmp_path
         "compare", "--data", ratings_dir, "--split-files", "a.csv", "--out-dir", tmp_path
     )
     assert code == 2 and "three comma-separated paths" in text
+    code, text = invoke(
+        "compare", "--data", ratings_dir, "--models", "a=pop,a=ease", "--out-dir", tmp_path
+    )
+    assert code == 2 and "label 'a' appears twice" in text
+    code, text = invoke(
+        "compare", "--data", ratings_dir, "--models", "a=,pop", "--out-dir", tmp_path
+    )
+    assert code == 2 and "LABEL=NAME" in text
+
+
+def test_compare_runs_labelled_variants_of_one_model(
+    invoke: Invoke, ratings_dir: Path, tmp_path: Path
+):
+    """LABEL=NAME runs one model under several configurations; --set by model name reaches
+    every variant, --set by label only its own; the report tests the best against each."""
+    out_dir, json_path = tmp_path / "report", tmp_path / "results.json"
+    code, text = invoke(
+        "compare",
+        "--data", ratings_dir,
+        "--models", "tight=ease,loose=ease,pop",
+        "--set", "ease.reg=5",
+        "--set", "loose.reg=5000",
+        "--no-tune",
+        "--json", json_path,
+        "--out-dir", out_dir,
+    )  # fmt: skip
+    assert code == 0, text
+    rows = {r["model"]: r for r in json.loads(json_path.read_text())}
+    assert list(rows) == ["tight", "loose", "pop"]
+    assert rows["tight"]["family"] == rows["loose"]["family"] == "ease"
+    assert rows["tight"]["config"]["reg"] == 5 and rows["loose"]["config"]["reg"] == 5000
+    assert rows["tight"]["metrics"] != rows["loose"]["metrics"]
+    tests = pd.read_csv(out_dir / "paired_tests.csv")
+    assert len(tests) == 2 and tests["best"].nunique() == 1
+    assert set(tests["other"]) | set(tests["best"]) == {"tight", "loose", "pop"}
+    assert (tests["mean_diff"] >= 0).all()  # best minus each other model
+    report = (out_dir / "report.md").read_text()
+    assert "minus each other model" in report and "| tight |" in report

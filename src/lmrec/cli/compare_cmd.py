@@ -16,12 +16,15 @@ CLASSIC_MODELS = "random,pop,itemknn,userknn,ease,als,bpr,mf"
 
 
 def _settings(sets: list[str] | None) -> dict[str, dict[str, object]]:
-    """`--set ease.reg=300` -> {"ease": {"reg": 300}}."""
+    """`--set ease.reg=300` -> {"ease": {"reg": 300}}; the prefix is a model name (all its
+    runs) or a label from `--models LABEL=NAME` (that run only)."""
     out: dict[str, dict[str, object]] = {}
     for key, value in parse_set(sets).items():
         model, dot, name = key.partition(".")
         if not dot:
-            raise ConfigError(f"--set in compare needs MODEL.key=value, got {key!r}")
+            raise ConfigError(
+                f"--set in compare needs MODEL.key=value or LABEL.key=value, got {key!r}"
+            )
         out.setdefault(model, {})[name] = value
     return out
 
@@ -41,12 +44,12 @@ def run_compare(
     sets: list[str] | None = None,
     title: str | None = None,
 ) -> list[Any]:
-    from lmrec.experiment.compare import compare_models, results_frame
+    from lmrec.experiment.compare import compare_models, parse_model_specs, results_frame
     from lmrec.experiment.report import HEADLINE, write_json, write_report
     from lmrec.models.registry import get_model_class
 
-    names = [m.strip() for m in models.split(",") if m.strip()]
-    for name in names:
+    specs = parse_model_specs(models)
+    for _label, name in specs:
         get_model_class(name)  # fail on a typo before any work
     dataset = load_data(data)
     split = split_data(dataset, protocol, seed, split_files)
@@ -59,7 +62,7 @@ def run_compare(
     with progress_messages("compare") as say:
         rows = compare_models(
             split,
-            names,
+            models,
             label,
             settings=_settings(sets),
             tune=tune,
@@ -97,7 +100,11 @@ def run_compare(
 def compare(
     data: Annotated[str, typer.Option("--data", help="dataset name or path")] = "ml-100k",
     models: Annotated[
-        str, typer.Option(help="comma-separated model names")
+        str,
+        typer.Option(
+            help="comma-separated model names; LABEL=NAME runs a model under its own label, "
+            "e.g. sasrec-id=sasrec,sasrec-text=sasrec with --set sasrec-id.item_repr=id"
+        ),
     ] = "pop,itemknn,ease,als,bpr,mf",
     protocol: Annotated[
         str, typer.Option(help="ratio|temporal|loo|cold-items|cold-users")
@@ -173,16 +180,16 @@ def _register_for_serving(rows: list[Any]) -> None:
     from lmrec.serving.registry import ModelRegistry
 
     best = max(rows, key=lambda r: r.metrics.get("ndcg@10", float("-inf")))
-    names = [best.model]
+    names = [best.family]
     if importlib.util.find_spec("sentence_transformers") is not None:
         names.insert(0, "content")  # registered first, so the best model is the default
     dataset = load_dataset("ml-100k")
     registry = ModelRegistry.default()
     for name in names:
-        config = best.config if name == best.model else {}
+        config = best.config if name == best.family else {}
         with console.status(f"fitting {name} on all of ml-100k for serving"):
             model = create_model(name, config).fit(dataset)
-        metrics = best.metrics if name == best.model else {}
+        metrics = best.metrics if name == best.family else {}
         version = registry.register(model, name, metrics=metrics)
         registry.promote(name, version)
         console.print(f"registered {name} version {version} in {registry.root} (lmrec serve)")

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from lmrec.data.splitters import Split
+from lmrec.errors import ConfigError
 from lmrec.evaluation.runner import EvaluationResult, evaluate
 from lmrec.evaluation.tuning import grid_points, select_config
 from lmrec.models.base import Recommender
@@ -38,10 +39,16 @@ class ModelResult:
     variant: str = "train"
     trials: list[dict[str, Any]] = field(default_factory=list)
     result: EvaluationResult | None = None
+    #: the registry name behind `model` when the row is a labelled variant (sasrec-id=sasrec)
+    family: str = ""
+
+    def __post_init__(self) -> None:
+        self.family = self.family or self.model
 
     def to_json(self) -> dict[str, Any]:
         return {
             "model": self.model,
+            "family": self.family,
             "protocol": self.protocol,
             "variant": self.variant,
             "metrics": self.metrics,
@@ -53,6 +60,34 @@ class ModelResult:
 
 
 Progress = Callable[[str], None]
+
+
+def parse_model_specs(models: str | Sequence[str]) -> list[tuple[str, str]]:
+    """`"ease,sasrec-id=sasrec"` -> [("ease", "ease"), ("sasrec-id", "sasrec")].
+
+    A LABEL=MODEL entry runs a registered model under its own name, so one comparison can
+    hold several configurations of the same model (each set with `--set LABEL.key=value`)."""
+    entries = models.split(",") if isinstance(models, str) else list(models)
+    specs: list[tuple[str, str]] = []
+    for entry in (e.strip() for e in entries):
+        if not entry:
+            continue
+        label, eq, family = entry.partition("=")
+        label, family = label.strip(), (family.strip() if eq else label.strip())
+        if not label or not family:
+            raise ConfigError(f"model entry {entry!r}: write NAME or LABEL=NAME")
+        if label in (s[0] for s in specs):
+            raise ConfigError(f"model label {label!r} appears twice; give each run its own label")
+        specs.append((label, family))
+    return specs
+
+
+def _config_for(
+    label: str, family: str, settings: dict[str, dict[str, Any]] | None
+) -> dict[str, Any]:
+    """Settings for the model name apply to every variant; a label's own settings win."""
+    settings = settings or {}
+    return {**settings.get(family, {}), **(settings.get(label, {}) if label != family else {})}
 
 
 def fit_and_evaluate(
@@ -92,7 +127,7 @@ def _cold_candidates(split: Split, protocol: str) -> np.ndarray | None:
 
 def compare_models(
     split: Split,
-    models: Sequence[str],
+    models: str | Sequence[str],
     protocol: str,
     *,
     settings: dict[str, dict[str, Any]] | None = None,
@@ -104,11 +139,12 @@ def compare_models(
     progress: Progress | None = None,
 ) -> list[ModelResult]:
     """Tune each model on validation, fit on train, test once; optionally refit on
-    train + validation (a separate row labelled 'train+valid')."""
+    train + validation (a separate row labelled 'train+valid'). `models` entries are
+    registry names or LABEL=NAME pairs (see `parse_model_specs`)."""
     say = progress or (lambda _msg: None)
     rows: list[ModelResult] = []
-    for name in models:
-        config, trials = dict((settings or {}).get(name, {})), []
+    for label, name in parse_model_specs(models):
+        config, trials = _config_for(label, name, settings), []
         if tune and len(split.valid) and len(_grid_points(name, config)) > 1:
             config, table = select_config(
                 name, config, None, split.train, split.valid,
@@ -116,12 +152,13 @@ def compare_models(
                 candidates=_cold_candidates(split, protocol), exclude_seen=exclude_seen,
             )  # fmt: skip
             trials = table.drop(columns="best").round(5).to_dict(orient="records")
-        say(f"{name}: fitting on train and testing")
-        rows.append(_test_row(name, config, split, protocol, ks, exclude_seen, trials=trials))
+        say(f"{label}: fitting on train and testing")
+        run = _Run(label, name, config, protocol, ks, exclude_seen)
+        rows.append(run.test_row(split, trials=trials))
         if refit and len(split.valid):
-            say(f"{name}: refitting on train + valid")
+            say(f"{label}: refitting on train + valid")
             merged = Split(split.train.concat(split.valid), split.valid.subset([]), split.test)
-            rows.append(_test_row(name, config, merged, protocol, ks, exclude_seen, "train+valid"))
+            rows.append(run.test_row(merged, variant="train+valid"))
     return rows
 
 
@@ -130,23 +167,29 @@ def _grid_points(name: str, fixed: dict[str, Any]) -> list[dict[str, Any]]:
     return grid_points({k: v for k, v in grid.items() if k not in fixed}, MAX_TRIALS)
 
 
-def _test_row(
-    name: str,
-    config: dict[str, Any],
-    split: Split,
-    protocol: str,
-    ks: Sequence[int],
-    exclude_seen: bool,
-    variant: str = "train",
-    trials: list[dict[str, Any]] | None = None,
-) -> ModelResult:
-    model, res, fit_s, eval_s = fit_and_evaluate(
-        name, config, split, protocol, ks=ks, exclude_seen=exclude_seen
-    )
-    return ModelResult(
-        name, protocol, res.summary(), fit_s, eval_s, model.config.model_dump(mode="json"),
-        variant=variant, trials=trials or [], result=res,
-    )  # fmt: skip
+@dataclass(frozen=True)
+class _Run:
+    """One model configuration as the comparison fits and tests it."""
+
+    label: str
+    family: str
+    config: dict[str, Any]
+    protocol: str
+    ks: Sequence[int]
+    exclude_seen: bool
+
+    def test_row(
+        self, split: Split, variant: str = "train", trials: list[dict[str, Any]] | None = None
+    ) -> ModelResult:
+        model, res, fit_s, eval_s = fit_and_evaluate(
+            self.family, self.config, split, self.protocol,
+            ks=self.ks, exclude_seen=self.exclude_seen,
+        )  # fmt: skip
+        return ModelResult(
+            self.label, self.protocol, res.summary(), fit_s, eval_s,
+            model.config.model_dump(mode="json"), variant=variant, trials=trials or [],
+            result=res, family=self.family,
+        )  # fmt: skip
 
 
 def results_frame(rows: Sequence[ModelResult]) -> pd.DataFrame:

@@ -40,6 +40,43 @@ def significance(rows: Sequence[ModelResult], metric: str = "ndcg@10") -> dict[s
     return {"metric": metric, "best": _label(best), "runner_up": _label(second), **test.to_dict()}
 
 
+def paired_tests(rows: Sequence[ModelResult], metric: str = "ndcg@10") -> list[dict[str, Any]]:
+    """Paired test of the best model against every other row, on per-user values (the
+    difference is best minus other); empty when fewer than two rows carry per-user values."""
+    from lmrec.evaluation.stats import paired_test
+
+    ranked = sorted(
+        (r for r in rows if r.result is not None and metric in r.result.per_user),
+        key=lambda r: r.metrics[metric],
+        reverse=True,
+    )
+    if len(ranked) < 2:
+        return []
+    best = ranked[0].result.per_user[metric]  # type: ignore[union-attr]
+    out = []
+    for other in ranked[1:]:
+        test = paired_test(other.result.per_user[metric], best)  # type: ignore[union-attr]
+        out.append({"best": _label(ranked[0]), "other": _label(other), **test.to_dict()})
+    return out
+
+
+def _paired_table(tests: list[dict[str, Any]], metric: str = "ndcg@10") -> list[str]:
+    rows = [
+        f"| {t['other']} | {t['mean_diff']:+.4f} | [{t['diff_ci_low']:+.4f}, "
+        f"{t['diff_ci_high']:+.4f}] | {t['t_pvalue']:.3g} | {t['wilcoxon_pvalue']:.3g} |"
+        for t in tests
+    ]
+    return [
+        f"Paired tests on per-user {metric}, {tests[0]['best']} minus each other model "
+        f"({tests[0]['n']} users):",
+        "",
+        "| other model | mean difference | 95% CI | t-test p | Wilcoxon p |",
+        "|---|---|---|---|---|",
+        *rows,
+        "",
+    ]
+
+
 def confidence_intervals(
     rows: Sequence[ModelResult], metric: str = "ndcg@10"
 ) -> dict[str, list[float]]:
@@ -80,6 +117,10 @@ def write_markdown(
             f"(95% CI [{sig['diff_ci_low']:.4f}, {sig['diff_ci_high']:.4f}]), "
             f"t-test p={sig['t_pvalue']:.3g}, Wilcoxon p={sig['wilcoxon_pvalue']:.3g}."
         )
+        lines.append("")
+    tests = paired_tests(rows)
+    if len(tests) > 1:  # one test is the runner-up line above
+        lines += _paired_table(tests)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(lines) + "\n")
     return path
@@ -135,7 +176,10 @@ def write_report(
     frame = results_frame(rows)
     csv_path = out_dir / "results.csv"
     frame.to_csv(csv_path, index=False)
+    tests_path = out_dir / "paired_tests.csv"
+    pd.DataFrame.from_records(paired_tests(rows)).to_csv(tests_path, index=False)
     return {
+        "paired tests": tests_path,
         "json": write_json(rows, out_dir / "results.json"),
         "csv": csv_path,
         "markdown": write_markdown(rows, out_dir / "report.md", title=title, context=context),
