@@ -117,6 +117,8 @@ def test_compare_runs_labelled_variants_of_one_model(
         "--out-dir", out_dir,
     )  # fmt: skip
     assert code == 0, text
+    # not a terminal: progress comes as timestamped lines a log file keeps
+    assert "compare: loose: fitting on train and testing" in text
     rows = {r["model"]: r for r in json.loads(json_path.read_text())}
     assert list(rows) == ["tight", "loose", "pop"]
     assert rows["tight"]["family"] == rows["loose"]["family"] == "ease"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -59,7 +60,12 @@ def print_json(obj: Any) -> None:
 
 @contextmanager
 def progress_messages(label: str) -> Iterator[Any]:
-    """A spinner whose text follows the pipeline's progress messages (on stderr)."""
+    """A spinner whose text follows the pipeline's progress messages (on stderr); when
+    stderr is not a terminal (a log file, CI), each message is one timestamped line instead,
+    so a long run can be followed with `tail -f`."""
+    if not err_console.is_terminal:
+        yield lambda msg: err_console.print(f"{time.strftime('%H:%M:%S')} {label}: {msg}")
+        return
     with err_console.status(label) as status:
         yield lambda msg: status.update(f"{label}: {msg}")
 
