@@ -5,7 +5,8 @@ full ranking over the whole catalogue, each user's training and validation items
 from the ranking, the test-time history = train + valid in time order. Models stop early
 on validation NDCG@10.
 
-    python benchmarks/bench_sasrec.py --data /path/to/ml-100k --threads 2
+    python benchmarks/bench_sasrec.py --data ml-100k --threads 2
+    python benchmarks/bench_sasrec.py --keep-seen   # RecBole's convention for sequences
     python benchmarks/bench_sasrec.py --variants sasrec-fused --epochs 100
     python benchmarks/bench_sasrec.py --synthetic --synthetic-epochs 2   # 1M x 100k items
 
@@ -32,7 +33,9 @@ VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
 }
 
 
-def run_variant(name: str, split: Any, base: dict[str, Any]) -> dict[str, Any]:
+def run_variant(
+    name: str, split: Any, base: dict[str, Any], exclude_seen: bool = True
+) -> dict[str, Any]:
     from lmrec.evaluation.runner import evaluate
     from lmrec.models.registry import create_model
 
@@ -44,7 +47,7 @@ def run_variant(name: str, split: Any, base: dict[str, Any]) -> dict[str, Any]:
     result = evaluate(
         model,
         split.test,
-        exclude=[split.train, split.valid],
+        exclude=[split.train, split.valid] if exclude_seen else None,
         history=split.train.concat(split.valid),
         metrics=["ndcg@10", "hit@10"],
     )
@@ -52,6 +55,7 @@ def run_variant(name: str, split: Any, base: dict[str, Any]) -> dict[str, Any]:
     log = model.training_  # type: ignore[attr-defined]
     return {
         "variant": name,
+        "seen_items": "excluded" if exclude_seen else "kept",
         "ndcg@10": round(summary["ndcg@10"], 4),
         "hr@10": round(summary["hit@10"], 4),
         "best_epoch": log.best_epoch + 1,
@@ -76,6 +80,7 @@ def real_data(args: argparse.Namespace) -> None:
         "threads": args.threads,
         "epochs": args.epochs,
         "max_len": args.max_len,
+        "hidden": args.hidden,
         "dropout": args.dropout,
         "patience": args.patience,
         "seed": args.seed,
@@ -83,7 +88,8 @@ def real_data(args: argparse.Namespace) -> None:
     }
     print(f"# settings {json.dumps(base)}")
     for name in args.variants.split(","):
-        print(json.dumps(run_variant(name.strip(), split, base)), flush=True)
+        result = run_variant(name.strip(), split, base, exclude_seen=not args.keep_seen)
+        print(json.dumps(result), flush=True)
 
 
 def synthetic(args: argparse.Namespace) -> None:
@@ -135,13 +141,17 @@ def synthetic(args: argparse.Namespace) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", default="/work/devdata/recbole/dataset_example/ml-100k")
+    parser.add_argument("--data", default="ml-100k", help="dataset name or folder")
     parser.add_argument("--variants", default="sasrec-id,sasrec-text,sasrec-fused,gru4rec")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--epochs", type=int, default=200)
     parser.add_argument("--patience", type=int, default=10)
     parser.add_argument("--max-len", type=int, default=50)
+    parser.add_argument("--hidden", type=int, default=64)
     parser.add_argument("--dropout", type=float, default=0.2)
+    parser.add_argument(
+        "--keep-seen", action="store_true", help="rank a user's past items too (RecBole's way)"
+    )
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--synthetic", action="store_true", help="run the 1M x 100k run only")
     parser.add_argument("--synthetic-epochs", type=int, default=2)

@@ -10,12 +10,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
-from serving_toys import INTERACTIONS, ITEMS, KEY, ToyMF, ToyText, toy_dataset
+from serving_toys import INTERACTIONS, ITEMS, ToyMF, ToyText, make_settings, toy_dataset
 
 from lmrec.data.dataset import from_frame
 from lmrec.models.baselines import PopularityRecommender
 from lmrec.serving.registry import ModelRegistry
-from lmrec.serving.settings import ServeSettings
 
 PG_BASE = "postgresql://postgres@127.0.0.1:5432/test"
 
@@ -85,19 +84,6 @@ def registry_dir(tmp_path: Path) -> Path:
     reg.register(ToyMF().fit(ds), "mf")
     reg.register(ToyText().fit(ds), "text")
     return reg.root
-
-
-def make_settings(registry: Path, db: str, **extra: object) -> ServeSettings:
-    values: dict[str, object] = {
-        "home": registry.parent,
-        "registry": registry,
-        "db": db,
-        "api_keys": [KEY],
-        "default_model": "pop",
-        "registry_poll_seconds": 0,
-    }
-    values.update(extra)
-    return ServeSettings(**values)  # type: ignore[arg-type]
 
 
 @pytest.fixture

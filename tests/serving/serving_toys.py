@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -16,6 +17,7 @@ import scipy.sparse as sp
 from lmrec.data.dataset import Dataset, from_frame
 from lmrec.models.base import ModelConfig, Recommender
 from lmrec.models.registry import register
+from lmrec.serving.settings import ServeSettings
 
 KEY = "test-key-0123456789abcdef"
 AUTH = {"Authorization": f"Bearer {KEY}"}
@@ -124,3 +126,17 @@ class ToyText(Recommender):
 
 register("toy-mf", f"{__name__}:ToyMF")
 register("toy-text", f"{__name__}:ToyText")
+
+
+def make_settings(registry: Path, db: str, **extra: object) -> ServeSettings:
+    """Service settings for a test: this registry and database, the test key, no polling."""
+    values: dict[str, object] = {
+        "home": registry.parent,
+        "registry": registry,
+        "db": db,
+        "api_keys": [KEY],
+        "default_model": "pop",
+        "registry_poll_seconds": 0,
+    }
+    values.update(extra)
+    return ServeSettings(**values)  # type: ignore[arg-type]

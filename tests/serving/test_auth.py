@@ -6,9 +6,8 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from serving_toys import AUTH
+from serving_toys import AUTH, make_settings
 
-from conftest import make_settings
 from lmrec.serving.app import create_app
 
 EVENT = [{"event_id": "a1", "user_id": "u1", "item_id": "i1", "type": "view"}]

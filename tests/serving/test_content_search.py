@@ -6,9 +6,8 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from serving_toys import AUTH, toy_dataset
+from serving_toys import AUTH, make_settings, toy_dataset
 
-from conftest import make_settings
 from lmrec.models.registry import create_model
 from lmrec.serving.app import create_app
 from lmrec.serving.registry import ModelRegistry

@@ -7,9 +7,8 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from serving_toys import AUTH
+from serving_toys import AUTH, make_settings
 
-from conftest import make_settings
 from lmrec.events.store import EventStore, events_to_dataset
 from lmrec.serving.app import create_app
 from lmrec.serving.registry import ModelRegistry

@@ -5,9 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi.testclient import TestClient
-from serving_toys import AUTH
+from serving_toys import AUTH, make_settings
 
-from conftest import make_settings
 from lmrec.serving.app import create_app
 from lmrec.serving.registry import ModelRegistry
 

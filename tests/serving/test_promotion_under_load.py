@@ -10,9 +10,8 @@ from pathlib import Path
 import httpx
 import pytest
 from live_server import ThreadServer
-from serving_toys import AUTH
+from serving_toys import AUTH, make_settings
 
-from conftest import make_settings
 from lmrec.serving.app import create_app
 
 # the cold-start answer tells the versions apart: v1 ranks i1 and i2 (tied) first, v2 i3

@@ -99,7 +99,8 @@ def test_unknown_model_and_unknown_history_item_are_404(client: TestClient) -> N
 def test_history_a_model_cannot_fold_in_goes_to_the_cold_start_model(
     registry_dir, tmp_path
 ) -> None:
-    from conftest import make_settings
+    from serving_toys import make_settings
+
     from lmrec.serving.app import create_app
 
     body = {"history": ["i3"], "k": 2, "model": "mf"}  # toy-mf cannot fold in a history
