@@ -61,6 +61,17 @@ def test_epoch_seconds_and_column_names_found_by_convention(tmp_path: Path) -> N
     assert not ds.explicit
 
 
+@pytest.mark.parametrize("scale", [1, 1_000, 1_000_000, 1_000_000_000])
+def test_epoch_milli_micro_and_nanoseconds_become_seconds(tmp_path: Path, scale: int) -> None:
+    """Event logs from JavaScript or Kafka carry epoch milliseconds (or finer)."""
+    path = tmp_path / "events.csv"
+    path.write_text(
+        f"user,item,ts\nu,a,{1600000000 * scale}\nu,b,{1600000002 * scale + scale // 2}\n"
+    )
+    ds = read_generic(path)
+    assert sorted(ds.to_frame().timestamp) == [1600000000, 1600000002]
+
+
 def test_ids_are_text(tmp_path: Path) -> None:
     path = tmp_path / "log.csv"
     path.write_text("user_id,item_id\n007,1\n7,1\n")

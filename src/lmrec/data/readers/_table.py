@@ -191,7 +191,8 @@ def _to_frame(table: pa.Table, kinds: Mapping[str, Kind]) -> pd.DataFrame:
         if kind == "int_id" and table.column(name).null_count:
             df[name] = pd.array(table.column(name).to_pylist(), dtype="Int64")
         elif kind == "timestamp":
-            df[name] = np.floor(df[name].to_numpy(dtype=np.float64)).astype(np.int64)
+            stamps = df[name].to_numpy(dtype=np.float64)
+            df[name] = np.floor(stamps / _epoch_unit(stamps)).astype(np.int64)
     return df
 
 
@@ -259,10 +260,10 @@ def _convert(s: pd.Series, kind: Kind) -> tuple[object, np.ndarray, str]:
         return values, bad, "an integer"
     if kind == "float":
         return nums, ~np.isfinite(nums), "a number"
-    # timestamp: epoch seconds, or an ISO 8601 date/time
+    # timestamp: epoch seconds (or ms / us / ns, told apart by size), or an ISO 8601 date/time
     ok = np.isfinite(nums)
     seconds = np.zeros(len(s), dtype=np.int64)
-    seconds[ok] = np.floor(nums[ok]).astype(np.int64)
+    seconds[ok] = np.floor(nums[ok] / _epoch_unit(nums[ok])).astype(np.int64)
     rest = ~ok & ~missing
     if rest.any():
         parsed = pd.to_datetime(s[rest], format="ISO8601", utc=True, errors="coerce")
@@ -273,6 +274,19 @@ def _convert(s: pd.Series, kind: Kind) -> tuple[object, np.ndarray, str]:
         seconds[idx[good]] = secs
         ok[idx[good]] = True
     return seconds, ~ok, "a timestamp (epoch seconds or ISO 8601 date)"
+
+
+def _epoch_unit(values: np.ndarray) -> float:
+    """Divisor that turns a numeric epoch column into seconds. Logs often store
+    milliseconds (JavaScript, Kafka) or finer; as seconds those would lie past the year
+    5000, so the column's largest value decides the unit for the whole column."""
+    if not len(values):
+        return 1.0
+    top = float(np.nanmax(np.abs(values)))
+    for threshold, unit in ((1e17, 1e9), (1e14, 1e6), (1e11, 1e3)):
+        if top >= threshold:
+            return unit
+    return 1.0
 
 
 # ---- locating lines (only on the way to an error) ---------------------------------------
