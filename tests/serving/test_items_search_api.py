@@ -52,6 +52,25 @@ def test_search_with_filters_and_user(client: TestClient) -> None:
     assert mine.index("i5") <= anon.index("i5")
 
 
+def test_search_blends_in_the_models_scores_for_the_user(client: TestClient) -> None:
+    """blend=1 orders by the model's own scores for the user: with the user's history left
+    out it agrees with their recommendations; blend=0 is the plain text order."""
+    seen = ["i2", "i3", "i6"]  # u4's history
+    recs = client.post(
+        "/v1/recommendations", json={"user_id": "u4", "k": 3, "model": "text"}
+    ).json()
+    query = {"query": "comedy", "k": 3, "user_id": "u4", "exclude": seen, "model": "text"}
+    blended = client.post("/v1/search", json={**query, "blend": 1.0})
+    assert blended.status_code == 200, blended.text
+    assert ids(blended.json())[0] == ids(recs)[0]
+    assert set(ids(blended.json())) == set(ids(recs))
+    plain = client.post("/v1/search", json={**query, "blend": 0.0}).json()
+    assert set(ids(plain)) <= {"i1", "i4", "i5"}
+    for bad in (-0.1, 1.5, "lots"):
+        r = client.post("/v1/search", json={**query, "blend": bad})
+        assert r.status_code == 422 and "blend" in r.text
+
+
 def test_search_with_empty_words_is_4xx(client: TestClient) -> None:
     r = client.post("/v1/search", json={"query": "   "})
     assert r.status_code == 422

@@ -112,6 +112,13 @@ class SearchRequest(Strict):
     query: Annotated[str, StringConstraints(min_length=1, max_length=2000)]
     k: K = 10
     user_id: Id | None = None
+    blend: float = Field(
+        default=0.0,
+        ge=0.0,
+        le=1.0,
+        description="with user_id: share of the model's own scores for the user in the "
+        "order (0: text similarity, leaning toward the user's history; 1: the model's scores)",
+    )
     filters: dict[str, list[str]] | None = None
     exclude: list[Id] | None = Field(default=None, max_length=10_000)
     model: str | None = None

@@ -17,22 +17,28 @@ router = APIRouter(prefix="/v1", tags=["search"], dependencies=READ)
 @router.post("/search", response_model=SearchResponse)
 def search(ctx: Ctx, body: SearchRequest) -> SearchResponse:
     """Items matching the query text; with a user_id, the order leans toward the user's
-    history. 503 when no live model can embed text."""
+    history, or with `blend` > 0 mixes in the model's own scores for the user. 503 when no
+    live model can embed text."""
     live = ctx.search_model(body.model)
+    model = live.model
     history: list[str] = []
     if body.user_id is not None:
-        assert live.model.item_map is not None
+        assert model.item_map is not None
         known = history_indices(live, body.user_id, ctx.fresh_history(body.user_id))
-        history = live.model.item_map.to_ids(known).tolist()
+        history = model.item_map.to_ids(known).tolist()
+    # the model scores a user it was trained on by id; anyone else by the history alone
+    trained_user = model.user_map is not None and body.user_id in model.user_map
     allowed = live.filters.mask(body.filters) if body.filters else None
     recs = search_items(
-        live.model,
+        model,
         body.query,
         body.k,
         history=history,
         exclude=body.exclude,
         allowed=allowed,
         index=live.search_index(),
+        user_id=body.user_id if trained_user else None,
+        blend=body.blend,
     )
     return SearchResponse(
         query=body.query,
