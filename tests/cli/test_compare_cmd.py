@@ -38,8 +38,14 @@ def test_compare_writes_every_output(invoke: Invoke, ratings_dir: Path, tmp_path
         assert row["fit_seconds"] >= 0
     by_model = {r["model"]: r["metrics"]["ndcg@10"] for r in rows}
     assert by_model["ease"] > by_model["random"]
-    # EASE's grid was searched on validation: every trial is recorded
-    assert len(rows[2]["tuning_trials"]) > 1
+    # EASE's grid was searched on validation: every trial is recorded, and the best
+    # trial's model is the one tested (its fit is not repeated)
+    trials = rows[2]["tuning_trials"]
+    assert len(trials) > 1
+    best = max(trials, key=lambda t: t["ndcg@10"])
+    assert rows[2]["config"]["reg"] == best["reg"]
+    assert abs(rows[2]["fit_seconds"] - best["fit_seconds"]) < 1e-3
+    assert "ease: testing the best tuned model" in text
     assert (out_dir / "chart.png").read_bytes()[:4] == b"\x89PNG"
     csv = pd.read_csv(out_dir / "results.csv")
     assert list(csv["model"]) == ["random", "pop", "ease"]

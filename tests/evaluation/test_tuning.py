@@ -7,7 +7,7 @@ import pytest
 from lmrec.data.dataset import Dataset
 from lmrec.data.idmap import IdMap
 from lmrec.errors import ConfigError
-from lmrec.evaluation.tuning import grid_points, select_config
+from lmrec.evaluation.tuning import grid_points, select_config, tune
 
 
 def _split() -> tuple[Dataset, Dataset]:
@@ -49,6 +49,16 @@ def test_select_config_picks_the_better_setting() -> None:
     np.testing.assert_allclose(trials["ndcg@10"], [1 / np.log2(3), 1.0])
     assert list(trials["best"]) == [False, True]
     assert {"fit_seconds", "eval_seconds"} <= set(trials.columns)
+
+
+def test_tune_hands_back_the_best_trials_fitted_model() -> None:
+    """compare tests this model instead of fitting the same configuration again."""
+    train, valid = _split()
+    found = tune("pop", {}, {"weight": ["values", "users"]}, train, valid)
+    assert found.config == {"weight": "values"}
+    assert found.model is not None and found.model.config.weight == "values"  # type: ignore[attr-defined]
+    assert found.fit_seconds == found.trials.loc[found.trials["best"], "fit_seconds"].item()
+    assert found.model.recommend("u1", k=1).item_ids == ["b"]  # c was seen
 
 
 def test_lower_is_better_metrics_pick_the_minimum() -> None:

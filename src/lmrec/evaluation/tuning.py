@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -19,6 +20,7 @@ from lmrec.data.dataset import Dataset
 from lmrec.errors import ConfigError, DataError
 from lmrec.evaluation.metrics import lower_is_better
 from lmrec.evaluation.runner import evaluate, metric_label
+from lmrec.models.base import Recommender
 from lmrec.models.registry import create_model, get_model_class
 
 DEFAULT_MAX_TRIALS = 20
@@ -45,6 +47,17 @@ def grid_points(
     return points
 
 
+@dataclass
+class Tuning:
+    """What a search found: the best full config, one row per trial (best marked), and
+    the best trial's model, fitted on train (refitting it would repeat the same work)."""
+
+    config: dict[str, Any]
+    trials: pd.DataFrame
+    model: Recommender | None
+    fit_seconds: float
+
+
 def select_config(
     model_name: str,
     base_config: dict[str, Any] | None,
@@ -59,13 +72,36 @@ def select_config(
     exclude_seen: bool = True,
     progress: Callable[[str], None] | None = None,
 ) -> tuple[dict[str, Any], pd.DataFrame]:
+    """Fit `model_name` on `train` for each grid point and keep the best on `valid`;
+    returns the best full config and the trials table (see `tune`)."""
+    found = tune(
+        model_name, base_config, grid, train, valid, metric=metric, max_trials=max_trials,
+        seed=seed, candidates=candidates, exclude_seen=exclude_seen, progress=progress,
+    )  # fmt: skip
+    return found.config, found.trials
+
+
+def tune(
+    model_name: str,
+    base_config: dict[str, Any] | None,
+    grid: dict[str, Sequence[Any]] | None,
+    train: Dataset,
+    valid: Dataset,
+    *,
+    metric: str = "ndcg@10",
+    max_trials: int | None = DEFAULT_MAX_TRIALS,
+    seed: int = 0,
+    candidates: Any = None,
+    exclude_seen: bool = True,
+    progress: Callable[[str], None] | None = None,
+) -> Tuning:
     """Fit `model_name` on `train` for each grid point and keep the best on `valid`.
 
     grid: config key -> values to try; None uses the model class's `tuning_grid`, in
     which case keys already set in `base_config` stay fixed. Validation ranks all items
     (or only `candidates`) except the user's training items (kept when `exclude_seen` is
-    false); `progress` receives one line per trial. Returns the best full config and one
-    row per trial (the grid values, the metric, fit and evaluation seconds), best marked.
+    false); `progress` receives one line per trial. The trials table has one row per
+    trial (the grid values, the metric, fit and evaluation seconds), best marked.
     """
     base = dict(base_config or {})
     if grid is None:
@@ -78,6 +114,7 @@ def select_config(
     smaller = lower_is_better(key)
     rows: list[dict[str, Any]] = []
     best_i, best_score = -1, np.inf if smaller else -np.inf
+    best_model, best_fit_s = None, 0.0
     for i, point in enumerate(points):
         if progress is not None:
             progress(f"{model_name}: tuning {i + 1}/{len(points)} {point}")
@@ -105,8 +142,9 @@ def select_config(
         better = score < best_score if smaller else score > best_score
         if not np.isnan(score) and (best_i < 0 or better):
             best_i, best_score = i, score
+            best_model, best_fit_s = model, fit_s
     trials = pd.DataFrame(rows)
     trials.index.name = "trial"
     trials["best"] = trials.index == best_i
     best_point = points[best_i] if best_i >= 0 else points[0]
-    return {**base, **best_point}, trials
+    return Tuning({**base, **best_point}, trials, best_model, best_fit_s)

@@ -18,7 +18,8 @@ import pandas as pd
 from lmrec.data.splitters import Split
 from lmrec.errors import ConfigError
 from lmrec.evaluation.runner import EvaluationResult, evaluate
-from lmrec.evaluation.tuning import grid_points, select_config
+from lmrec.evaluation.tuning import Tuning, grid_points
+from lmrec.evaluation.tuning import tune as tune_config
 from lmrec.models.base import Recommender
 from lmrec.models.registry import create_model, get_model_class
 
@@ -98,12 +99,17 @@ def fit_and_evaluate(
     *,
     ks: Sequence[int],
     exclude_seen: bool,
+    fitted: tuple[Recommender, float] | None = None,
 ) -> tuple[Recommender, EvaluationResult, float, float]:
-    """Fit on train (validation only for early stopping) and test once."""
-    model = create_model(name, config)
-    t0 = time.perf_counter()
-    model.fit(split.train, split.valid if len(split.valid) else None)
-    fit_s = time.perf_counter() - t0
+    """Fit on train (validation only for early stopping) and test once; `fitted` is a
+    model already fit that way and its fit seconds."""
+    if fitted is None:
+        model = create_model(name, config)
+        t0 = time.perf_counter()
+        model.fit(split.train, split.valid if len(split.valid) else None)
+        fit_s = time.perf_counter() - t0
+    else:
+        model, fit_s = fitted
     t0 = time.perf_counter()
     seen = [split.train, split.valid]
     result = evaluate(
@@ -145,16 +151,22 @@ def compare_models(
     rows: list[ModelResult] = []
     for label, name in parse_model_specs(models):
         config, trials = _config_for(label, name, settings), []
+        found: Tuning | None = None
         if tune and len(split.valid) and len(_grid_points(name, config)) > 1:
-            config, table = select_config(
+            found = tune_config(
                 name, config, None, split.train, split.valid,
                 metric=select_metric, max_trials=MAX_TRIALS, progress=say,
                 candidates=_cold_candidates(split, protocol), exclude_seen=exclude_seen,
             )  # fmt: skip
-            trials = table.drop(columns="best").round(5).to_dict(orient="records")
-        say(f"{label}: fitting on train and testing")
+            config = found.config
+            trials = found.trials.drop(columns="best").round(5).to_dict(orient="records")
         run = _Run(label, name, config, protocol, ks, exclude_seen)
-        rows.append(run.test_row(split, trials=trials))
+        if found is not None and found.model is not None:
+            say(f"{label}: testing the best tuned model (already fit on train)")
+            rows.append(run.test_row(split, trials=trials, fitted=(found.model, found.fit_seconds)))
+        else:
+            say(f"{label}: fitting on train and testing")
+            rows.append(run.test_row(split, trials=trials))
         if refit and len(split.valid):
             say(f"{label}: refitting on train + valid")
             merged = Split(split.train.concat(split.valid), split.valid.subset([]), split.test)
@@ -179,11 +191,15 @@ class _Run:
     exclude_seen: bool
 
     def test_row(
-        self, split: Split, variant: str = "train", trials: list[dict[str, Any]] | None = None
+        self,
+        split: Split,
+        variant: str = "train",
+        trials: list[dict[str, Any]] | None = None,
+        fitted: tuple[Recommender, float] | None = None,
     ) -> ModelResult:
         model, res, fit_s, eval_s = fit_and_evaluate(
             self.family, self.config, split, self.protocol,
-            ks=self.ks, exclude_seen=self.exclude_seen,
+            ks=self.ks, exclude_seen=self.exclude_seen, fitted=fitted,
         )  # fmt: skip
         return ModelResult(
             self.label, self.protocol, res.summary(), fit_s, eval_s,
