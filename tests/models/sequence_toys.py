@@ -36,3 +36,18 @@ def with_vectors(data: Dataset, dim: int = 8, extra: dict[str, str] | None = Non
 def next_after(model: Any, history: list[str]) -> str:
     scores = model.score_sequences([model.item_map.lookup(history)])[0]
     return str(model.item_map.ids[int(np.nanargmax(scores))])
+
+
+def repeat_data(repeats: bool, n_users: int = 60, n_items: int = 30, length: int = 8) -> Dataset:
+    """Either every user's next item is one they have had before (they alternate between
+    two items) or never is (distinct random items, as with films)."""
+    rng = np.random.default_rng(2)
+    rows = []
+    for u in range(n_users):
+        if repeats:
+            pair = rng.choice(n_items, 2, replace=False)
+            items = [pair[t % 2] for t in range(length)]
+        else:
+            items = list(rng.choice(n_items, length, replace=False))
+        rows += [(f"u{u}", f"i{i}", 100 + t) for t, i in enumerate(items)]
+    return from_frame(pd.DataFrame(rows, columns=["user_id", "item_id", "timestamp"]))

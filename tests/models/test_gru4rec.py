@@ -30,7 +30,9 @@ def cycle() -> Dataset:
 
 
 def test_learns_a_cycle(cycle: Dataset) -> None:
-    model = create_model("gru4rec", {**FAST, "epochs": 30}).fit(cycle)
+    # without the repeat offset, so that the reversed history's answer (i1, which follows
+    # i0) is not pushed down for having been seen
+    model = create_model("gru4rec", {**FAST, "epochs": 30, "repeat_bias": False}).fit(cycle)
     assert next_after(model, ["i0", "i1", "i2"]) == "i3"
     assert next_after(model, ["i4"]) == "i5"
     assert next_after(model, ["i2", "i1", "i0"]) != "i3"

@@ -16,7 +16,7 @@ from lmrec.models.query import Query
 from lmrec.models.registry import create_model
 from lmrec.testing import RecommenderContract
 
-from .sequence_toys import cycle_data, next_after, with_vectors
+from .sequence_toys import cycle_data, next_after, repeat_data, with_vectors
 
 FAST = {"hidden": 16, "heads": 1, "n_layers": 1, "dropout": 0.0, "lr": 0.01, "threads": 1}
 
@@ -80,14 +80,34 @@ def test_text_items_and_new_items_through_text(cycle: Dataset, item_repr: str) -
     config = {**FAST, "epochs": 40, "item_repr": item_repr, "text": {"vectors_column": "vec"}}
     model = create_model("sasrec", config).fit(data)
     assert next_after(model, ["i0", "i1", "i2"]) == "i3"
-    scores = model.score_sequences([model.item_map.lookup(["i0", "i1", "i2"])])[0]
+    history = model.item_map.lookup(["i0", "i1", "i2"])
+    scores = model.score_sequences([history])[0]
     new = model.item_map.lookup(list(twins))
     assert np.isfinite(scores[new]).all()
     # among the new items, scored by their text alone, the twin of the right answer wins
     assert list(twins)[int(np.argmax(scores[new]))] == "new-i3"
-    if item_repr == "text":  # same text, same vector, same score
+    if item_repr == "text":  # same text, same vector, same score, but for the repeat offset
         old = model.item_map.lookup(list(twins.values()))
-        np.testing.assert_allclose(scores[new], scores[old], rtol=1e-5)
+        offset = model.net_.items.repeat.item() * np.isin(old, history)
+        np.testing.assert_allclose(scores[old], scores[new] + offset, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("loss", ["ce", "sampled"])
+def test_repeat_offset_learns_whether_users_return_to_items(loss: str) -> None:
+    """Negative where nobody returns to an item, positive where everyone does; it applies
+    to the whole history, also beyond the max_len items the network reads."""
+    config = {**FAST, "epochs": 30, "loss": loss, "n_negatives": 8, "max_len": 4}
+    films = create_model("sasrec", config).fit(repeat_data(repeats=False))
+    assert films.net_.items.repeat.item() < -0.5
+    groceries = create_model("sasrec", config).fit(repeat_data(repeats=True))
+    assert groceries.net_.items.repeat.item() > 0.5
+    long_ago = films.item_map.lookup(["i1", "i2", "i3", "i4", "i5", "i6", "i7"])
+    with_it = films.score_sequences([long_ago])[0]
+    without_it = films.score_sequences([long_ago[1:]])[0]  # same last 4 items read
+    offset = films.net_.items.repeat.item()
+    assert with_it[long_ago[0]] == pytest.approx(without_it[long_ago[0]] + offset, abs=1e-5)
+    plain = create_model("sasrec", {**config, "repeat_bias": False})
+    assert plain.fit(repeat_data(repeats=False)).net_.items.repeat is None
 
 
 def test_id_model_cannot_score_an_item_never_seen(cycle: Dataset) -> None:

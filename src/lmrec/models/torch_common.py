@@ -31,8 +31,8 @@ Fusion = Literal["sum", "gate"]
 class TorchTrainConfig(ModelConfig):
     """Options every torch model shares: the epoch loop, the device and threads."""
 
-    #: most epochs; with validation data training usually stops earlier (on ml-100k
-    #: SASRec peaks after 25-30 epochs), without it all of them are run
+    #: most epochs; with validation data training usually stops earlier, without it
+    #: all of them are run
     epochs: int = Field(50, ge=1)
     batch_size: int = Field(128, ge=1)
     lr: float = Field(1e-3, gt=0)
@@ -151,6 +151,10 @@ def load_flat_state(module: nn.Module, flat: np.ndarray) -> None:
 
 
 # ---- item representations --------------------------------------------------------------
+#: see ItemRepresentation.repeat
+REPEAT_SCALE = 20.0
+
+
 class ItemRepresentation(nn.Module):
     """Vectors for item tokens (token 0 is padding, token i+1 is item index i).
 
@@ -160,6 +164,12 @@ class ItemRepresentation(nn.Module):
            occurred in training (`has_id` false) use the text path alone, so a new item
            is scored by its text rather than by an untrained ID vector; while training,
            a share `id_dropout` of item occurrences also goes through text alone.
+
+    With `repeat_bias`, one learned scalar is added to the score of every item already in
+    the user's sequence: strongly negative where people rarely return to an item (films),
+    positive where they do (groceries). Without it the network has to push seen items down
+    through its states alone, which it learns poorly: on ml-100k almost half of SASRec's
+    top 10 were items the user had already watched.
     """
 
     def __init__(
@@ -171,6 +181,7 @@ class ItemRepresentation(nn.Module):
         text: np.ndarray | None = None,
         has_id: np.ndarray | None = None,
         id_dropout: float = 0.0,
+        repeat_bias: bool = False,
     ) -> None:
         super().__init__()
         self.mode, self.fusion, self.n_items, self.dim = mode, fusion, n_items, dim
@@ -196,6 +207,14 @@ class ItemRepresentation(nn.Module):
         known = np.ones(n_items, dtype=bool) if has_id is None else np.asarray(has_id, bool)
         flags = np.concatenate([[False], known]).astype(np.float32)
         self.register_buffer("has_id", torch.from_numpy(flags), persistent=False)
+        self.repeat_raw = nn.Parameter(torch.zeros(())) if repeat_bias else None
+
+    @property
+    def repeat(self) -> torch.Tensor | None:
+        """The repeat offset (None without `repeat_bias`). Stored divided by REPEAT_SCALE:
+        Adam moves a parameter by about lr per step whatever its gradient, and this one
+        must travel several logits within a few hundred steps."""
+        return None if self.repeat_raw is None else self.repeat_raw * REPEAT_SCALE
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
         """Vectors (*tokens.shape, dim); zero for padding tokens."""

@@ -15,11 +15,9 @@ import torch
 import torch.nn.functional as F
 
 
-def full_softmax_ce(
-    hidden: torch.Tensor, items: torch.Tensor, targets: torch.Tensor
-) -> torch.Tensor:
-    """hidden (N, d), items (n_items, d), targets (N,) item indices."""
-    return F.cross_entropy(hidden @ items.T, targets)
+def full_softmax_ce(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """logits (N, n_items) over every item, targets (N,) item indices."""
+    return F.cross_entropy(logits, targets)
 
 
 def sampled_logits(

@@ -60,6 +60,14 @@ def left_pad(sequences: list[np.ndarray], max_len: int) -> np.ndarray:
     return out
 
 
+def prefix_tokens(inputs: torch.Tensor) -> torch.Tensor:
+    """(B, L) tokens -> (B, L, L): row [b, t] holds the tokens at positions 0..t of
+    sequence b and 0 after t, i.e. what position t has read."""
+    length = inputs.shape[1]
+    upto = torch.ones(length, length, dtype=torch.bool, device=inputs.device).tril()
+    return inputs[:, None, :] * upto[None]
+
+
 @dataclass
 class SequenceBatch:
     inputs: torch.Tensor  # (B, L) tokens
@@ -130,8 +138,16 @@ class SequenceTask:
         hidden = states[where]
         target_tokens = batch.targets[where]
         items = self.net.items
+        repeat = getattr(items, "repeat", None)
+        # tokens each predicting position has read so far (0 = nothing), (N, L)
+        read = prefix_tokens(batch.inputs)[where] if repeat is not None else None
         if batch.negatives is None:
-            return full_softmax_ce(hidden, items.all_items(), target_tokens - 1)
+            logits = hidden @ items.all_items().T
+            if read is not None:
+                seen = torch.zeros(logits.shape[0], logits.shape[1] + 1, device=logits.device)
+                seen = seen.scatter_(1, read, 1.0)[:, 1:]
+                logits = logits + repeat * seen
+            return full_softmax_ce(logits, target_tokens - 1)
         pos, neg = sampled_logits(
             hidden,
             items(target_tokens),
@@ -139,6 +155,10 @@ class SequenceTask:
             target_tokens - 1,
             batch.negatives,
         )
+        if read is not None:
+            pos = pos + repeat * (read == target_tokens[:, None]).any(dim=1)
+            seen_neg = (read[:, :, None] == (batch.negatives + 1)[None, None, :]).any(dim=1)
+            neg = neg + repeat * seen_neg
         if self.beta is None:
             return sampled_softmax_ce(pos, neg)
         return gbce(pos, neg, self.beta)
