@@ -66,7 +66,13 @@ def run_variant(
         # the fastest epoch: the least disturbed by other work on a shared machine
         "min_s_per_epoch": round(min(r.seconds for r in log.history), 2),
         "fit_s": round(fit_s, 1),
+        "repeat_offset": _repeat_offset(model),
     }
+
+
+def _repeat_offset(model: Any) -> float | None:
+    repeat = model.net_.items.repeat
+    return None if repeat is None else round(repeat.item(), 3)
 
 
 def real_data(args: argparse.Namespace) -> None:
