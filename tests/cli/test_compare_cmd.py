@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 from lmrec.data import load_dataset
 from lmrec.data.splitters import random_split
@@ -83,27 +84,21 @@ def test_compare_on_split_files_matches_that_split(
     assert json.loads(json_path.read_text())[0]["protocol"] == "files"
 
 
-def test_compare_rejects_bad_options(invoke: Invoke, ratings_dir: Path, tmp_path: Path):
-    code, text = invoke(
-        "compare", "--data", ratings_dir, "--models", "pop,nope", "--out-dir", tmp_path
-    )
-    assert code == 2 and "unknown model 'nope'" in text
-    code, text = invoke(
-        "compare", "--data", ratings_dir, "--protocol", "weekly", "--out-dir", tmp_path
-    )
-    assert code == 2 and "unknown protocol 'weekly'" in text
-    code, text = invoke(
-        "compare", "--data", ratings_dir, "--split-files", "a.csv", "--out-dir", tmp_path
-    )
-    assert code == 2 and "three comma-separated paths" in text
-    code, text = invoke(
-        "compare", "--data", ratings_dir, "--models", "a=pop,a=ease", "--out-dir", tmp_path
-    )
-    assert code == 2 and "label 'a' appears twice" in text
-    code, text = invoke(
-        "compare", "--data", ratings_dir, "--models", "a=,pop", "--out-dir", tmp_path
-    )
-    assert code == 2 and "LABEL=NAME" in text
+@pytest.mark.parametrize(
+    ("option", "value", "message"),
+    [
+        ("--models", "pop,nope", "unknown model 'nope'"),
+        ("--protocol", "weekly", "unknown protocol 'weekly'"),
+        ("--split-files", "a.csv", "three comma-separated paths"),
+        ("--models", "a=pop,a=ease", "label 'a' appears twice"),
+        ("--models", "a=,pop", "LABEL=NAME"),
+    ],
+)
+def test_compare_rejects_bad_options(
+    invoke: Invoke, ratings_dir: Path, tmp_path: Path, option: str, value: str, message: str
+):
+    code, text = invoke("compare", "--data", ratings_dir, option, value, "--out-dir", tmp_path)
+    assert code == 2 and message in text
 
 
 def test_compare_runs_labelled_variants_of_one_model(

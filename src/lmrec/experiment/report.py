@@ -24,20 +24,12 @@ def write_json(rows: Sequence[ModelResult], path: Path) -> Path:
 
 def significance(rows: Sequence[ModelResult], metric: str = "ndcg@10") -> dict[str, Any] | None:
     """Paired test of the best model against the runner-up on per-user values."""
-    from lmrec.evaluation.stats import paired_test
-
-    ranked = sorted(
-        (r for r in rows if r.result is not None and metric in r.metrics),
-        key=lambda r: r.metrics[metric],
-        reverse=True,
-    )
-    if len(ranked) < 2:
+    tests = paired_tests(rows, metric)
+    if not tests:
         return None
-    best, second = ranked[0], ranked[1]
-    a = best.result.per_user[metric]  # type: ignore[union-attr]
-    b = second.result.per_user[metric]  # type: ignore[union-attr]
-    test = paired_test(b, a)  # difference = best - runner-up
-    return {"metric": metric, "best": _label(best), "runner_up": _label(second), **test.to_dict()}
+    first = tests[0]  # runner-up: the others come in descending order
+    rest = {k: v for k, v in first.items() if k not in ("best", "other")}
+    return {"metric": metric, "best": first["best"], "runner_up": first["other"], **rest}
 
 
 def paired_tests(rows: Sequence[ModelResult], metric: str = "ndcg@10") -> list[dict[str, Any]]:
