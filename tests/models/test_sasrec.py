@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from lmrec.data.dataset import Dataset
 from lmrec.errors import ConfigError
@@ -38,6 +39,29 @@ def test_learns_a_cycle(cycle: Dataset) -> None:
     assert next_after(model, ["i3", "i4"]) == "i5"
     # the order matters: the same items in another order predict another item
     assert next_after(model, ["i2", "i1", "i0"]) != "i3"
+
+
+def test_recency_bias_learns_a_cycle_and_can_attend_to_the_last_item_alone(
+    cycle: Dataset,
+) -> None:
+    config = {**FAST, "epochs": 30, "recency_bias": True, "positions": False}
+    model = create_model("sasrec", config).fit(cycle)
+    # order comes from the causal mask and the recency penalty alone
+    assert next_after(model, ["i0", "i1", "i2"]) == "i3"
+    assert next_after(model, ["i2", "i1", "i0"]) != "i3"
+    net = model.net_
+    assert net.recency is not None
+    with torch.no_grad():
+        net.recency.fill_(50.0)  # every head: attend to the newest position only
+    tokens = torch.tensor([[1, 2, 3, 4], [0, 0, 0, 4]])
+    with torch.no_grad():
+        states = net.eval()(tokens)
+    # the last state now depends on the last item alone
+    torch.testing.assert_close(states[0, -1], states[1, -1], atol=1e-4, rtol=0)
+    with torch.no_grad():
+        net.recency.fill_(-50.0)  # no penalty: earlier items matter again
+        states = net(tokens)
+    assert not torch.allclose(states[0, -1], states[1, -1], atol=1e-3)
 
 
 def test_query_history_order_and_timestamps(cycle: Dataset) -> None:

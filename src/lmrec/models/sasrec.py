@@ -27,6 +27,11 @@ class SASRecConfig(SequentialConfig):
     heads: int = Field(2, ge=1)
     #: feed-forward width inside each block (None: 4 x hidden)
     inner: int | None = Field(None, ge=1)
+    #: learn, per head, a penalty on attention logits growing with the distance between
+    #: query and key positions, so heads can favour the most recent items
+    recency_bias: bool = False
+    #: learned absolute position embeddings (counted back from the newest item)
+    positions: bool = True
 
 
 class CausalBlock(nn.Module):
@@ -46,6 +51,7 @@ class CausalBlock(nn.Module):
         self.dropout = nn.Dropout(dropout)
 
     def forward(self, x: torch.Tensor, allowed: torch.Tensor) -> torch.Tensor:
+        """`allowed`: boolean (B, 1, L, L) mask, or float additive bias (B, heads, L, L)."""
         batch, length, hidden = x.shape
         q, k, v = (
             self.qkv(self.norm1(x))
@@ -66,9 +72,11 @@ class SASRecNet(nn.Module):
         if cfg.hidden % cfg.heads:
             raise ConfigError(f"hidden ({cfg.hidden}) must be divisible by heads ({cfg.heads})")
         self.items, self.max_len = items, cfg.max_len
-        self.positions = nn.Embedding(cfg.max_len, cfg.hidden)
-        # on the items' scale: torch's default N(0, 1) would drown the item signal
-        nn.init.normal_(self.positions.weight, std=cfg.hidden**-0.5)
+        self.positions: nn.Embedding | None = None
+        if cfg.positions:
+            self.positions = nn.Embedding(cfg.max_len, cfg.hidden)
+            # on the items' scale: torch's default N(0, 1) would drown the item signal
+            nn.init.normal_(self.positions.weight, std=cfg.hidden**-0.5)
         self.input_norm = nn.LayerNorm(cfg.hidden)
         self.dropout = nn.Dropout(cfg.dropout)
         inner = cfg.inner or 4 * cfg.hidden
@@ -76,17 +84,36 @@ class SASRecNet(nn.Module):
             CausalBlock(cfg.hidden, cfg.heads, inner, cfg.dropout) for _ in range(cfg.n_layers)
         )
         self.final_norm = nn.LayerNorm(cfg.hidden)
+        # Per-head slopes (through softplus), initialised geometrically as in ALiBi
+        # (Press et al., 2022) so heads start out looking at different spans.
+        self.recency: nn.Parameter | None = None
+        if cfg.recency_bias:
+            start = torch.tensor([2.0 ** (-8 * (h + 1) / cfg.heads) for h in range(cfg.heads)])
+            self.recency = nn.Parameter(torch.log(torch.expm1(start)))
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
         length = tokens.shape[1]
         # Positions count back from the newest item, so a trimmed batch (fewer leading
         # pads) gives the same states as a full-width one.
-        pos = torch.arange(self.max_len - length, self.max_len, device=tokens.device)
-        x = self.dropout(self.input_norm(self.items(tokens) + self.positions(pos)[None]))
+        x = self.items(tokens)
+        if self.positions is not None:
+            pos = torch.arange(self.max_len - length, self.max_len, device=tokens.device)
+            x = x + self.positions(pos)[None]
+        x = self.dropout(self.input_norm(x))
         allowed = self._allowed(tokens)
+        if self.recency is not None:
+            allowed = self._with_recency(allowed, length)
         for block in self.blocks:
             x = block(x, allowed)
         return self.final_norm(x) * (tokens > 0).unsqueeze(-1)
+
+    def _with_recency(self, allowed: torch.Tensor, length: int) -> torch.Tensor:
+        """Float mask (B, heads, L, L): -slope_h x distance where allowed, -inf elsewhere."""
+        assert self.recency is not None
+        idx = torch.arange(length, device=allowed.device)
+        distance = (idx[:, None] - idx[None, :]).clamp(min=0).to(torch.float32)
+        bias = -F.softplus(self.recency)[:, None, None] * distance[None]
+        return bias[None].masked_fill(~allowed, float("-inf"))
 
     @staticmethod
     def _allowed(tokens: torch.Tensor) -> torch.Tensor:
