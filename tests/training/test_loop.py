@@ -91,6 +91,42 @@ def test_resume_equals_uninterrupted(tmp_path: Path) -> None:
     assert torch.equal(resumed.bias, straight.bias)
 
 
+def test_weight_average_is_validated_and_kept() -> None:
+    raw, averaged = make_net(), make_net()
+    run_training(raw, ScriptedTask(raw, [None]), LoopSettings(epochs=4, lr=0.05))
+    seen: list[float] = []
+
+    class Recording(ScriptedTask):
+        def validate(self) -> float | None:
+            seen.append(self.net.weight.item())
+            return super().validate()
+
+    settings = LoopSettings(epochs=4, lr=0.05, ema_decay=0.9)
+    run_training(averaged, Recording(averaged, [0.1, 0.2, 0.3, 0.4]), settings)
+    start = make_net().weight.item()
+    # the raw weights move from the start towards 3; the average trails behind them
+    assert start < averaged.weight.item() < raw.weight.item()
+    assert seen[-1] == pytest.approx(averaged.weight.item())  # validation saw the average
+    assert seen == sorted(seen)
+
+
+def test_resume_keeps_the_weight_average(tmp_path: Path) -> None:
+    script = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6]
+    straight = make_net()
+    settings = LoopSettings(epochs=6, lr=0.01, ema_decay=0.8)
+    run_training(straight, ScriptedTask(straight, script), settings)
+    first, ckpt = make_net(), tmp_path / "ckpt"
+    settings = LoopSettings(epochs=3, lr=0.01, ema_decay=0.8, checkpoint_dir=ckpt)
+    run_training(first, ScriptedTask(first, script), settings)
+    assert (ckpt / "average.pt").exists()
+    resumed = make_net()
+    task = ScriptedTask(resumed, script)
+    task.calls = 3
+    settings = LoopSettings(epochs=6, lr=0.01, ema_decay=0.8, checkpoint_dir=ckpt, resume=True)
+    run_training(resumed, task, settings)
+    assert torch.equal(resumed.weight, straight.weight)
+
+
 def test_resume_from_a_mismatched_checkpoint_is_a_clear_error(tmp_path: Path) -> None:
     net = make_net()
     ckpt = tmp_path / "ckpt"
@@ -105,6 +141,8 @@ def test_resume_from_a_mismatched_checkpoint_is_a_clear_error(tmp_path: Path) ->
 
 
 def test_settings_are_checked() -> None:
+    with pytest.raises(ConfigError, match="ema_decay"):
+        LoopSettings(epochs=1, ema_decay=1.0)
     with pytest.raises(ConfigError, match="epochs"):
         LoopSettings(epochs=0)
     with pytest.raises(ConfigError, match="patience"):

@@ -39,6 +39,9 @@ class TorchTrainConfig(ModelConfig):
     weight_decay: float = Field(0.0, ge=0)
     #: epochs without a better (or equal) validation NDCG@10 before stopping
     patience: int = Field(10, ge=1)
+    #: per-step decay of a moving average of the weights that is validated and kept
+    #: instead of the raw weights (None: no average)
+    ema_decay: float | None = Field(None, gt=0.0, lt=1.0)
     #: "cpu", "cuda", "cuda:1", "mps" or "auto"; None reads $LMREC_DEVICE, then "auto"
     device: str | None = None
     #: torch intra-op threads while fitting and scoring (None: torch's default)
@@ -58,6 +61,7 @@ class TorchTrainConfig(ModelConfig):
             lr=self.lr,
             weight_decay=self.weight_decay,
             patience=self.patience,
+            ema_decay=self.ema_decay,
             seed=self.seed,
             device=device,
             progress=self.progress,

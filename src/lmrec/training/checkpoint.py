@@ -5,6 +5,7 @@ Layout of a checkpoint directory:
   last.pt       network weights after the latest epoch
   best.pt       network weights of the best validation epoch so far
   optimizer.pt  AdamW state after the latest epoch
+  average.pt    the moving average of the weights (only when training keeps one)
   state.json    epochs done, best metric/epoch, epochs without improvement, history
 """
 
@@ -37,11 +38,14 @@ def save_checkpoint(
     optimizer: torch.optim.Optimizer,
     state: CheckpointState,
     best_weights: dict[str, torch.Tensor] | None,
+    averaged: dict[str, torch.Tensor] | None = None,
 ) -> None:
     """Write the latest state; `best_weights` when this epoch is the new best."""
     path.mkdir(parents=True, exist_ok=True)
     _atomic_save(module.state_dict(), path / "last.pt")
     _atomic_save(optimizer.state_dict(), path / "optimizer.pt")
+    if averaged is not None:
+        _atomic_save(averaged, path / "average.pt")
     if best_weights is not None:
         _atomic_save(best_weights, path / "best.pt")
     payload = asdict(state)
@@ -53,8 +57,9 @@ def save_checkpoint(
 
 def load_checkpoint(
     path: Path, module: nn.Module, optimizer: torch.optim.Optimizer, device: torch.device
-) -> tuple[CheckpointState, dict[str, torch.Tensor] | None]:
-    """Restore the latest weights and optimizer; return the progress and best weights."""
+) -> tuple[CheckpointState, dict[str, torch.Tensor] | None, dict[str, torch.Tensor] | None]:
+    """Restore the latest weights and optimizer; return the progress, the best weights
+    and the weight average (None where not kept)."""
     from lmrec.training.loop import EpochRecord
 
     try:
@@ -62,13 +67,14 @@ def load_checkpoint(
         module.load_state_dict(_load(path / "last.pt", device))
         optimizer.load_state_dict(_load(path / "optimizer.pt", device))
         best = _load(path / "best.pt", device) if (path / "best.pt").exists() else None
+        averaged = _load(path / "average.pt", device) if (path / "average.pt").exists() else None
     except (OSError, ValueError, RuntimeError, KeyError) as exc:
         raise ArtifactError(
             f"cannot resume from checkpoint directory {path}: {exc}; delete it or train "
             "without resume"
         ) from None
     raw["history"] = [EpochRecord(**r) for r in raw.get("history", [])]
-    return CheckpointState(**raw), best
+    return CheckpointState(**raw), best, averaged
 
 
 def _atomic_save(obj: Any, target: Path) -> None:

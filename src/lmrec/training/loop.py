@@ -12,7 +12,8 @@ from __future__ import annotations
 import copy
 import math
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -53,6 +54,9 @@ class LoopSettings:
     checkpoint_dir: Path | None = None
     resume: bool = False
     max_grad_norm: float | None = 5.0
+    #: keep an exponential moving average of the weights (this decay per step) and
+    #: validate, keep and return the average instead of the raw weights
+    ema_decay: float | None = None
     metric_name: str = "ndcg@10"
 
     def __post_init__(self) -> None:
@@ -62,6 +66,8 @@ class LoopSettings:
             raise ConfigError(f"patience must be at least 1 (got {self.patience})")
         if self.lr <= 0:
             raise ConfigError(f"lr must be positive (got {self.lr})")
+        if self.ema_decay is not None and not 0.0 < self.ema_decay < 1.0:
+            raise ConfigError(f"ema_decay must be between 0 and 1 (got {self.ema_decay})")
 
 
 @dataclass
@@ -111,8 +117,11 @@ def run_training(module: nn.Module, task: EpochTask, settings: LoopSettings) -> 
     state = CheckpointState()
     best_weights: dict[str, torch.Tensor] | None = None
     ckpt = settings.checkpoint_dir
+    average = WeightAverage(module, settings.ema_decay) if settings.ema_decay else None
     if settings.resume and ckpt is not None and (ckpt / "state.json").exists():
-        state, best_weights = load_checkpoint(ckpt, module, optimizer, settings.device)
+        state, best_weights, averaged = load_checkpoint(ckpt, module, optimizer, settings.device)
+        if average is not None and averaged is not None:
+            average.weights = averaged
     bar = _progress_bar(settings, start=state.epochs_done)
     stopped_early = False
     for epoch in range(state.epochs_done, settings.epochs):
@@ -131,10 +140,12 @@ def run_training(module: nn.Module, task: EpochTask, settings: LoopSettings) -> 
             if settings.max_grad_norm:
                 nn.utils.clip_grad_norm_(module.parameters(), settings.max_grad_norm)
             optimizer.step()
+            if average is not None:
+                average.update(module)
             total += float(loss.detach())
             count += 1
         module.eval()
-        with torch.no_grad():
+        with torch.no_grad(), _evaluated_as(module, average):
             metric = task.validate()
         record = EpochRecord(
             epoch,
@@ -149,11 +160,18 @@ def run_training(module: nn.Module, task: EpochTask, settings: LoopSettings) -> 
         improved = metric is None or state.best_metric is None or metric >= state.best_metric
         if improved:
             state.best_metric, state.best_epoch, state.bad_epochs = metric, epoch, 0
-            best_weights = _snapshot(module)
+            best_weights = _snapshot(module) if average is None else average.snapshot()
         else:
             state.bad_epochs += 1
         if ckpt is not None:
-            save_checkpoint(ckpt, module, optimizer, state, best_weights if improved else None)
+            save_checkpoint(
+                ckpt,
+                module,
+                optimizer,
+                state,
+                best_weights if improved else None,
+                None if average is None else average.weights,
+            )
         if bar is not None:
             shown = "-" if metric is None else f"{metric:.4f}"
             bar.set_postfix(loss=f"{record.loss:.4f}", **{settings.metric_name: shown})
@@ -164,6 +182,8 @@ def run_training(module: nn.Module, task: EpochTask, settings: LoopSettings) -> 
         bar.close()
     if best_weights is not None:
         module.load_state_dict(best_weights)
+    elif average is not None:
+        module.load_state_dict(average.weights)
     module.eval()
     return TrainResult(
         best_epoch=state.best_epoch,
@@ -176,6 +196,42 @@ def run_training(module: nn.Module, task: EpochTask, settings: LoopSettings) -> 
 
 def _snapshot(module: nn.Module) -> dict[str, torch.Tensor]:
     return {k: copy.deepcopy(v.detach()) for k, v in module.state_dict().items()}
+
+
+class WeightAverage:
+    """Exponential moving average of a module's state (Polyak averaging). On a small
+    log the validation metric plateaus early and jitters from epoch to epoch; the average
+    of the weights along that plateau generalises better than any single epoch's."""
+
+    def __init__(self, module: nn.Module, decay: float) -> None:
+        self.decay = decay
+        self.weights = _snapshot(module)
+
+    @torch.no_grad()
+    def update(self, module: nn.Module) -> None:
+        for key, value in module.state_dict().items():
+            kept = self.weights[key]
+            if kept.is_floating_point():
+                kept.lerp_(value, 1.0 - self.decay)
+            else:
+                kept.copy_(value)
+
+    def snapshot(self) -> dict[str, torch.Tensor]:
+        return {k: v.clone() for k, v in self.weights.items()}
+
+
+@contextmanager
+def _evaluated_as(module: nn.Module, average: WeightAverage | None) -> Iterator[None]:
+    """Run the block with the averaged weights in `module`, then put the raw ones back."""
+    if average is None:
+        yield
+        return
+    raw = _snapshot(module)
+    module.load_state_dict(average.weights)
+    try:
+        yield
+    finally:
+        module.load_state_dict(raw)
 
 
 def _progress_bar(settings: LoopSettings, start: int) -> Any:
