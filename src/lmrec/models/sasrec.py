@@ -28,10 +28,15 @@ class SASRecConfig(SequentialConfig):
     #: feed-forward width inside each block (None: 4 x hidden)
     inner: int | None = Field(None, ge=1)
     #: learn, per head, a penalty on attention logits growing with the distance between
-    #: query and key positions, so heads can favour the most recent items
-    recency_bias: bool = False
-    #: learned absolute position embeddings (counted back from the newest item)
-    positions: bool = True
+    #: query and key positions, so heads can favour the most recent items. With it (and
+    #: without absolute positions) ml-100k leave-one-out validation NDCG@10 rose from
+    #: 0.113 to 0.122 (mean of 3 seeds), and the seeds agreed far more closely.
+    recency_bias: bool = True
+    #: learned absolute position embeddings, counted back from the newest item. Off by
+    #: default: in training a position's index says how far it is from the end of its
+    #: window, which only the last position shares with scoring time; the recency
+    #: penalty carries order as a relative distance, the same in training and scoring.
+    positions: bool = False
 
 
 class CausalBlock(nn.Module):
