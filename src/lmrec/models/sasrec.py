@@ -116,7 +116,7 @@ class SASRecNet(nn.Module):
         """Float mask (B, heads, L, L): -slope_h x distance where allowed, -inf elsewhere."""
         assert self.recency is not None
         idx = torch.arange(length, device=allowed.device)
-        distance = (idx[:, None] - idx[None, :]).clamp(min=0).to(torch.float32)
+        distance = (idx[:, None] - idx[None, :]).clamp(min=0).to(self.recency.dtype)
         bias = -F.softplus(self.recency)[:, None, None] * distance[None]
         return bias[None].masked_fill(~allowed, float("-inf"))
 
