@@ -141,7 +141,7 @@ def run_training(module: nn.Module, task: EpochTask, settings: LoopSettings) -> 
                 nn.utils.clip_grad_norm_(module.parameters(), settings.max_grad_norm)
             optimizer.step()
             if average is not None:
-                average.update(module)
+                average.update()
             total += float(loss.detach())
             count += 1
         module.eval()
@@ -182,8 +182,6 @@ def run_training(module: nn.Module, task: EpochTask, settings: LoopSettings) -> 
         bar.close()
     if best_weights is not None:
         module.load_state_dict(best_weights)
-    elif average is not None:
-        module.load_state_dict(average.weights)
     module.eval()
     return TrainResult(
         best_epoch=state.best_epoch,
@@ -205,11 +203,14 @@ class WeightAverage:
 
     def __init__(self, module: nn.Module, decay: float) -> None:
         self.decay = decay
+        # state_dict tensors share storage with the module and stay valid (optimizer steps
+        # and load_state_dict write in place), so one lookup serves every step
+        self._live = module.state_dict()
         self.weights = _snapshot(module)
 
     @torch.no_grad()
-    def update(self, module: nn.Module) -> None:
-        for key, value in module.state_dict().items():
+    def update(self) -> None:
+        for key, value in self._live.items():
             kept = self.weights[key]
             if kept.is_floating_point():
                 kept.lerp_(value, 1.0 - self.decay)

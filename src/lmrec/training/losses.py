@@ -1,6 +1,7 @@
 """Losses for next-item and pointwise training.
 
-- full softmax cross-entropy over every item (the "SASRec + CE" recipe);
+- full softmax cross-entropy over every item (the "SASRec + CE" recipe) is torch's own
+  cross_entropy over the logits, called directly by the sequence task;
 - sampled softmax over a shared set of uniformly drawn negatives (cheap with 100k+ items);
 - gBCE (Petrov & Macdonald, gSASRec, RecSys 2023): binary cross-entropy on the same
   negatives with the positive's probability raised to beta, which undoes the
@@ -13,11 +14,6 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-
-
-def full_softmax_ce(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    """logits (N, n_items) over every item, targets (N,) item indices."""
-    return F.cross_entropy(logits, targets)
 
 
 def sampled_logits(

@@ -14,10 +14,10 @@ from typing import Literal, Protocol
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from lmrec.training.losses import (
-    full_softmax_ce,
     gbce,
     gbce_beta,
     sampled_logits,
@@ -147,7 +147,7 @@ class SequenceTask:
                 seen = torch.zeros(logits.shape[0], logits.shape[1] + 1, device=logits.device)
                 seen = seen.scatter_(1, read, 1.0)[:, 1:]
                 logits = logits + repeat * seen
-            return full_softmax_ce(logits, target_tokens - 1)
+            return F.cross_entropy(logits, target_tokens - 1)
         pos, neg = sampled_logits(
             hidden,
             items(target_tokens),
