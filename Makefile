@@ -26,13 +26,15 @@ $(STAMP): pyproject.toml constraints.txt
 quickstart: $(STAMP)
 	$(BIN)/lmrec quickstart
 
+# ruff (style), import-linter (the layers of docs/architecture.md, no import cycles),
+# mypy (types, configured in pyproject.toml)
 lint: $(STAMP)
 	$(BIN)/ruff check --no-cache src tests benchmarks
 	$(BIN)/ruff format --no-cache --check src tests benchmarks
+	$(BIN)/lint-imports --no-cache
+	$(BIN)/mypy
 
-test: $(STAMP)
-	$(BIN)/ruff check --no-cache src tests benchmarks
-	$(BIN)/ruff format --no-cache --check src tests benchmarks
+test: lint
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 bench: $(STAMP)

@@ -58,7 +58,7 @@ def build_1m(root: Path, n_items: int, n_users: int, graph: Path | None) -> None
     import scipy.sparse as sp
 
     from lmrec.data.idmap import IdMap
-    from lmrec.serving.registry import ModelRegistry
+    from lmrec.store.registry import ModelRegistry
 
     sys.path.insert(0, str(HERE.parent))
     from bench_retrieval import clustered
@@ -87,7 +87,7 @@ def build_ml100k(root: Path, ml100k: Path | None) -> list[str]:
 
     from lmrec.data.dataset import from_frame
     from lmrec.models.registry import create_model
-    from lmrec.serving.registry import ModelRegistry
+    from lmrec.store.registry import ModelRegistry
 
     if ml100k is not None and ml100k.exists():
         header = 0 if ml100k.suffix == ".inter" else None  # RecBole files carry a header

@@ -12,7 +12,10 @@ from lmrec.data.synthetic import generate
 
 
 def test_import_does_not_load_torch_or_models() -> None:
-    code = "import sys, lmrec; print('torch' in sys.modules, 'lmrec.models.ease' in sys.modules)"
+    code = (
+        "import sys, lmrec;"
+        "print('torch' in sys.modules, 'lmrec.models.neighbours.ease' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]
 

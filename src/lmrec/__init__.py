@@ -26,7 +26,8 @@ _LAZY = {
     "available_models": "lmrec.models.registry",
     "load_model": "lmrec.models.artifacts",
     "save_model": "lmrec.models.artifacts",
-    "Query": "lmrec.models.query",
+    "Query": "lmrec.core.query",
+    "FitOptions": "lmrec.core.options",
     "evaluate": "lmrec.evaluation.runner",
     "LmrecError": "lmrec.errors",
 }

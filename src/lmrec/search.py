@@ -1,11 +1,8 @@
 """Natural-language search over a model's item text embeddings.
 
-A model answers text queries when it can embed a query into the space of its item
-vectors: either it has `encode_query(texts) -> (n, d)` itself, or its config names a text
-encoder (`config.encoder`) that `lmrec.encoders.get_encoder` can build. The item vectors
-are `text_vectors()` for models that keep text embeddings beside behaviour vectors
-(hybrid, fusion), else `item_vectors()` (content). Items are ranked by cosine similarity
-to the query. Personalisation, two ways:
+A model answers text queries when it is `TextSearchable`: it embeds a query
+(`encode_query`) into the space of its items' text vectors (`text_vectors`). Items are
+ranked by cosine similarity to the query. Personalisation, two ways:
 - with a user's history the query is nudged toward the mean of the history items'
   vectors, so two users typing the same words may see a different order;
 - with `blend` > 0 and a user (or history), the ranking is
@@ -21,34 +18,33 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
+from lmrec.core.query import Query
+from lmrec.core.ranking import rank
 from lmrec.data.dataset import Dataset
 from lmrec.errors import ConfigError, UnsupportedError
 from lmrec.models.base import Recommendations, Recommender
+from lmrec.models.capabilities import TextSearchable
 from lmrec.retrieval import ItemIndex, build_index
 
 #: weight of the user's history profile beside the query text (both unit length)
 PERSONAL_WEIGHT = 0.25
 
 
-def search_vectors(model: Recommender) -> np.ndarray | None:
-    """The item vectors text queries are compared with: the model's text embeddings when
-    it keeps them apart from its behaviour vectors (`text_vectors()`), else its item
-    vectors."""
-    text = getattr(model, "text_vectors", None)
-    if callable(text):
-        return text()
-    return model.item_vectors()
-
-
-def supports_text_search(model: Recommender) -> bool:
+def supports_text_search(model: object) -> bool:
     """Whether `search` can answer text queries with this model."""
-    has_space = search_vectors(model) is not None
-    if callable(getattr(model, "encode_query", None)):
-        return has_space
-    return bool(getattr(model.config, "encoder", None)) and has_space
+    return isinstance(model, TextSearchable)
 
 
-def catalogue_model(data: Dataset, encoder: dict[str, Any] | None = None) -> Recommender:
+def _searchable(model: Recommender[Any]) -> TextSearchable:
+    if not isinstance(model, TextSearchable):
+        raise UnsupportedError(
+            f"model '{model.name}' cannot search by text: it cannot embed text; search "
+            "with a content or hybrid model (e.g. `lmrec train content ...`)"
+        )
+    return model
+
+
+def catalogue_model(data: Dataset, encoder: dict[str, Any] | None = None) -> Recommender[Any]:
     """A content model over a dataset's whole catalogue, to search it without a trained
     model (embeddings come from the on-disk cache after the first time)."""
     from lmrec.models.registry import create_model
@@ -56,30 +52,14 @@ def catalogue_model(data: Dataset, encoder: dict[str, Any] | None = None) -> Rec
     return create_model("content", {"encoder": encoder or {}}).fit(data)
 
 
-def encode_queries(model: Recommender, texts: Sequence[str]) -> np.ndarray:
-    """Query texts embedded in the model's item space, unit length, float32."""
-    encode = getattr(model, "encode_query", None)
-    if callable(encode):
-        vecs = encode(list(texts))
-    else:
-        name = getattr(model.config, "encoder", None)
-        if not name:
-            raise UnsupportedError(
-                f"model '{model.name}' cannot embed text; search needs a content model "
-                "(e.g. `lmrec train content ...`)"
-            )
-        try:
-            from lmrec.encoders import get_encoder  # type: ignore[attr-defined]
-        except ImportError as exc:
-            raise UnsupportedError(
-                f"text search needs the text encoders ({exc}); install lmrec[text]"
-            ) from None
-        vecs = get_encoder(name).encode(list(texts))
+def encode_queries(model: Recommender[Any], texts: Sequence[str]) -> np.ndarray:
+    """Query texts embedded in the model's item text space, unit length, float32."""
+    vecs = _searchable(model).encode_query(list(texts))
     return _unit(np.atleast_2d(np.asarray(vecs, dtype=np.float32)))
 
 
 def search(
-    model: Recommender,
+    model: Recommender[Any],
     text: str,
     k: int = 10,
     *,
@@ -104,12 +84,7 @@ def search(
         raise ConfigError(f"blend must be between 0 and 1 (got {blend})")
     model._require_fitted()
     assert model.item_map is not None
-    vecs = search_vectors(model)
-    if vecs is None:
-        raise UnsupportedError(
-            f"model '{model.name}' cannot search by text: it has no item text embeddings; "
-            "search with a content or hybrid model"
-        )
+    vecs = _searchable(model).text_vectors()
     if blend > 0 and (user_id is not None or history):
         return _blended(model, text, k, vecs, user_id, history, exclude, allowed, blend)
     if index is None:
@@ -131,7 +106,7 @@ def search(
 
 
 def _blended(
-    model: Recommender,
+    model: Recommender[Any],
     text: str,
     k: int,
     vecs: np.ndarray,
@@ -141,9 +116,7 @@ def _blended(
     allowed: np.ndarray | None,
     blend: float,
 ) -> Recommendations:
-    from lmrec.models.fusion import normalise
-    from lmrec.models.query import Query
-    from lmrec.models.ranking import drop_unrankable, top_k
+    from lmrec.models.ensemble.fusion import normalise
 
     assert model.item_map is not None
     query = encode_queries(model, [text])[0]
@@ -161,12 +134,10 @@ def _blended(
     sims = np.clip(normalise((unit @ query)[None, :], seen_row, "minmax")[0], 0, 1)
     theirs = normalise(np.asarray(mine, dtype=np.float32)[None, :], seen_row, "minmax")[0]
     theirs = np.clip(theirs, 0, 1)
-    scores = ((1.0 - blend) * sims + blend * theirs).astype(np.float64)
-    if allowed is not None:
-        scores[~np.asarray(allowed, dtype=bool)] = -np.inf
-    if exclude:
-        scores[model.item_map.lookup(exclude, missing="drop")] = -np.inf
-    idx, top = drop_unrankable(*top_k(scores, k))
+    scores = (1.0 - blend) * sims + blend * theirs
+    excluded = model.item_map.lookup(exclude, missing="drop") if exclude else None
+    mask = None if allowed is None else np.asarray(allowed, dtype=bool)
+    idx, top = rank(scores, k, excluded=excluded, allowed=mask)
     return Recommendations(model.item_map.to_ids(idx).tolist(), top.astype(float).tolist())
 
 

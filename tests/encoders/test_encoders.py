@@ -15,7 +15,8 @@ CARTOON = "a funny cartoon for children"
 
 def test_importing_encoders_does_not_import_torch() -> None:
     code = (
-        "import sys, lmrec.encoders, lmrec.models.content, lmrec.models.tfidf, lmrec.profiles;"
+        "import sys, lmrec.encoders, lmrec.models.text.content, lmrec.models.text.tfidf;"
+        "import lmrec.models.text.profiles;"
         "heavy = {'torch', 'sentence_transformers', 'onnxruntime', 'transformers'};"
         "print(sorted(heavy & set(sys.modules)))"
     )

@@ -15,7 +15,8 @@ from lmrec.data.idmap import IdMap
 from lmrec.errors import ConfigError, DataError, UnsupportedError
 from lmrec.evaluation import evaluate
 from lmrec.evaluation.runner import auto_batch_size, metric_label
-from lmrec.models.base import Recommender
+from lmrec.models.base import ModelConfig, Recommender
+from lmrec.models.capabilities import FoldsIn
 
 IDCG2 = 1 + 1 / math.log2(3)  # ideal DCG of two relevant items = 1.6309298
 
@@ -31,11 +32,10 @@ SCORES = np.array(
 )
 
 
-class FixedScores(Recommender):
+class FixedScores(Recommender[ModelConfig]):
     """Returns the SCORES table; a fold-in history scores its own items 1, others 0."""
 
     name = "fixed"
-    supports_fold_in = True
 
     def _fit(self, train: Dataset, valid: Dataset | None) -> None:
         pass
@@ -50,7 +50,9 @@ class FixedScores(Recommender):
 
 class NoFoldIn(FixedScores):
     name = "fixed-no-fold-in"
-    supports_fold_in = False
+
+    def declined_capabilities(self) -> frozenset[type]:
+        return frozenset({FoldsIn})
 
 
 class ConstantRating(FixedScores):

@@ -5,14 +5,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from lmrec.core.query import Query
 from lmrec.data.dataset import from_frame
 from lmrec.encoders import TextEncoder, normalize_rows
 from lmrec.errors import DataError
+from lmrec.explain.profile import explain_user_profile
 from lmrec.models.artifacts import load_model
-from lmrec.models.content import ContentRecommender
-from lmrec.models.protocols import SupportsAddItems
-from lmrec.models.query import Query
-from lmrec.profiles import explain_user_profile
+from lmrec.models.capabilities import SupportsAddItems
+from lmrec.models.text.content import ContentRecommender
 from lmrec.testing import RecommenderContract, blocks
 from lmrec.testing.toy import COLD_ITEM
 

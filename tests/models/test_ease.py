@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from lmrec.errors import ConfigError
-from lmrec.models.ease import EASE
+from lmrec.models.neighbours.ease import EASE
 from lmrec.testing import RecommenderContract, blocks, rng_interactions
 
 

@@ -9,12 +9,17 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 
+from lmrec.core.query import Query
 from lmrec.encoders import TextEncoder
 from lmrec.errors import ConfigError, UnsupportedError
 from lmrec.models.artifacts import load_model
-from lmrec.models.fusion import FusionRecommender, normalise, reciprocal_ranks, simplex_grid
-from lmrec.models.protocols import can_add_items
-from lmrec.models.query import Query
+from lmrec.models.capabilities import FoldsIn, SupportsAddItems, TextSearchable
+from lmrec.models.ensemble.fusion import (
+    FusionRecommender,
+    normalise,
+    reciprocal_ranks,
+    simplex_grid,
+)
 from lmrec.search import supports_text_search
 from lmrec.testing import RecommenderContract, blocks
 
@@ -104,7 +109,7 @@ def test_fold_in_needs_every_member_to_fold_in() -> None:
     toy = blocks()
     model = FusionRecommender(members=["ease", "ncf"], member_configs={"ncf": {"epochs": 1}})
     model.fit(toy.train)
-    assert not model.supports_fold_in
+    assert not isinstance(model, FoldsIn)
     with pytest.raises(UnsupportedError, match="ncf"):
         model.recommend(Query(history=toy.group_items[0][:2]))
 
@@ -129,22 +134,23 @@ def test_fusion_with_a_text_model_searches_and_takes_new_items(
         members=["hybrid", "content"],
         member_configs={"hybrid": hybrid, "content": {"use_cache": False}},
     ).fit(toy.train, toy.test)
-    assert model.supports_fold_in and model.text_vectors() is not None
+    assert isinstance(model, FoldsIn) and model.text_vectors() is not None
     model.save(tmp_path / "f")
     loaded = load_model(tmp_path / "f")
     np.testing.assert_array_equal(loaded.score_users(np.arange(3)), model.score_users(np.arange(3)))
-    query = loaded.encode_query(["a cartoon for kids"])  # type: ignore[attr-defined]
+    assert isinstance(loaded, TextSearchable) and isinstance(loaded, SupportsAddItems)
+    query = loaded.encode_query(["a cartoon for kids"])
     assert query.shape == (1, 384)
-    report = loaded.add_items(  # type: ignore[attr-defined]
+    report = loaded.add_items(
         pd.DataFrame({"item_id": ["new"], "title": ["Funny film 99"], "genres": ["Comedy"]})
     )
     assert report.added == ["new"] and loaded.n_items == model.n_items + 1
     assert all(m.n_items == loaded.n_items for m in loaded.members_)  # type: ignore[attr-defined]
     assert np.isfinite(loaded.score(Query(user_id="u0"))[-1])
-    assert can_add_items(loaded) and supports_text_search(loaded)
+    assert supports_text_search(loaded)
     # without text members the fusion neither takes new items nor searches
     plain = FusionRecommender(members=["ease", "pop"]).fit(toy.train)
-    assert not can_add_items(plain) and not supports_text_search(plain)
+    assert not isinstance(plain, SupportsAddItems) and not supports_text_search(plain)
 
 
 def test_new_items_are_scored_by_the_members_that_read_text(minilm: TextEncoder) -> None:

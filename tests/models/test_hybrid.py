@@ -8,14 +8,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from lmrec.core.query import Query
 from lmrec.data.dataset import Dataset, from_frame
 from lmrec.encoders import TextEncoder
 from lmrec.errors import DataError
 from lmrec.models.artifacts import load_model
-from lmrec.models.hybrid import HybridRecommender
-from lmrec.models.protocols import SupportsAddItems
-from lmrec.models.query import Query
-from lmrec.retrieval import as_dot_product
+from lmrec.models.capabilities import InnerProduct, SupportsAddItems
+from lmrec.models.neural.hybrid import HybridRecommender
 from lmrec.testing import RecommenderContract, blocks
 from lmrec.testing.toy import COLD_ITEM
 
@@ -127,8 +126,12 @@ def test_scores_are_inner_products_for_item_indexes(
     tastes: tuple[HybridRecommender, dict[str, str]],
 ) -> None:
     model, _ = tastes
-    dot = as_dot_product(model)
-    assert dot is not None and dot.item_vectors.shape == (model.n_items, 17)
+    assert isinstance(model, InnerProduct)
+    assert model.item_factors().shape == (model.n_items, 17)
+    users = np.arange(model.n_users)
+    np.testing.assert_allclose(
+        model.user_vectors(users) @ model.item_factors().T, model.score_users(users), rtol=1e-5
+    )
 
 
 def test_toy_cold_item_is_scored_through_text(minilm: TextEncoder) -> None:

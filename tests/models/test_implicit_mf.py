@@ -2,7 +2,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from lmrec.models.implicit_mf import ALS, BPR
+from lmrec.models.factorisation.implicit_mf import ALS, BPR
 from lmrec.testing import RecommenderContract, blocks
 
 

@@ -3,8 +3,8 @@ from typing import Any, ClassVar
 import numpy as np
 import scipy.sparse as sp
 
-from lmrec.models import knn
-from lmrec.models.knn import ItemKNN, UserKNN, cosine_topk
+from lmrec.models.neighbours import knn
+from lmrec.models.neighbours.knn import ItemKNN, UserKNN, cosine_topk
 from lmrec.testing import RecommenderContract, rng_interactions
 
 

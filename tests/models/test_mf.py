@@ -4,9 +4,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from lmrec.core.query import Query
 from lmrec.data.dataset import from_frame
-from lmrec.models.mf import BiasedMF
-from lmrec.models.query import Query
+from lmrec.models.factorisation.mf import BiasedMF
 from lmrec.testing import RecommenderContract, blocks
 
 

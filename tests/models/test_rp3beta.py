@@ -4,11 +4,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from lmrec.core.query import Query
 from lmrec.data.dataset import Dataset, from_frame
 from lmrec.errors import ConfigError
-from lmrec.models import rp3beta
-from lmrec.models.query import Query
-from lmrec.models.rp3beta import RP3beta, rp3beta_weights
+from lmrec.models.neighbours import rp3beta
+from lmrec.models.neighbours.rp3beta import RP3beta, rp3beta_weights
 from lmrec.testing import RecommenderContract, rng_interactions
 
 

@@ -10,10 +10,10 @@ import pandas as pd
 import pytest
 import torch
 
+from lmrec.core.query import Query
 from lmrec.data.dataset import Dataset
 from lmrec.errors import ConfigError
 from lmrec.models.artifacts import load_model
-from lmrec.models.query import Query
 from lmrec.models.registry import create_model
 from lmrec.testing import RecommenderContract
 
@@ -152,7 +152,7 @@ def test_save_load_text_model(cycle: Dataset, tmp_path: Path) -> None:
     config = {**FAST, "epochs": 3, "item_repr": "fused", "fusion": "gate"}
     model = create_model("sasrec", {**config, "text": {"vectors_column": "vec"}}).fit(data)
     model.save(tmp_path / "m")
-    loaded = load_model(tmp_path / "m")
+    loaded = load_model(tmp_path / "m", options=model.options)  # same threads
     users = np.arange(model.n_users)
     np.testing.assert_array_equal(loaded.score_users(users), model.score_users(users))
     assert loaded.sequences()[3].tolist() == model.sequences()[3].tolist()
@@ -196,7 +196,7 @@ def test_evaluation_feeds_time_ordered_history() -> None:
 
 
 def test_add_items_scores_new_items_through_text(cycle: Dataset, tmp_path: Path) -> None:
-    from lmrec.models.protocols import SupportsAddItems
+    from lmrec.models.capabilities import SupportsAddItems
 
     data = with_vectors(cycle)
     config = {**FAST, "epochs": 40, "item_repr": "text", "text": {"vectors_column": "vec"}}

@@ -5,11 +5,11 @@ import pandas as pd
 import pytest
 from sklearn.feature_extraction.text import TfidfVectorizer
 
+from lmrec.core.query import Query
 from lmrec.data.dataset import from_frame
+from lmrec.explain.profile import explain_user_profile
 from lmrec.models.artifacts import load_model
-from lmrec.models.query import Query
-from lmrec.models.tfidf import TfidfRecommender
-from lmrec.profiles import explain_user_profile
+from lmrec.models.text.tfidf import TfidfRecommender
 from lmrec.testing import RecommenderContract
 
 

@@ -13,8 +13,8 @@ from fastapi.testclient import TestClient
 from serving_toys import INTERACTIONS, ITEMS, ToyMF, ToyText, make_settings, toy_dataset
 
 from lmrec.data.dataset import from_frame
-from lmrec.models.baselines import PopularityRecommender
-from lmrec.serving.registry import ModelRegistry
+from lmrec.models.baseline.popularity import PopularityRecommender
+from lmrec.store.registry import ModelRegistry
 
 PG_BASE = "postgresql://postgres@127.0.0.1:5432/test"
 

@@ -54,21 +54,26 @@ class ToyMFConfig(ModelConfig):
     factors: int = 3
 
 
-class ToyMF(Recommender):
+class ToyMF(Recommender[ToyMFConfig]):
     """Truncated SVD of the binary matrix: scores are user_factors @ item_factors.T."""
 
     name = "toy-mf"
-    config_class = ToyMFConfig
     state_attrs = ("user_factors_", "item_factors_")
 
     def _fit(self, train: Dataset, valid: Dataset | None) -> None:
         u, s, vt = np.linalg.svd(train.binary_csr.toarray(), full_matrices=False)
-        f = self.config.factors  # type: ignore[attr-defined]
+        f = self.config.factors
         self.user_factors_ = (u[:, :f] * s[:f]).astype(np.float32)
         self.item_factors_ = vt[:f].T.astype(np.float32).copy()
 
     def score_users(self, users: np.ndarray) -> np.ndarray:
         return self.user_factors_[users] @ self.item_factors_.T
+
+    def user_vectors(self, users: np.ndarray) -> np.ndarray:
+        return self.user_factors_[users]
+
+    def item_factors(self) -> np.ndarray:
+        return self.item_factors_
 
 
 def hashed_words(texts: list[str], dim: int = 64) -> np.ndarray:
@@ -80,18 +85,20 @@ def hashed_words(texts: list[str], dim: int = 64) -> np.ndarray:
     return out / np.where(norms == 0, 1, norms)
 
 
-class ToyText(Recommender):
+class ToyText(Recommender[ModelConfig]):
     """Content model over hashed title words; folds in histories and adds items by text."""
 
     name = "toy-text"
     state_attrs = ("item_vectors_",)
-    supports_fold_in = True
 
     def _fit(self, train: Dataset, valid: Dataset | None) -> None:
         assert train.items is not None
         self.item_vectors_ = hashed_words(train.items["title"].tolist())
 
     def item_vectors(self) -> np.ndarray:
+        return self.item_vectors_
+
+    def text_vectors(self) -> np.ndarray:
         return self.item_vectors_
 
     def encode_query(self, texts: list[str]) -> np.ndarray:

@@ -10,7 +10,7 @@ from serving_toys import AUTH, make_settings, toy_dataset
 
 from lmrec.models.registry import create_model
 from lmrec.serving.app import create_app
-from lmrec.serving.registry import ModelRegistry
+from lmrec.store.registry import ModelRegistry
 
 pytestmark = pytest.mark.slow
 

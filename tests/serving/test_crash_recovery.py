@@ -15,8 +15,8 @@ from sqlalchemy import func, select
 
 from lmrec.events.schema import events
 from lmrec.events.store import EventStore
-from lmrec.models.baselines import PopularityRecommender
-from lmrec.serving.registry import ModelRegistry
+from lmrec.models.baseline.popularity import PopularityRecommender
+from lmrec.store.registry import ModelRegistry
 
 BATCH = 20
 BATCHES = 60

@@ -11,7 +11,7 @@ from serving_toys import AUTH, make_settings
 
 from lmrec.events.store import EventStore, events_to_dataset
 from lmrec.serving.app import create_app
-from lmrec.serving.registry import ModelRegistry
+from lmrec.store.registry import ModelRegistry
 
 
 def event(eid: str, user: str = "u1", item: str = "i4", **extra: object) -> dict:

@@ -8,9 +8,9 @@ import pytest
 from fastapi.testclient import TestClient
 from serving_toys import AUTH, ToyMF, make_settings, toy_dataset
 
-from lmrec.models.baselines import PopularityRecommender
+from lmrec.models.baseline.popularity import PopularityRecommender
 from lmrec.serving.app import create_app
-from lmrec.serving.registry import ModelRegistry
+from lmrec.store.registry import ModelRegistry
 
 
 def ids(body: dict) -> list[str]:

@@ -8,7 +8,7 @@ from fastapi.testclient import TestClient
 from serving_toys import AUTH, make_settings
 
 from lmrec.serving.app import create_app
-from lmrec.serving.registry import ModelRegistry
+from lmrec.store.registry import ModelRegistry
 
 
 def cold_top(client: TestClient) -> tuple[str, str]:

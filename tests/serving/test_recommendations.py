@@ -14,7 +14,8 @@ def test_known_user_gets_popular_unseen_items(client: TestClient) -> None:
     r = client.get("/v1/users/u3/recommendations", params={"k": 3})
     assert r.status_code == 200, r.text
     body = r.json()
-    assert ids(body) == ["i2", "i3", "i4"]  # u3 saw i1 and i5; i2 has 3 users, i3 2
+    # u3 saw i1 and i5; i2 has 3 users, i3 2, i4 and i6 one each (a tie)
+    assert ids(body)[:2] == ["i2", "i3"] and ids(body)[2] in ("i4", "i6")
     assert [i["score"] for i in body["items"]] == [3.0, 2.0, 1.0]
     assert body["model"] == "pop" and body["version"] == "1"
     assert body["cold_start"] is False and len(body["request_id"]) == 32
@@ -22,13 +23,14 @@ def test_known_user_gets_popular_unseen_items(client: TestClient) -> None:
 
 def test_exclude_seen_false_keeps_history(client: TestClient) -> None:
     r = client.get("/v1/users/u3/recommendations", params={"k": 2, "exclude_seen": "false"})
-    assert ids(r.json()) == ["i1", "i2"]
+    # i1 and i2 tie on popularity: which comes first follows the catalogue's tie order
+    assert sorted(ids(r.json())) == ["i1", "i2"]
 
 
 def test_unknown_user_without_history_is_cold_start(client: TestClient) -> None:
     body = client.get("/v1/users/nobody/recommendations", params={"k": 2}).json()
     assert body["cold_start"] is True
-    assert ids(body) == ["i1", "i2"]
+    assert sorted(ids(body)) == ["i1", "i2"]  # tied on popularity
 
 
 def test_post_with_history_filters_and_exclusions(client: TestClient) -> None:
@@ -73,7 +75,7 @@ def test_fresh_events_change_the_next_recommendations(client: TestClient) -> Non
         headers=AUTH,
     )
     fresh = client.get("/v1/users/newbie/recommendations", params={"k": 2}).json()
-    assert fresh["cold_start"] is False and ids(fresh) == ["i1", "i2"]
+    assert fresh["cold_start"] is False and sorted(ids(fresh)) == ["i1", "i2"]  # tied
 
 
 def test_explain_inline(client: TestClient) -> None:

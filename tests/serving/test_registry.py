@@ -13,9 +13,9 @@ from typer.testing import CliRunner
 from lmrec.cli.main import _register_commands, app
 from lmrec.errors import ArtifactError, ConfigError, UnknownIdError
 from lmrec.models.artifacts import load_model
-from lmrec.models.baselines import PopularityRecommender
-from lmrec.serving import registry as registry_module
-from lmrec.serving.registry import ModelRegistry, lmrec_home
+from lmrec.models.baseline.popularity import PopularityRecommender
+from lmrec.store import registry as registry_module
+from lmrec.store.registry import ModelRegistry, lmrec_home
 
 _register_commands()
 

@@ -8,9 +8,9 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-from lmrec.models.torch_common import ItemRepresentation
+from lmrec.core.validation import ndcg_at_k
+from lmrec.models.neural.item_repr import ItemRepresentation
 from lmrec.training.sequence_task import SequenceTask, left_pad, sequence_windows
-from lmrec.training.validation import ndcg_at_k
 
 
 def test_windows_cover_every_transition_once() -> None:

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from pathlib import Path
+from typing import Annotated, Any
 
 import pandas as pd
+import typer
 from rich.console import Console
 from rich.table import Table
 
+from lmrec.core.options import FitOptions
 from lmrec.data.dataset import Dataset
 from lmrec.errors import ConfigError
 
@@ -68,6 +71,42 @@ def progress_messages(label: str) -> Iterator[Any]:
         return
     with err_console.status(label) as status:
         yield lambda msg: status.update(f"{label}: {msg}")
+
+
+# Run options shared by every command that fits models (never saved with a model).
+DeviceOpt = Annotated[
+    str | None,
+    typer.Option(help="cpu, cuda, cuda:N, mps or auto (default: $LMREC_DEVICE, else auto)"),
+]
+ThreadsOpt = Annotated[int | None, typer.Option(min=1, help="CPU threads for fitting")]
+ProgressOpt = Annotated[
+    bool, typer.Option("--progress/--no-progress", help="report each training epoch")
+]
+CheckpointOpt = Annotated[
+    Path | None, typer.Option("--checkpoint-dir", help="keep training state here each epoch")
+]
+ResumeOpt = Annotated[
+    bool, typer.Option("--resume", help="continue from the state in --checkpoint-dir")
+]
+
+
+def fit_options(
+    device: str | None,
+    threads: int | None,
+    progress: bool,
+    report: Callable[[str], None] | None,
+    checkpoint_dir: Path | None = None,
+    resume: bool = False,
+) -> FitOptions:
+    """Run options from the command line; epoch lines go to `report`."""
+    return FitOptions(
+        device=device,
+        threads=threads,
+        progress=progress,
+        checkpoint_dir=checkpoint_dir,
+        resume=resume,
+        report=report,
+    )
 
 
 def _cell(value: object) -> str:

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from lmrec.cli.common import console, frame_table, load_data, progress_messages, split_data
-from lmrec.config import parse_set
+from lmrec.core.settings_files import parse_set
 from lmrec.errors import ConfigError
 
 CLASSIC_MODELS = "random,pop,itemknn,userknn,ease,als,bpr,mf"
@@ -177,7 +177,7 @@ def _register_for_serving(rows: list[Any]) -> None:
     them to the default registry, so that `lmrec serve` with no options serves them."""
     from lmrec.data import load_dataset
     from lmrec.models.registry import create_model
-    from lmrec.serving.registry import ModelRegistry
+    from lmrec.store.registry import ModelRegistry
 
     best = max(rows, key=lambda r: r.metrics.get("ndcg@10", float("-inf")))
     names = [best.family]

@@ -58,16 +58,16 @@ def add(
 ) -> None:
     """Add (or update) items from their text so the model recommends them at once."""
     from lmrec.models.artifacts import load_model, read_meta
-    from lmrec.models.protocols import can_add_items
+    from lmrec.models.capabilities import SupportsAddItems
 
     model = load_model(model_dir)
-    if not can_add_items(model):
+    if not isinstance(model, SupportsAddItems):
         raise UnsupportedError(
             f"model '{model.name}' cannot take new items without retraining; use a model "
             "that reads item text (content, tfidf, hybrid)"
         )
     rows = read_item_rows(file)
-    report = model.add_items(rows)  # type: ignore[attr-defined]
+    report = model.add_items(rows)
     meta = read_meta(model_dir)
     kept = {k: v for k, v in meta.items() if k not in _OWN_META}
     kept["items_added"] = int(meta.get("items_added", 0)) + len(report.added)
@@ -81,7 +81,10 @@ def add(
 
 
 # written afresh by save_model
-_OWN_META = {"format", "model", "config", "lmrec_version", "created", "n_users", "n_items"}
+_OWN_META = {
+    "format", "model", "config", "lmrec_version", "created", "n_users", "n_items",
+    "train_fingerprint",
+}  # fmt: skip
 
 
 def register(root: typer.Typer) -> None:

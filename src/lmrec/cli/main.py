@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import click
 import typer
 from typer.core import TyperGroup
 
@@ -17,7 +16,7 @@ class _LmrecGroup(TyperGroup):
     and exit status 2 — never a traceback. Done here, not in main(), so that in-process
     runs (tests, notebooks) behave exactly like the installed command."""
 
-    def invoke(self, ctx: click.Context) -> Any:
+    def invoke(self, ctx: Any) -> Any:
         try:
             return super().invoke(ctx)
         except LmrecError as exc:

@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from lmrec.serving.registry import ModelRegistry
+from lmrec.store.registry import ModelRegistry
 
 models_app = typer.Typer(help="Versioned models the service serves.", no_args_is_help=True)
 console = Console()

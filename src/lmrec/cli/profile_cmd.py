@@ -26,20 +26,21 @@ def user_profile(
     as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
 ) -> None:
     """The items and terms that dominate a user's profile."""
+    from lmrec.explain.profile import explain_user_profile
     from lmrec.models.artifacts import load_model
-    from lmrec.profiles import explain_user_profile
+    from lmrec.models.capabilities import ExplainsProfile
 
     if user_id is None and not history:
         raise ConfigError("give a user id or --history ITEM,ITEM,...")
     model = load_model(model_dir)
-    if not callable(getattr(model, "profile_weights", None)):
+    if not isinstance(model, ExplainsProfile):
         raise UnsupportedError(
             f"model '{model.name}' has no text profile to explain; use a content, tfidf "
             "or hybrid model"
         )
     items = [h.strip() for h in history.split(",") if h.strip()] if history else None
     explanation = explain_user_profile(
-        model,  # type: ignore[arg-type]
+        model,
         user_id,
         history=items,
         k_items=k,

@@ -10,8 +10,21 @@ from typing import Annotated
 import pandas as pd
 import typer
 
-from lmrec.cli.common import console, frame_table, load_data, print_json, split_data
-from lmrec.config import model_settings
+from lmrec.cli.common import (
+    CheckpointOpt,
+    DeviceOpt,
+    ProgressOpt,
+    ResumeOpt,
+    ThreadsOpt,
+    console,
+    fit_options,
+    frame_table,
+    load_data,
+    print_json,
+    progress_messages,
+    split_data,
+)
+from lmrec.core.settings_files import model_settings
 from lmrec.errors import ArtifactError, ConfigError
 
 DataOpt = Annotated[str, typer.Option("--data", help="dataset name (ml-100k, ...) or a path")]
@@ -33,6 +46,11 @@ def train(
     from_store: Annotated[
         str | None, typer.Option("--from-store", help="train from the service's event store URL")
     ] = None,
+    device: DeviceOpt = None,
+    threads: ThreadsOpt = None,
+    progress: ProgressOpt = True,
+    checkpoint_dir: CheckpointOpt = None,
+    resume: ResumeOpt = False,
 ) -> None:
     """Fit a model and save it to a directory.
 
@@ -56,8 +74,18 @@ def train(
         split = split_data(dataset, protocol, seed)
         train_part, valid_part = split.train, split.valid
     t0 = time.perf_counter()
-    with console.status(f"fitting {model} on {train_part.n_interactions:,} interactions"):
-        rec.fit(train_part, valid_part if valid_part is not None and len(valid_part) else None)
+    with progress_messages(f"fitting {model}") as say:
+        say(f"{train_part.n_interactions:,} interactions")
+        options = rec.options.updated(device=device, threads=threads, checkpoint_dir=checkpoint_dir)
+        options = fit_options(
+            options.device, options.threads, progress, say, options.checkpoint_dir,
+            resume or options.resume,
+        )  # fmt: skip
+        rec.fit(
+            train_part,
+            valid_part if valid_part is not None and len(valid_part) else None,
+            options,
+        )
     fit_s = time.perf_counter() - t0
     meta = {
         "data": data or from_store,
@@ -69,7 +97,7 @@ def train(
     rec.save(out, extra=meta)
     console.print(f"saved {model} to {out} (fit {fit_s:.2f}s)")
     if register:
-        from lmrec.serving.registry import ModelRegistry
+        from lmrec.store.registry import ModelRegistry
 
         version = ModelRegistry.default().register(out, register)
         console.print(f"registered as {register} version {version}")
@@ -126,8 +154,8 @@ def recommend_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
 ) -> None:
     """Top-k items for a user id or an ad-hoc history."""
+    from lmrec.core.query import Query
     from lmrec.models.artifacts import load_model
-    from lmrec.models.query import Query
 
     if user is None and not history:
         raise ConfigError("give --user ID or --history ITEM,ITEM,...")

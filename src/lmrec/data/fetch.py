@@ -30,6 +30,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from lmrec.core.paths import lmrec_home
 from lmrec.errors import FetchError
 
 GROUPLENS_URL = "https://files.grouplens.org/datasets/movielens"
@@ -101,13 +102,6 @@ Progress = Callable[[str], None]
 
 def known_datasets() -> list[str]:
     return sorted(ARCHIVES)
-
-
-def lmrec_home(home: str | Path | None = None) -> Path:
-    """Where lmrec keeps downloads and caches: `home`, $LMREC_HOME or ~/.cache/lmrec."""
-    if home is not None:
-        return Path(home).expanduser()
-    return Path(os.environ.get("LMREC_HOME") or Path.home() / ".cache" / "lmrec").expanduser()
 
 
 def dataset_dir(name: str, home: str | Path | None = None) -> Path:

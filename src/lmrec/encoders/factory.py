@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
+from lmrec.core.config import build_config
 from lmrec.encoders.base import TextEncoder
 from lmrec.encoders.config import EncoderConfig
 from lmrec.errors import ConfigError
@@ -16,9 +17,7 @@ def get_encoder(config: EncoderConfig | dict[str, Any] | None = None) -> TextEnc
     if config is None:
         config = EncoderConfig()
     elif isinstance(config, dict):
-        from lmrec.models.base import build_config
-
-        config = build_config(EncoderConfig, config)  # type: ignore[assignment]
+        config = build_config(EncoderConfig, config)
     assert isinstance(config, EncoderConfig)
     return _load(config)
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from lmrec.core.threads import torch_threads
 from lmrec.encoders.base import ModelSource, normalize_rows, resolve_model
 from lmrec.encoders.config import EncoderConfig
 from lmrec.errors import ConfigError
@@ -84,19 +85,3 @@ def quiet_transformers() -> Iterator[None]:
     finally:
         if was_enabled:
             hf_logging.enable_progress_bar()
-
-
-@contextlib.contextmanager
-def torch_threads(threads: int | None) -> Iterator[None]:
-    """Run with `threads` intra-op threads, restoring the process setting afterwards."""
-    if threads is None:
-        yield
-        return
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)

@@ -197,7 +197,7 @@ def _parse(template: str) -> list[str | _Field | _Optional]:
             piece = _Field(tok[1:-1].strip())
         else:
             piece = tok
-        (group if group is not None else nodes).append(piece)  # type: ignore[arg-type]
+        (group if group is not None else nodes).append(piece)
     if pos != len(template):
         raise ConfigError(
             f"template {template!r}: cannot read it at position {pos} "

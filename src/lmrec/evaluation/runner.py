@@ -11,18 +11,19 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeAlias
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from lmrec.core.ranking import DEFAULT_TIE_SEED, mask_rows, tie_priority, top_k
 from lmrec.data.dataset import Dataset
 from lmrec.errors import ConfigError, DataError, UnsupportedError
 from lmrec.evaluation import metrics as M
 from lmrec.evaluation.stats import PairedTest, bootstrap_means, paired_test
 from lmrec.models.base import Recommender
-from lmrec.models.ranking import mask_rows, top_k
+from lmrec.models.capabilities import FoldsIn, PredictsRatings, ScoresSequences
 
 #: scores per chunk when the batch size is automatic. Measured: top-k over chunks of about
 #: 4M float32 scores runs 2-3x faster than over 100M+ (fresh large arrays cost page faults
@@ -41,7 +42,7 @@ _ALIASES = {
     "hit_rate": "hit",
 }
 
-Exclusion = Sequence[Dataset] | Dataset | sp.spmatrix | sp.sparray | None
+Exclusion: TypeAlias = Sequence[Dataset] | Dataset | sp.spmatrix | sp.sparray | None
 
 
 @dataclass
@@ -97,7 +98,7 @@ class EvaluationResult:
 
 
 def evaluate(
-    model: Recommender,
+    model: Recommender[Any],
     test: Dataset,
     *,
     exclude: Exclusion,
@@ -107,6 +108,7 @@ def evaluate(
     history: Dataset | sp.spmatrix | sp.sparray | None = None,
     candidates: Sequence[Any] | np.ndarray | None = None,
     memory_mb: int = 512,
+    tie_seed: int = DEFAULT_TIE_SEED,
 ) -> EvaluationResult:
     """Rank the catalogue for every test user and score the lists against the test items.
 
@@ -122,6 +124,8 @@ def evaluate(
     candidates: rank only among these items: the user's own item ids, or a NumPy integer
         array of internal item indices. Test items outside the set are not counted.
     batch_size: users per chunk; by default chosen from the catalogue size and memory_mb.
+    tie_seed: equal scores are ordered by a random order of the items per user drawn
+        from this seed (the same for every model evaluated with it), never by item index.
     """
     started = time.perf_counter()
     model._require_fitted()
@@ -154,7 +158,7 @@ def evaluate(
     max_k = max(ks)
     for start in range(0, len(users), batch_size):
         chunk = users[start : start + batch_size]
-        rec = _ranked_lists(model, chunk, hist_rows, excluded, allowed, max_k)
+        rec = _ranked_lists(model, chunk, hist_rows, excluded, allowed, max_k, tie_seed)
         hits = _hit_matrix(rec, relevant[chunk])
         values = M.ranking_metrics(hits, counts[chunk], ks, ranking) if ranking else {}
         if listing:
@@ -181,6 +185,7 @@ def evaluate(
         # test items the user already has in `exclude`: they count as relevant (as in
         # RecBole) but can never be recommended
         "n_test_items_excluded": 0 if excluded is None else int(relevant.multiply(excluded).nnz),
+        "tie_seed": tie_seed,
         "batch_size": batch_size,
         "seconds": time.perf_counter() - started,
     }
@@ -196,19 +201,22 @@ def auto_batch_size(n_items: int, memory_mb: int = 512) -> int:
 
 # ---- one chunk -----------------------------------------------------------------------------
 def _ranked_lists(
-    model: Recommender,
+    model: Recommender[Any],
     users: np.ndarray,
     hist_rows: sp.csr_matrix | list[np.ndarray] | None,
     excluded: sp.csr_matrix | None,
     allowed: np.ndarray | None,
     k: int,
+    tie_seed: int,
 ) -> np.ndarray:
     """(len(users), <=k) item indices best first; -1 where fewer items could be ranked."""
     if hist_rows is None:
         scores = model.score_users(users)
     elif isinstance(hist_rows, list):  # time-ordered sequences (sequence models)
-        scores = model.score_sequences([hist_rows[u] for u in users])  # type: ignore[attr-defined]
+        assert isinstance(model, ScoresSequences)
+        scores = model.score_sequences([hist_rows[u] for u in users])
     else:
+        assert isinstance(model, FoldsIn)
         scores = model.score_histories(hist_rows[users])
     scores = np.asarray(scores, dtype=np.float32)
     if not scores.flags.writeable:
@@ -222,7 +230,8 @@ def _ranked_lists(
         mask_rows(scores, excluded[users])
     if allowed is not None:
         scores = scores[:, allowed]
-    idx, top = top_k(scores, k)
+    priority = tie_priority(users, allowed if allowed is not None else model.n_items, tie_seed)
+    idx, top = top_k(scores, k, priority=priority)
     if allowed is not None:
         idx = allowed[idx]
     # -inf (excluded) and NaN (unscorable) items are not recommendations
@@ -291,7 +300,7 @@ def _column_order(names: list[str], ks: list[int], have: pd.Index) -> list[str]:
     return [c for c in wanted if c in have]
 
 
-def _check_catalogue(model: Recommender, test: Dataset) -> None:
+def _check_catalogue(model: Recommender[Any], test: Dataset) -> None:
     if test.item_map is not model.item_map and test.item_map != model.item_map:
         raise DataError(
             f"test data '{test.name}' has a different item catalogue than the model "
@@ -301,7 +310,7 @@ def _check_catalogue(model: Recommender, test: Dataset) -> None:
 
 
 def _candidate_columns(
-    model: Recommender, candidates: Sequence[Any] | np.ndarray | None
+    model: Recommender[Any], candidates: Sequence[Any] | np.ndarray | None
 ) -> np.ndarray | None:
     if candidates is None:
         return None
@@ -363,11 +372,11 @@ def _exclusion_matrix(exclude: Exclusion, test: Dataset, n_items: int) -> sp.csr
 
 
 def _history_source(
-    model: Recommender, test: Dataset, history: Dataset | sp.spmatrix | sp.sparray | None
+    model: Recommender[Any], test: Dataset, history: Dataset | sp.spmatrix | sp.sparray | None
 ) -> tuple[sp.csr_matrix | list[np.ndarray] | None, str]:
     """Rows to feed `score_histories`, or None to score known users by index."""
-    if history is not None and model.supports_fold_in:
-        if isinstance(history, Dataset) and hasattr(model, "score_sequences"):
+    if history is not None and isinstance(model, FoldsIn | ScoresSequences):
+        if isinstance(history, Dataset) and isinstance(model, ScoresSequences):
             # order matters to sequence models and a matrix row has none: pass each
             # user's items in time order
             if history.n_users != test.n_users:
@@ -395,19 +404,20 @@ def _history_source(
 
 
 def _rating_metrics(
-    model: Recommender, test: Dataset, names: list[str], *, explicit_request: bool
+    model: Recommender[Any], test: Dataset, names: list[str], *, explicit_request: bool
 ) -> dict[str, float]:
     wanted = [m for m in names if m in M.RATING_METRICS]
     if not wanted:
         return {}
-    predict = getattr(model, "predict", None)
-    if not callable(predict) or not test.explicit or test.n_interactions == 0:
+    predicts = isinstance(model, PredictsRatings)
+    if not predicts or not test.explicit or test.n_interactions == 0:
         if explicit_request:
-            why = "does not predict ratings" if not callable(predict) else "has no ratings"
-            who = f"model '{model.name}'" if not callable(predict) else f"test data '{test.name}'"
+            why = "does not predict ratings" if not predicts else "has no ratings"
+            who = f"model '{model.name}'" if not predicts else f"test data '{test.name}'"
             raise UnsupportedError(f"cannot compute {', '.join(wanted)}: {who} {why}")
         return {}
-    predicted = np.asarray(predict(test.users_idx, test.items_idx), dtype=np.float64)
+    assert isinstance(model, PredictsRatings)
+    predicted = np.asarray(model.predict(test.users_idx, test.items_idx), dtype=np.float64)
     out = {}
     if "rmse" in wanted:
         out["rmse"] = M.rmse(predicted, test.values)

@@ -23,7 +23,8 @@ from lmrec.evaluation.runner import evaluate, metric_label
 from lmrec.models.base import Recommender
 from lmrec.models.registry import create_model, get_model_class
 
-DEFAULT_MAX_TRIALS = 20
+#: most configurations a grid search fits (a model's own `tuning_grid` stays within it)
+MAX_TRIALS = 12
 
 
 def grid_points(
@@ -66,7 +67,7 @@ def select_config(
     valid: Dataset,
     *,
     metric: str = "ndcg@10",
-    max_trials: int | None = DEFAULT_MAX_TRIALS,
+    max_trials: int | None = MAX_TRIALS,
     seed: int = 0,
     candidates: Any = None,
     exclude_seen: bool = True,
@@ -89,7 +90,7 @@ def tune(
     valid: Dataset,
     *,
     metric: str = "ndcg@10",
-    max_trials: int | None = DEFAULT_MAX_TRIALS,
+    max_trials: int | None = MAX_TRIALS,
     seed: int = 0,
     candidates: Any = None,
     exclude_seen: bool = True,
@@ -106,7 +107,7 @@ def tune(
     base = dict(base_config or {})
     if grid is None:
         cls = get_model_class(model_name)
-        grid = {k: v for k, v in getattr(cls, "tuning_grid", {}).items() if k not in base}
+        grid = {k: v for k, v in cls.tuning_grid.items() if k not in base}
     if len(valid) == 0:
         raise DataError("the validation data is empty: split off a validation part to tune on")
     points = grid_points(grid, max_trials, seed)
@@ -123,7 +124,7 @@ def tune(
         t0 = time.perf_counter()
         model.fit(train, valid)
         fit_s = time.perf_counter() - t0
-        history = train if getattr(model, "history_at_test_time", False) else None
+        history = train if model.history_at_test_time else None
         result = evaluate(
             model,
             valid,

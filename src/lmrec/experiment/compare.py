@@ -18,13 +18,12 @@ import pandas as pd
 from lmrec.data.splitters import Split
 from lmrec.errors import ConfigError
 from lmrec.evaluation.runner import EvaluationResult, evaluate
-from lmrec.evaluation.tuning import Tuning, grid_points
+from lmrec.evaluation.tuning import MAX_TRIALS, Tuning, grid_points
 from lmrec.evaluation.tuning import tune as tune_config
 from lmrec.models.base import Recommender
 from lmrec.models.registry import create_model, get_model_class
 
 #: how many grid points tuning tries at most per model (keeps `compare` quick)
-MAX_TRIALS = 12
 
 
 @dataclass
@@ -169,13 +168,14 @@ def compare_models(
             rows.append(run.test_row(split, trials=trials))
         if refit and len(split.valid):
             say(f"{label}: refitting on train + valid")
-            merged = Split(split.train.concat(split.valid), split.valid.subset([]), split.test)
+            nothing = split.valid.subset(np.empty(0, dtype=np.int64))
+            merged = Split(split.train.concat(split.valid), nothing, split.test)
             rows.append(run.test_row(merged, variant="train+valid"))
     return rows
 
 
 def _grid_points(name: str, fixed: dict[str, Any]) -> list[dict[str, Any]]:
-    grid = getattr(get_model_class(name), "tuning_grid", {})
+    grid = get_model_class(name).tuning_grid
     return grid_points({k: v for k, v in grid.items() if k not in fixed}, MAX_TRIALS)
 
 

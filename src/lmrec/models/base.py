@@ -1,28 +1,46 @@
 """The Recommender contract every model follows.
 
-A model is a frozen, typed config plus state learned only in `fit`. Models implement
-`_fit` and `score_users` (and `score_histories` when they can fold in a new history);
-ranking, excluding seen items, candidates and filters are shared code in this module.
+A model is a frozen, typed config plus state learned only in `fit`. The config class is
+read from the generic parameter (`class EASE(ItemItemRecommender[EASEConfig])`), so no
+model repeats it. Models implement `_fit` and `score_users`; optional abilities are the
+protocols of `lmrec.models.capabilities`. Ranking, excluding seen items, candidates and
+filters are shared code (`lmrec.core.ranking`, `item_constraints` below).
+
+The protected API other lmrec modules call (and a model may override):
+  _fit(train, valid)          learn; run options are in `self.options`
+  _after_load()               rebuild derived (unsaved) state after loading
+  _save_extra(path) / _load_extra(path)   state that is not arrays (e.g. member models)
+  _score_query(query)         (scores over all items, indices to treat as seen)
+  _history_row(user, items)   a 1 x n_items row: a known user's history plus new items
 """
 
 from __future__ import annotations
 
+import typing
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar, Generic, Self, TypeVar
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict
 
+from lmrec.core.config import build_config
+from lmrec.core.filters import ItemFilter
+from lmrec.core.options import FitOptions, split_run_settings
+from lmrec.core.query import Query
+from lmrec.core.ranking import NO_USER, mask_rows, rank, tie_priority, top_k
 from lmrec.data.dataset import Dataset
 from lmrec.data.idmap import IdMap
-from lmrec.errors import ConfigError, NotFittedError, UnknownIdError, UnsupportedError
-from lmrec.models.query import Query
-from lmrec.models.ranking import drop_unrankable, mask_rows, top_k
+from lmrec.errors import NotFittedError, UnknownIdError, UnsupportedError
+from lmrec.models.capabilities import (
+    FoldsIn,
+    HasItemVectors,
+    ItemSimilarity,
+    ScoresSequences,
+)
 
 
 class ModelConfig(BaseModel):
@@ -33,20 +51,7 @@ class ModelConfig(BaseModel):
     seed: int = 42
 
 
-def build_config(config_class: type[ModelConfig], values: dict[str, Any]) -> ModelConfig:
-    """Validate values into a config, turning pydantic's errors into one clear line."""
-    try:
-        return config_class(**values)
-    except ValidationError as exc:
-        problems = []
-        for err in exc.errors():
-            key = ".".join(str(p) for p in err["loc"]) or "(config)"
-            if err["type"] == "extra_forbidden":
-                allowed = ", ".join(sorted(config_class.model_fields))
-                problems.append(f"unknown key '{key}' (allowed: {allowed})")
-            else:
-                problems.append(f"'{key}': {err['msg']} (got {err.get('input')!r})")
-        raise ConfigError(f"{config_class.__name__}: " + "; ".join(problems)) from None
+C = TypeVar("C", bound=ModelConfig)
 
 
 @dataclass
@@ -63,38 +68,61 @@ class Recommendations:
         return pd.DataFrame({"item_id": self.item_ids, "score": self.scores})
 
 
-class Recommender(ABC):
-    """Base class: subclasses set `name`, `config_class`, `state_attrs` and implement
-    `_fit` and `score_users`."""
+class Recommender(ABC, Generic[C]):
+    """Base class: subclasses set `name` and `state_attrs`, name their config class as the
+    generic parameter, and implement `_fit` and `score_users`."""
 
     name: ClassVar[str]
+    #: read from the generic parameter (Recommender[XConfig]); see __init_subclass__
     config_class: ClassVar[type[ModelConfig]] = ModelConfig
     #: attributes (NumPy arrays or SciPy sparse matrices) that make up the learned state
     state_attrs: ClassVar[tuple[str, ...]] = ()
-    #: whether `score_histories` works (new users without refitting)
-    supports_fold_in: ClassVar[bool] = False
     #: small grid (<= 12 combinations) of the most important hyper-parameters, searched on
     #: the validation split by model comparison; config field -> values to try
     tuning_grid: ClassVar[dict[str, list[Any]]] = {}
-    #: sequence models read the user's whole known history at test time (train + valid),
-    #: as RecBole's leave-one-out does; the evaluation pipeline honours this flag
-    history_at_test_time: ClassVar[bool] = False
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for base in getattr(cls, "__orig_bases__", ()):
+            origin = typing.get_origin(base)
+            args = typing.get_args(base)
+            if (
+                isinstance(origin, type)
+                and issubclass(origin, Recommender)
+                and args
+                and isinstance(args[0], type)
+                and issubclass(args[0], ModelConfig)
+            ):
+                cls.config_class = args[0]
 
     def __init__(self, config: ModelConfig | dict[str, Any] | None = None, **overrides: Any):
         values = config.model_dump() if isinstance(config, ModelConfig) else dict(config or {})
         values.update(overrides)
-        self.config = build_config(self.config_class, values)
+        # Run settings (device, threads, ...) given with the config are taken as options
+        # for this instance and never become part of the config.
+        hyper, run = split_run_settings(values)
+        self.config: C = build_config(self.config_class, hyper)  # type: ignore[assignment]
+        self.options = FitOptions(**run)
         self.user_map: IdMap | None = None
         self.item_map: IdMap | None = None
         self.history_: sp.csr_matrix | None = None  # user x item training values
         self.items: pd.DataFrame | None = None
+        #: content hash of the training data (saved; checks a later evaluation's data)
+        self.train_fingerprint_: str | None = None
+        self._item_filter: ItemFilter | None = None
 
     # ---- training ------------------------------------------------------------------------
-    def fit(self, train: Dataset, valid: Dataset | None = None) -> Self:
-        """Learn from `train`; `valid` may be used for early stopping only."""
+    def fit(
+        self, train: Dataset, valid: Dataset | None = None, options: FitOptions | None = None
+    ) -> Self:
+        """Learn from `train`; `valid` may be used for early stopping only. `options`
+        (device, threads, progress, checkpoints) say how to run, not what to learn."""
+        if options is not None:
+            self.options = options
         self.user_map, self.item_map = train.user_map, train.item_map
         self.history_ = train.csr
         self.items = train.items
+        self.train_fingerprint_ = train.fingerprint()
         try:
             self._fit(train, valid)
         except BaseException:
@@ -116,6 +144,24 @@ class Recommender(ABC):
 
     def _load_extra(self, path: Path) -> None:
         return None
+
+    def declined_capabilities(self) -> frozenset[type]:
+        """Capabilities this instance lacks although its class has the methods (see
+        lmrec.models.capabilities); most models decline none."""
+        return frozenset()
+
+    def _cannot_fold_in(self) -> str:
+        """Why this model cannot score a new history (the error a user sees)."""
+        return (
+            f"model '{self.name}' cannot score a new history without refitting; "
+            "use a model with fold-in (e.g. itemknn, ease, als, pop) or retrain"
+        )
+
+    @property
+    def history_at_test_time(self) -> bool:
+        """Whether the model reads the user's whole known history (train + valid) when
+        tested, as sequence models do under RecBole's leave-one-out."""
+        return isinstance(self, ScoresSequences)
 
     @property
     def is_fitted(self) -> bool:
@@ -142,17 +188,6 @@ class Recommender(ABC):
     def score_users(self, users: np.ndarray) -> np.ndarray:
         """Scores (len(users), n_items) float32 for known user indices; NaN = cannot score."""
 
-    def score_histories(self, histories: sp.csr_matrix) -> np.ndarray:
-        """Scores (n_rows, n_items) for ad-hoc histories (rows of a user x item matrix)."""
-        raise UnsupportedError(
-            f"model '{self.name}' cannot score a new history without refitting; "
-            "use a model with fold-in (e.g. itemknn, ease, als, pop) or retrain"
-        )
-
-    def item_vectors(self) -> np.ndarray | None:
-        """Item representation used for similar items (cosine), if the model has one."""
-        return None
-
     # ---- public API in the user's own ids --------------------------------------------------
     def score(self, query: Query) -> np.ndarray:
         """Raw scores over all items for a query (NaN where the model cannot score)."""
@@ -167,11 +202,9 @@ class Recommender(ABC):
         elif k is not None:
             query = Query(**{**query.__dict__, "k": k})
         scores, seen = self._score_query(query)
-        scores = scores.astype(np.float64, copy=True)
-        if query.exclude_seen and seen.size:
-            scores[seen] = -np.inf
-        self._apply_item_constraints(scores, query)
-        idx, top = drop_unrankable(*top_k(scores, query.k))
+        excluded, allowed = item_constraints(self, query, seen)
+        user = self.tie_row(query)
+        idx, top = rank(scores, query.k, excluded=excluded, allowed=allowed, user=user)
         assert self.item_map is not None
         return Recommendations(self.item_map.to_ids(idx).tolist(), top.astype(float).tolist())
 
@@ -181,45 +214,60 @@ class Recommender(ABC):
         """Batch top-k for user indices; `exclude` rows (default: training history) are
         removed. Returns (indices, scores), -inf scores where fewer than k are rankable."""
         self._require_fitted()
-        scores = self.score_users(users).astype(np.float32, copy=False)
+        scores = np.array(self.score_users(users), dtype=np.float32)
         ex = self.history_ if exclude is None else exclude
+        assert ex is not None
         mask_rows(scores, ex[users])
-        return top_k(scores, k)
+        return top_k(scores, k, priority=tie_priority(users, self.n_items))
 
     def similar_items(self, item_id: Any, k: int = 10) -> Recommendations:
-        """Items most similar to one item (cosine over the model's item vectors)."""
+        """Items most similar to one item: the model's own item-to-item weights, else
+        cosine over its item vectors, else co-occurrence in the training history."""
         self._require_fitted()
         assert self.item_map is not None
         i = self.item_map.index_of(item_id)
-        sims = self._similar_scores(i)
-        sims[i] = -np.inf
-        idx, top = drop_unrankable(*top_k(sims, k))
+        idx, top = rank(self._similar_scores(i), k, excluded=np.array([i]))
         return Recommendations(self.item_map.to_ids(idx).tolist(), top.astype(float).tolist())
 
     def _similar_scores(self, i: int) -> np.ndarray:
-        vecs = self.item_vectors()
-        if vecs is None:
-            # Co-occurrence cosine from the training history works for any model.
-            assert self.history_ is not None
-            x = self.history_.tocsc().astype(np.float32)
-            x.data = np.ones_like(x.data)
-            co = np.asarray((x.T @ x[:, i]).todense()).ravel()
-            norms = np.sqrt(np.asarray(x.sum(axis=0)).ravel())
-            with np.errstate(divide="ignore", invalid="ignore"):
-                sims = co / (norms * max(norms[i], 1e-12))
-            return np.nan_to_num(sims, nan=-np.inf).astype(np.float64)
-        norms = np.linalg.norm(vecs, axis=1)
-        norms[norms == 0] = 1.0
-        return (vecs @ vecs[i]) / (norms * norms[i])
+        if isinstance(self, ItemSimilarity):
+            return self.similar_scores(i)
+        if isinstance(self, HasItemVectors):
+            vecs = self.item_vectors()
+            norms = np.linalg.norm(vecs, axis=1)
+            norms[norms == 0] = 1.0
+            return np.asarray((vecs @ vecs[i]) / (norms * norms[i]))
+        assert self.history_ is not None
+        x = self.history_.tocsc().astype(np.float32)
+        x.data = np.ones_like(x.data)
+        co = np.asarray((x.T @ x[:, i]).todense()).ravel()
+        norms = np.sqrt(np.asarray(x.sum(axis=0)).ravel())
+        with np.errstate(divide="ignore", invalid="ignore"):
+            sims = co / (norms * max(norms[i], 1e-12))
+        return np.nan_to_num(sims, nan=-np.inf).astype(np.float64)
 
     # ---- persistence ------------------------------------------------------------------------
-    def save(self, path: Any, extra: dict[str, Any] | None = None) -> Any:
-        """Write the fitted model to a directory (see lmrec.models.artifacts)."""
-        from lmrec.models.artifacts import save_model
+    def save(self, path: str | Path, extra: dict[str, Any] | None = None) -> Path:
+        """Write the fitted model to a directory (see lmrec.models.artifact_format)."""
+        from lmrec.models.artifact_format import write_artifact
 
-        return save_model(self, path, extra)
+        return write_artifact(self, Path(path), extra)
 
-    # ---- helpers ----------------------------------------------------------------------------
+    # ---- shared steps (protected API) ------------------------------------------------------
+    def item_filter(self) -> ItemFilter:
+        """The attribute filter over the current item table (rebuilt when it changes)."""
+        if self._item_filter is None or self._item_filter.items is not self.items:
+            self._item_filter = ItemFilter(self.items, self.n_items)
+        return self._item_filter
+
+    def tie_row(self, query: Query) -> int:
+        """The row of the tie order a query's list uses: the known user's index, else
+        NO_USER (see lmrec.core.ranking)."""
+        assert self.user_map is not None
+        if query.user_id is not None and query.user_id in self.user_map:
+            return self.user_map.index_of(query.user_id)
+        return NO_USER
+
     def _score_query(self, query: Query) -> tuple[np.ndarray, np.ndarray]:
         """(scores, indices of items to treat as seen) for a query."""
         assert self.user_map is not None and self.item_map is not None
@@ -229,9 +277,10 @@ class Recommender(ABC):
             user = self.user_map.index_of(query.user_id)
         if query.history:
             extra = self.item_map.lookup(query.history)
+            if not isinstance(self, FoldsIn):
+                raise UnsupportedError(self._cannot_fold_in())
             row = self._history_row(user, extra)
-            scores = self.score_histories(row)[0]
-            return scores, row.indices
+            return self.score_histories(row)[0], row.indices
         if user is None:
             if query.user_id is None:
                 raise UnknownIdError("a query needs a user_id or a history of item ids")
@@ -256,36 +305,26 @@ class Recommender(ABC):
             added = base.maximum(added).tocsr() if base.nnz else added
         return added
 
-    def _apply_item_constraints(self, scores: np.ndarray, query: Query) -> None:
-        assert self.item_map is not None
-        if query.candidates is not None:
-            allowed = np.zeros(len(scores), dtype=bool)
-            allowed[self.item_map.lookup(query.candidates, missing="drop")] = True
-            scores[~allowed] = -np.inf
-        if query.exclude:
-            scores[self.item_map.lookup(query.exclude, missing="drop")] = -np.inf
-        if query.filters:
-            scores[~filter_mask(self.items, query.filters, len(scores))] = -np.inf
 
-
-def filter_mask(
-    items: pd.DataFrame | None, filters: dict[str, Sequence[Any]], n: int
-) -> np.ndarray:
-    """Items whose attribute matches one of the allowed values.
-
-    A cell holding several values separated by '|' (e.g. genres) matches when any does.
-    """
-    if items is None:
-        raise UnknownIdError("this model has no item table, so it cannot filter by attribute")
-    mask = np.ones(n, dtype=bool)
-    for column, allowed in filters.items():
-        if column not in items.columns:
-            raise UnknownIdError(
-                f"unknown item attribute '{column}' in filters "
-                f"(known: {', '.join(map(str, items.columns))})"
-            )
-        wanted = {str(v).lower() for v in allowed}
-        parts = items[column].astype(str).str.lower().str.split("|").explode()
-        hit = parts.isin(wanted)
-        mask &= hit.groupby(level=0).any().reindex(range(n), fill_value=False).to_numpy()
-    return mask
+def item_constraints(
+    model: Recommender[Any], query: Query, seen: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """What a query keeps out of its list, as (excluded item indices, allowed mask or
+    None): the user's `seen` items (unless the query keeps them), the query's exclusions,
+    and candidates and attribute filters as a mask. One implementation for the model's
+    own ranking and for the service's item index, so both give the same list."""
+    assert model.item_map is not None
+    parts = []
+    if query.exclude_seen and seen is not None and len(seen):
+        parts.append(np.asarray(seen, dtype=np.int64))
+    if query.exclude:
+        parts.append(model.item_map.lookup(query.exclude, missing="drop"))
+    excluded = np.concatenate(parts) if parts else np.empty(0, dtype=np.int64)
+    allowed = None
+    if query.candidates is not None:
+        allowed = np.zeros(model.n_items, dtype=bool)
+        allowed[model.item_map.lookup(query.candidates, missing="drop")] = True
+    if query.filters:
+        matching = model.item_filter().mask(query.filters)
+        allowed = matching if allowed is None else allowed & matching
+    return excluded, allowed

@@ -11,22 +11,22 @@ from lmrec.models.base import Recommender
 
 # name -> "module:Class"; a module is imported only when its model is used.
 _MODELS: dict[str, str] = {
-    "random": "lmrec.models.baselines:RandomRecommender",
-    "pop": "lmrec.models.baselines:PopularityRecommender",
-    "itemknn": "lmrec.models.knn:ItemKNN",
-    "userknn": "lmrec.models.knn:UserKNN",
-    "ease": "lmrec.models.ease:EASE",
-    "rp3beta": "lmrec.models.rp3beta:RP3beta",
-    "als": "lmrec.models.implicit_mf:ALS",
-    "bpr": "lmrec.models.implicit_mf:BPR",
-    "mf": "lmrec.models.mf:BiasedMF",
-    "content": "lmrec.models.content:ContentRecommender",
-    "tfidf": "lmrec.models.tfidf:TfidfRecommender",
-    "hybrid": "lmrec.models.hybrid:HybridRecommender",
-    "fusion": "lmrec.models.fusion:FusionRecommender",
-    "sasrec": "lmrec.models.sasrec:SASRec",
-    "gru4rec": "lmrec.models.gru4rec:GRU4Rec",
-    "ncf": "lmrec.models.ncf:NCF",
+    "random": "lmrec.models.baseline.popularity:RandomRecommender",
+    "pop": "lmrec.models.baseline.popularity:PopularityRecommender",
+    "itemknn": "lmrec.models.neighbours.knn:ItemKNN",
+    "userknn": "lmrec.models.neighbours.knn:UserKNN",
+    "ease": "lmrec.models.neighbours.ease:EASE",
+    "rp3beta": "lmrec.models.neighbours.rp3beta:RP3beta",
+    "als": "lmrec.models.factorisation.implicit_mf:ALS",
+    "bpr": "lmrec.models.factorisation.implicit_mf:BPR",
+    "mf": "lmrec.models.factorisation.mf:BiasedMF",
+    "content": "lmrec.models.text.content:ContentRecommender",
+    "tfidf": "lmrec.models.text.tfidf:TfidfRecommender",
+    "hybrid": "lmrec.models.neural.hybrid:HybridRecommender",
+    "fusion": "lmrec.models.ensemble.fusion:FusionRecommender",
+    "sasrec": "lmrec.models.sequence.sasrec:SASRec",
+    "gru4rec": "lmrec.models.sequence.gru4rec:GRU4Rec",
+    "ncf": "lmrec.models.neural.ncf:NCF",
 }
 
 

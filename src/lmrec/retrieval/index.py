@@ -16,8 +16,8 @@ from typing import Any
 
 import numpy as np
 
+from lmrec.core.ranking import top_k
 from lmrec.errors import ConfigError
-from lmrec.models.ranking import top_k
 
 #: catalogues of at least this many items get an HNSW graph (when FAISS is installed)
 DEFAULT_ANN_THRESHOLD = 100_000
@@ -30,7 +30,8 @@ class ItemIndex:
 
     `search(queries, k, allowed=None, exclude=None)` ranks items by `vectors @ query`:
     `allowed` is a boolean mask over items (None: all), `exclude` item indices never to
-    return. A 1-D query gives 1-D (indices, scores) holding only rankable items; a 2-D
+    return, `priority` the tie order (lmrec.core.ranking.tie_priority; exact search
+    only). A 1-D query gives 1-D (indices, scores) holding only rankable items; a 2-D
     batch gives (n, k) arrays padded with index -1 and score -inf.
     """
 
@@ -62,20 +63,24 @@ class ItemIndex:
         *,
         allowed: np.ndarray | None = None,
         exclude: np.ndarray | None = None,
+        priority: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         one = np.asarray(queries).ndim == 1
         q = np.atleast_2d(np.asarray(queries, dtype=np.float32))
         if q.shape[1] != self.dim:
             raise ConfigError(f"query vectors have {q.shape[1]} dimensions, index has {self.dim}")
         k = max(0, min(int(k), self.n_items))
-        idx, scores = self._search(q, k, Allowed.build(self.n_items, allowed, exclude))
+        ok = Allowed.build(self.n_items, allowed, exclude)
+        idx, scores = self._search(q, k, ok, priority)
         if one:
             keep = np.isfinite(scores[0]) & (idx[0] >= 0)
             return idx[0][keep], scores[0][keep]
         return idx, scores
 
-    def _search(self, q: np.ndarray, k: int, ok: Allowed) -> tuple[np.ndarray, np.ndarray]:
-        return exact_search(self.vectors, q, k, ok.mask, ok.excluded)
+    def _search(
+        self, q: np.ndarray, k: int, ok: Allowed, priority: np.ndarray | None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        return exact_search(self.vectors, q, k, ok.mask, ok.excluded, priority)
 
 
 class HNSWIndex(ItemIndex):
@@ -120,12 +125,14 @@ class HNSWIndex(ItemIndex):
 
         return cls(vectors, graph=faiss.read_index(str(path)), ef_search=ef_search)
 
-    def _search(self, q: np.ndarray, k: int, ok: Allowed) -> tuple[np.ndarray, np.ndarray]:
+    def _search(
+        self, q: np.ndarray, k: int, ok: Allowed, priority: np.ndarray | None
+    ) -> tuple[np.ndarray, np.ndarray]:
         n = self.n_items
         if k == 0:
             return np.empty((len(q), 0), np.int64), np.empty((len(q), 0), np.float32)
         if ok.count <= max(EXACT_SUBSET_LIMIT, 4 * k) or ok.count * 50 < n:
-            return exact_search(self.vectors, q, k, ok.mask, ok.excluded)
+            return exact_search(self.vectors, q, k, ok.mask, ok.excluded, priority)
         # Over-fetch in proportion to how much is filtered out, then grow until k survive.
         fetch = min(n, math.ceil(k * n / ok.count * 1.5) + 8)
         while True:
@@ -135,7 +142,7 @@ class HNSWIndex(ItemIndex):
             if found.min() >= k or fetch >= n:
                 break
             if fetch * 4 >= n // 2:
-                return exact_search(self.vectors, q, k, ok.mask, ok.excluded)
+                return exact_search(self.vectors, q, k, ok.mask, ok.excluded, priority)
             fetch *= 4
         order = np.argsort(-scores, axis=1, kind="stable")[:, :k]
         idx = np.take_along_axis(idx, order, axis=1)
@@ -146,7 +153,7 @@ class HNSWIndex(ItemIndex):
     def _graph_search(self, q: np.ndarray, fetch: int) -> tuple[np.ndarray, np.ndarray]:
         import faiss
 
-        params = faiss.SearchParametersHNSW()
+        params = faiss.SearchParametersHNSW()  # type: ignore[attr-defined]
         params.efSearch = max(self.ef_search, fetch)
         scores, idx = self.graph.search(q, fetch, params=params)
         scores = np.where(idx >= 0, scores, -np.inf).astype(np.float32)
@@ -196,12 +203,16 @@ def exact_search(
     k: int,
     mask: np.ndarray | None,
     excluded: np.ndarray | None = None,
+    priority: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Top-k by exact inner product; only over the allowed rows when the mask is narrow."""
+    """Top-k by exact inner product; only over the allowed rows when the mask is narrow.
+    Ties follow `priority` (see lmrec.core.ranking.top_k)."""
     if mask is not None and np.count_nonzero(mask) * 4 < len(mask):
         subset = np.flatnonzero(mask)
         kk = min(k, len(subset))
-        local, scores = top_k(q @ vectors[subset].T, kk)
+        # ties among the subset keep the catalogue-wide order
+        sub_priority = None if priority is None else priority[..., subset]
+        local, scores = top_k(q @ vectors[subset].T, kk, priority=sub_priority)
         idx = subset[local]
     else:
         scores = q @ vectors.T
@@ -209,7 +220,7 @@ def exact_search(
             scores[:, ~mask] = -np.inf
         if excluded is not None and len(excluded):
             scores[:, excluded] = -np.inf
-        idx, scores = top_k(scores, k)
+        idx, scores = top_k(scores, k, priority=priority)
     idx = np.asarray(idx, dtype=np.int64).reshape(len(q), -1)
     scores = np.asarray(scores, dtype=np.float32).reshape(len(q), -1)
     if idx.shape[1] < k:  # fewer allowed items than k: pad like the ANN path

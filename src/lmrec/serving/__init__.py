@@ -1,2 +1,2 @@
 """The recommendation service. Import `lmrec.serving.app.create_app` for the HTTP app
-(FastAPI, in the `serve` extra); `lmrec.serving.registry` works without it."""
+(FastAPI, in the `serve` extra); `lmrec.store.registry` works without it."""

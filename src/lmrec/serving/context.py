@@ -16,12 +16,12 @@ import pandas as pd
 from lmrec.errors import UnknownIdError
 from lmrec.events.store import EventStore
 from lmrec.models.base import Recommender
-from lmrec.models.protocols import SupportsAddItems, can_add_items
+from lmrec.models.capabilities import SupportsAddItems
 from lmrec.search import supports_text_search
 from lmrec.serving.live import LiveModel, ModelHub, ServiceUnavailable, items_frame_for
 from lmrec.serving.metrics import ServiceMetrics
-from lmrec.serving.registry import ModelRegistry
 from lmrec.serving.settings import ServeSettings
+from lmrec.store.registry import ModelRegistry
 
 log = logging.getLogger("lmrec.serving")
 
@@ -176,11 +176,11 @@ class ServiceContext:
 
     def _add_stored_items(self, model: Recommender) -> bool:
         """Give a freshly loaded model the stored items it was not trained on."""
-        if not can_add_items(model):
+        if not isinstance(model, SupportsAddItems):
             return False
         new = items_frame_for(model, self.store.items_frame())
         if len(new):
-            model.add_items(new)  # type: ignore[attr-defined]
+            model.add_items(new)
         return bool(len(new))
 
     # ---- metrics ---------------------------------------------------------------------------

@@ -9,8 +9,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from lmrec.core.query import Query
 from lmrec.errors import UnknownIdError
-from lmrec.models.query import Query
+from lmrec.models.capabilities import FoldsIn, HasItemVectors
 from lmrec.serving.live import LiveModel, unit_rows
 
 
@@ -30,8 +31,8 @@ def similarity_to(live: LiveModel, item: int, others: np.ndarray) -> np.ndarray:
     them, else over co-occurrence in the training history."""
     if not len(others):
         return np.empty(0)
-    vecs = live.model.item_vectors()
-    if vecs is not None:
+    if isinstance(live.model, HasItemVectors):
+        vecs = live.model.item_vectors()
         unit = unit_rows(np.asarray(vecs)[np.append(others, item)])
         return unit[:-1] @ unit[-1]
     x = live.cooccurrence()
@@ -127,7 +128,7 @@ def user_scores(
     assert model.user_map is not None and model.item_map is not None
     known_user = user_id is not None and user_id in model.user_map
     extra = model.item_map.to_ids(model.item_map.lookup(history, missing="drop")).tolist()
-    if extra and model.supports_fold_in:
+    if extra and isinstance(model, FoldsIn):
         query = Query(user_id=user_id if known_user else None, history=extra)
     elif known_user:
         query = Query(user_id=user_id)
@@ -142,14 +143,9 @@ def _signal(
     """The model's score for the item and its rank among all items for this user."""
     if scored is None:
         return None
-    scores, query = scored
+    scores, _query = scored
     score = float(scores[item])
     if not np.isfinite(score):
         return None
     rank = int(np.sum(np.nan_to_num(scores, nan=-np.inf) > score)) + 1
-    signal: dict[str, Any] = {"score": score, "rank": rank, "of": len(scores)}
-    own = getattr(live.model, "explain", None)
-    if callable(own):
-        assert live.model.item_map is not None
-        signal["details"] = own(query, live.model.item_map.to_ids([item])[0])
-    return signal
+    return {"score": score, "rank": rank, "of": len(scores)}

@@ -22,14 +22,20 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from lmrec.core.filters import ItemFilter
 from lmrec.errors import LmrecError, UnknownIdError
 from lmrec.models.artifacts import load_model, read_meta
 from lmrec.models.base import Recommender
-from lmrec.models.protocols import can_add_items
-from lmrec.retrieval import DotProductModel, ItemIndex, as_dot_product, build_index
-from lmrec.search import search_vectors
-from lmrec.serving.filters import AttributeFilter, attribute_columns
-from lmrec.serving.registry import ModelRegistry
+from lmrec.models.capabilities import (
+    HasItemVectors,
+    InnerProduct,
+    ItemSimilarity,
+    SupportsAddItems,
+    TextSearchable,
+)
+from lmrec.retrieval import ItemIndex, build_index
+from lmrec.serving.filters import attribute_columns
+from lmrec.store.registry import ModelRegistry
 
 log = logging.getLogger("lmrec.serving")
 
@@ -49,9 +55,9 @@ class LiveModel:
     model: Recommender
     #: cold-start scores: distinct users per item in the training history
     popularity: np.ndarray
-    dot: DotProductModel | None
+    #: the model, when its scores are inner products an item index can answer
+    inner: InnerProduct | None
     index: ItemIndex | None
-    filters: AttributeFilter
     meta: dict[str, Any]
     loaded_at: float = field(default_factory=time.time)
     _cooccurrence: sp.csc_matrix | None = None
@@ -75,7 +81,11 @@ class LiveModel:
 
     @property
     def can_add_items(self) -> bool:
-        return can_add_items(self.model)
+        return isinstance(self.model, SupportsAddItems)
+
+    @property
+    def filters(self) -> ItemFilter:
+        return self.model.item_filter()
 
     @cached_property
     def attribute_columns(self) -> list[str]:
@@ -84,9 +94,9 @@ class LiveModel:
     def search_index(self) -> ItemIndex:
         """Index over the model's unit-length item vectors (for text search)."""
         if self._search_index is None:
-            vecs = search_vectors(self.model)
-            if vecs is None:
+            if not isinstance(self.model, TextSearchable):
                 raise ServiceUnavailable(f"model '{self.name}' has no item vectors to search")
+            vecs = self.model.text_vectors()
             cache = self.cache_dir / "index-unit-hnsw.faiss" if self.cache_dir else None
             self._search_index = build_index(
                 unit_rows(vecs), ann_threshold=self.ann_threshold, cache_path=cache
@@ -99,8 +109,8 @@ class LiveModel:
         similarity (co-occurrence, or its override)."""
         model = self.model
         assert model.item_map is not None
-        own = type(model)._similar_scores is not Recommender._similar_scores
-        vecs = None if own else model.item_vectors()
+        own = isinstance(model, ItemSimilarity)
+        vecs = model.item_vectors() if isinstance(model, HasItemVectors) and not own else None
         if vecs is None or sp.issparse(vecs):
             recs = model.similar_items(item_id, k)
             return recs.item_ids, recs.scores
@@ -141,19 +151,19 @@ def build_live(
     popularity = np.asarray((model.history_ != 0).sum(axis=0)).ravel().astype(np.float32)
     if len(popularity) < model.n_items:  # items added after training have no history yet
         popularity = np.pad(popularity, (0, model.n_items - len(popularity)))
-    dot = as_dot_product(model)
+    inner = model if isinstance(model, InnerProduct) else None
     index = None
-    if dot is not None:
+    if inner is not None:
         cache = cache_dir / "index-hnsw.faiss" if cache_dir is not None else None
-        index = build_index(dot.item_vectors, ann_threshold=ann_threshold, cache_path=cache)
+        vectors = np.asarray(inner.item_factors(), dtype=np.float32)
+        index = build_index(vectors, ann_threshold=ann_threshold, cache_path=cache)
     return LiveModel(
         name=name,
         version=version,
         model=model,
         popularity=popularity,
-        dot=dot,
+        inner=inner,
         index=index,
-        filters=AttributeFilter(model.items, model.n_items),
         meta=meta,
         ann_threshold=ann_threshold,
         cache_dir=cache_dir,

@@ -9,8 +9,9 @@ from typing import Annotated, Any
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from lmrec.core.config import describe_errors
+from lmrec.core.paths import lmrec_home
 from lmrec.errors import ConfigError
-from lmrec.serving.registry import lmrec_home
 
 
 class ServeSettings(BaseSettings):
@@ -93,9 +94,7 @@ def load_settings(**overrides: Any) -> ServeSettings:
     try:
         return ServeSettings(**given)
     except ValidationError as exc:
-        problems = []
-        for err in exc.errors():
-            key = ".".join(str(p) for p in err["loc"]) or "settings"
-            msg = err["msg"].removeprefix("Value error, ")
-            problems.append(f"LMREC_{key.upper()}: {msg}")
-        raise ConfigError("invalid service settings: " + "; ".join(problems)) from None
+        detail = describe_errors(
+            exc, list(ServeSettings.model_fields), lambda key: f"LMREC_{key.upper()}"
+        )
+        raise ConfigError(f"invalid service settings: {detail}") from None

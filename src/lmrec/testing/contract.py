@@ -24,10 +24,11 @@ from typing import Any, ClassVar
 import numpy as np
 import pytest
 
+from lmrec.core.query import Query
 from lmrec.errors import ConfigError, NotFittedError, UnknownIdError, UnsupportedError
-from lmrec.experiment.compare import MAX_TRIALS
+from lmrec.evaluation.tuning import MAX_TRIALS
 from lmrec.models.base import Recommender
-from lmrec.models.query import Query
+from lmrec.models.capabilities import FoldsIn, HasItemVectors, InnerProduct
 from lmrec.models.registry import create_model, get_model_class
 from lmrec.testing import toy
 from lmrec.testing.toy import ToyData
@@ -96,10 +97,21 @@ class RecommenderContract:
         assert scores.shape == (fitted.n_items,)
 
     def test_item_vectors_shape(self, fitted: Recommender) -> None:
-        vecs = fitted.item_vectors()
-        if vecs is not None:
+        if isinstance(fitted, HasItemVectors):
+            vecs = fitted.item_vectors()
             assert vecs.ndim == 2 and vecs.shape[0] == fitted.n_items
             assert np.isfinite(vecs).all()
+
+    def test_inner_product_matches_scores(self, fitted: Recommender) -> None:
+        """A model that declares InnerProduct is served from an item index: its vectors
+        must give exactly its scores."""
+        if not isinstance(fitted, InnerProduct):
+            return
+        users = np.arange(fitted.n_users)
+        products = fitted.user_vectors(users) @ fitted.item_factors().T
+        scores = fitted.score_users(users)
+        finite = np.isfinite(scores)
+        np.testing.assert_allclose(products[finite], scores[finite], rtol=1e-4, atol=1e-5)
 
     # ---- recommend --------------------------------------------------------------------------
     def test_recommend_known_user(self, fitted: Recommender, toy_data: ToyData) -> None:
@@ -179,7 +191,7 @@ class RecommenderContract:
     def test_fold_in(self, fitted: Recommender, toy_data: ToyData) -> None:
         history = toy_data.group_items[0][:4]
         query = Query(history=history, k=K)
-        if not fitted.supports_fold_in:
+        if not isinstance(fitted, FoldsIn):
             with pytest.raises(UnsupportedError):
                 fitted.recommend(query)
             return
@@ -196,6 +208,7 @@ class RecommenderContract:
             users = np.arange(min(fitted.n_users, 6))
             assert fitted.history_ is not None
             direct = fitted.score_users(users)
+            assert isinstance(fitted, FoldsIn)
             folded = fitted.score_histories(fitted.history_[users])
             np.testing.assert_allclose(folded, direct, rtol=1e-5, atol=1e-6)
 
@@ -219,7 +232,7 @@ class RecommenderContract:
         from lmrec.models.artifacts import load_model
 
         fitted.save(tmp_path / "model")
-        loaded = load_model(tmp_path / "model")
+        loaded = load_model(tmp_path / "model", options=fitted.options)
         assert type(loaded) is type(fitted)
         assert loaded.config == fitted.config
         users = np.arange(fitted.n_users)
@@ -228,7 +241,7 @@ class RecommenderContract:
         assert loaded.recommend(user, k=K) == fitted.recommend(user, k=K)
         item = toy_data.group_items[0][1]
         assert loaded.similar_items(item, k=K) == fitted.similar_items(item, k=K)
-        if fitted.supports_fold_in:
+        if isinstance(fitted, FoldsIn):
             query = Query(history=toy_data.group_items[1][:3], k=K)
             np.testing.assert_array_equal(loaded.score(query), fitted.score(query))
 
@@ -271,7 +284,7 @@ class RecommenderContract:
         assert cls(dumped).config == model.config
         assert cls(model.config).config == model.config
         with pytest.raises(Exception):  # noqa: B017 - frozen: any attempt to change fails
-            model.config.seed = 7  # type: ignore[misc]
+            model.config.seed = 7
 
     def test_tuning_grid_is_valid(self) -> None:
         cls = get_model_class(self.model_name)

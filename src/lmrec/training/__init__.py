@@ -8,6 +8,7 @@ A task gives the batches of an epoch, the loss of a batch and a validation NDCG@
 progress bar, so a model keeps only its network.
 """
 
-from lmrec.training.loop import EpochRecord, EpochTask, LoopSettings, TrainResult, run_training
+from lmrec.training.checkpoint import EpochRecord
+from lmrec.training.loop import EpochTask, LoopSettings, TrainResult, run_training
 
 __all__ = ["EpochRecord", "EpochTask", "LoopSettings", "TrainResult", "run_training"]

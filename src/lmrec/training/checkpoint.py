@@ -24,12 +24,23 @@ from lmrec.errors import ArtifactError
 
 
 @dataclass
+class EpochRecord:
+    epoch: int
+    loss: float
+    metric: float | None
+    seconds: float
+    #: CPU time of the process (all threads) in the epoch: a steadier cost figure than
+    #: wall time on a shared machine
+    cpu_seconds: float = 0.0
+
+
+@dataclass
 class CheckpointState:
     epochs_done: int = 0
     best_metric: float | None = None
     best_epoch: int = -1
     bad_epochs: int = 0
-    history: list[Any] = field(default_factory=list)
+    history: list[EpochRecord] = field(default_factory=list)
 
 
 def save_checkpoint(
@@ -49,7 +60,7 @@ def save_checkpoint(
     if best_weights is not None:
         _atomic_save(best_weights, path / "best.pt")
     payload = asdict(state)
-    payload["history"] = [asdict(r) if not isinstance(r, dict) else r for r in state.history]
+    payload["history"] = [asdict(r) for r in state.history]
     tmp = path / "state.json.tmp"
     tmp.write_text(json.dumps(payload, indent=1))
     os.replace(tmp, path / "state.json")
@@ -60,8 +71,6 @@ def load_checkpoint(
 ) -> tuple[CheckpointState, dict[str, torch.Tensor] | None, dict[str, torch.Tensor] | None]:
     """Restore the latest weights and optimizer; return the progress, the best weights
     and the weight average (None where not kept)."""
-    from lmrec.training.loop import EpochRecord
-
     try:
         raw = json.loads((path / "state.json").read_text())
         module.load_state_dict(_load(path / "last.pt", device))

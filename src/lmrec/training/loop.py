@@ -12,7 +12,7 @@ from __future__ import annotations
 import copy
 import math
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,7 +23,12 @@ import torch
 from torch import nn
 
 from lmrec.errors import ConfigError
-from lmrec.training.checkpoint import CheckpointState, load_checkpoint, save_checkpoint
+from lmrec.training.checkpoint import (
+    CheckpointState,
+    EpochRecord,
+    load_checkpoint,
+    save_checkpoint,
+)
 
 
 class EpochTask(Protocol):
@@ -58,6 +63,8 @@ class LoopSettings:
     #: validate, keep and return the average instead of the raw weights
     ema_decay: float | None = None
     metric_name: str = "ndcg@10"
+    #: where epoch lines go when `progress` is on (None: a progress bar on stderr)
+    report: Callable[[str], None] | None = None
 
     def __post_init__(self) -> None:
         if self.epochs < 1:
@@ -68,17 +75,6 @@ class LoopSettings:
             raise ConfigError(f"lr must be positive (got {self.lr})")
         if self.ema_decay is not None and not 0.0 < self.ema_decay < 1.0:
             raise ConfigError(f"ema_decay must be between 0 and 1 (got {self.ema_decay})")
-
-
-@dataclass
-class EpochRecord:
-    epoch: int
-    loss: float
-    metric: float | None
-    seconds: float
-    #: CPU time of the process (all threads) in the epoch: a steadier cost figure than
-    #: wall time on a shared machine
-    cpu_seconds: float = 0.0
 
 
 @dataclass
@@ -172,10 +168,16 @@ def run_training(module: nn.Module, task: EpochTask, settings: LoopSettings) -> 
                 best_weights if improved else None,
                 None if average is None else average.weights,
             )
+        shown = "-" if metric is None else f"{metric:.4f}"
         if bar is not None:
-            shown = "-" if metric is None else f"{metric:.4f}"
             bar.set_postfix(loss=f"{record.loss:.4f}", **{settings.metric_name: shown})
             bar.update(1)
+        elif settings.progress and settings.report is not None:
+            best = "" if state.best_metric is None else f", best {state.best_metric:.4f}"
+            settings.report(
+                f"epoch {epoch + 1}/{settings.epochs}: loss {record.loss:.4f}, "
+                f"{settings.metric_name} {shown}{best} ({record.seconds:.1f}s)"
+            )
     else:
         stopped_early = state.bad_epochs >= settings.patience
     if bar is not None:
@@ -236,7 +238,7 @@ def _evaluated_as(module: nn.Module, average: WeightAverage | None) -> Iterator[
 
 
 def _progress_bar(settings: LoopSettings, start: int) -> Any:
-    if not settings.progress:
+    if not settings.progress or settings.report is not None:
         return None
     from tqdm.auto import tqdm
 

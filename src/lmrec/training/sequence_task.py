@@ -15,7 +15,6 @@ from typing import Literal, Protocol
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 from lmrec.training.losses import (
     gbce,
@@ -25,8 +24,22 @@ from lmrec.training.losses import (
 )
 
 
+class ItemTable(Protocol):
+    """What training needs of a network's item representation."""
+
+    @property
+    def repeat(self) -> torch.Tensor | None:
+        """The learned score offset for items already in the sequence (or None)."""
+        ...
+
+    def __call__(self, tokens: torch.Tensor) -> torch.Tensor: ...
+
+    def all_items(self) -> torch.Tensor: ...
+
+
 class SequenceNet(Protocol):
-    items: nn.Module
+    @property
+    def items(self) -> ItemTable: ...
 
     def __call__(self, tokens: torch.Tensor) -> torch.Tensor: ...
 
@@ -138,12 +151,12 @@ class SequenceTask:
         hidden = states[where]
         target_tokens = batch.targets[where]
         items = self.net.items
-        repeat = getattr(items, "repeat", None)
+        repeat = items.repeat
         # tokens each predicting position has read so far (0 = nothing), (N, L)
         read = prefix_tokens(batch.inputs)[where] if repeat is not None else None
         if batch.negatives is None:
             logits = hidden @ items.all_items().T
-            if read is not None:
+            if read is not None and repeat is not None:
                 seen = torch.zeros(logits.shape[0], logits.shape[1] + 1, device=logits.device)
                 seen = seen.scatter_(1, read, 1.0)[:, 1:]
                 logits = logits + repeat * seen
@@ -155,7 +168,7 @@ class SequenceTask:
             target_tokens - 1,
             batch.negatives,
         )
-        if read is not None:
+        if read is not None and repeat is not None:
             pos = pos + repeat * (read == target_tokens[:, None]).any(dim=1)
             seen_neg = (read[:, :, None] == (batch.negatives + 1)[None, None, :]).any(dim=1)
             neg = neg + repeat * seen_neg

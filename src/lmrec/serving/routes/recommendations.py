@@ -9,9 +9,10 @@ from fastapi import APIRouter, Path, Query
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
+from lmrec.core.query import Query as RecQuery
 from lmrec.errors import UnknownIdError
 from lmrec.serving.explain import explain_many
-from lmrec.serving.recommend import RecRequest, recommend
+from lmrec.serving.recommend import recommend
 from lmrec.serving.routes.deps import READ, Ctx
 from lmrec.serving.schemas import (
     MAX_K,
@@ -58,15 +59,15 @@ def answer(ctx: Ctx, body: RecommendationRequest) -> RecommendationResponse:
     history = body.history or []
     ctx.require_items(live, history, "history")
     fresh = ctx.fresh_history(body.user_id)
-    req = RecRequest(
+    query = RecQuery(
         user_id=body.user_id,
-        history=history,
+        history=history or None,
         k=body.k,
-        filters=body.filters,
-        exclude=body.exclude or [],
+        filters=body.filters or None,
+        exclude=body.exclude or None,
         exclude_seen=body.exclude_seen,
     )
-    result = recommend(live, req, fresh, cold=ctx.cold_start_model())
+    result = recommend(live, query, fresh, cold=ctx.cold_start_model())
     items = [
         ScoredItem(item_id=i, score=s) for i, s in zip(result.item_ids, result.scores, strict=True)
     ]

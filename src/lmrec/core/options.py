@@ -1,0 +1,61 @@
+"""How to run a fit or serve a model: device, threads, progress, checkpoints.
+
+These are run settings, not hyper-parameters: they change where and how fast a model
+trains, never what it learns (up to floating point), so they are never saved with the
+model. A model trained on a GPU loads and serves on a CPU-only machine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from lmrec.errors import ConfigError
+
+#: keys older lmrec versions kept in model configs; read as run settings now
+RUN_KEYS = ("device", "threads", "progress", "checkpoint_dir", "resume", "num_threads")
+
+
+@dataclass(frozen=True)
+class FitOptions:
+    """device: "cpu", "cuda", "cuda:1", "mps" or "auto"; None reads $LMREC_DEVICE, then
+        chooses by availability.
+    threads: CPU threads for training and scoring (None: the library's default).
+    progress: report each epoch (loss, validation metric, time): to `report` when given
+        (the CLI shows it on its status line or as log lines), else as a progress bar.
+    checkpoint_dir: keep the training state there after every epoch.
+    resume: continue from the checkpoint in checkpoint_dir when there is one.
+    """
+
+    device: str | None = None
+    threads: int | None = None
+    progress: bool = False
+    checkpoint_dir: Path | None = None
+    resume: bool = False
+    report: Callable[[str], None] | None = field(default=None, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.threads is not None and (isinstance(self.threads, bool) or self.threads < 1):
+            raise ConfigError(f"threads must be a positive number (got {self.threads!r})")
+        if self.checkpoint_dir is not None and not isinstance(self.checkpoint_dir, Path):
+            object.__setattr__(self, "checkpoint_dir", Path(self.checkpoint_dir))
+        if self.resume and self.checkpoint_dir is None:
+            raise ConfigError("resume needs a checkpoint directory (checkpoint_dir)")
+
+    def updated(self, **values: Any) -> FitOptions:
+        """A copy with the given (non-None) values replaced."""
+        return replace(self, **{k: v for k, v in values.items() if v is not None})
+
+
+def split_run_settings(values: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(hyper-parameters, run settings) from one dict of config values; `num_threads`
+    (an older name used by the implicit models) becomes `threads`."""
+    hyper = {k: v for k, v in values.items() if k not in RUN_KEYS}
+    run = {k: v for k, v in values.items() if k in RUN_KEYS and v is not None}
+    threads = run.pop("num_threads", None)
+    if threads:  # 0 meant "all cores": the default
+        run.setdefault("threads", threads)
+    known = {f.name for f in fields(FitOptions)}
+    return hyper, {k: v for k, v in run.items() if k in known}

@@ -1,0 +1,1 @@
+"""Explanations of what drives a model's recommendations."""
