@@ -62,8 +62,8 @@ def settings(threads: int, protocol: str) -> dict[str, dict[str, Any]]:
     return {
         "hybrid": hybrid,
         "fusion": {"members": members, "member_configs": {"hybrid": hybrid}},
-        "als": {"num_threads": threads},
-        "bpr": {"num_threads": threads},
+        "als": {"threads": threads},
+        "bpr": {"threads": threads},
     }
 
 

@@ -41,7 +41,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 def model_config(name: str, threads: int) -> dict[str, Any]:
     # implicit's models take their thread count in the config; the rest use BLAS threads
-    return {"num_threads": threads} if name in ("als", "bpr") else {}
+    return {"threads": threads} if name in ("als", "bpr") else {}
 
 
 def load_real(path: str | None) -> Any:

@@ -27,3 +27,11 @@ def test_bad_options_are_refused() -> None:
 def test_updated_keeps_what_is_not_given() -> None:
     options = FitOptions(device="cpu", threads=2).updated(threads=None, progress=True)
     assert (options.device, options.threads, options.progress) == ("cpu", 2, True)
+
+
+def test_own_settings_win_over_outer_ones() -> None:
+    outer = FitOptions(device="cpu", threads=4, progress=True)
+    mine = FitOptions(threads=1)
+    combined = mine.under(outer)
+    assert (combined.device, combined.threads, combined.progress) == ("cpu", 1, True)
+    assert FitOptions().under(outer) == outer

@@ -48,6 +48,13 @@ class FitOptions:
         """A copy with the given (non-None) values replaced."""
         return replace(self, **{k: v for k, v in values.items() if v is not None})
 
+    def under(self, outer: FitOptions) -> FitOptions:
+        """These options where they were set, `outer`'s elsewhere (a fusion member's own
+        threads win over the fusion's)."""
+        default = FitOptions()
+        mine = {f.name: getattr(self, f.name) for f in fields(self)}
+        return replace(outer, **{k: v for k, v in mine.items() if v != getattr(default, k)})
+
 
 def split_run_settings(values: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     """(hyper-parameters, run settings) from one dict of config values; `num_threads`

@@ -92,10 +92,10 @@ class FusionRecommender(Recommender[FusionConfig]):
         from lmrec.models.registry import create_model
 
         cfg = self.config
-        self.members_ = [
-            create_model(name, cfg.member_configs.get(name, {})).fit(train, valid, self.options)
-            for name in cfg.members
-        ]
+        self.members_ = []
+        for name in cfg.members:
+            member = create_model(name, cfg.member_configs.get(name, {}))
+            self.members_.append(member.fit(train, valid, member.options.under(self.options)))
         methods = ["score", "rrf"] if cfg.method == "auto" else [cfg.method]
         n = len(self.members_)
         equal = np.full(n, 1.0 / n)
