@@ -96,12 +96,22 @@ def test_sampled_softmax_and_gbce_learn_the_cycle(cycle: Dataset) -> None:
         assert next_after(model, ["i0", "i1", "i2"]) == "i3", extra
 
 
-@pytest.mark.parametrize("item_repr", ["text", "fused"])
-def test_text_items_and_new_items_through_text(cycle: Dataset, item_repr: str) -> None:
+@pytest.mark.parametrize(
+    ("item_repr", "adaptor"), [("text", "linear"), ("fused", "linear"), ("text", "moe")]
+)
+def test_text_items_and_new_items_through_text(
+    cycle: Dataset, item_repr: str, adaptor: str
+) -> None:
     # "new-iK" never occurs in training but has the same vector ("text") as iK
     twins = {f"new-i{k}": f"i{k}" for k in range(6)}
     data = with_vectors(cycle, extra=twins)
-    config = {**FAST, "epochs": 40, "item_repr": item_repr, "text": {"vectors_column": "vec"}}
+    config = {
+        **FAST,
+        "epochs": 40,
+        "item_repr": item_repr,
+        "text_adaptor": adaptor,
+        "text": {"vectors_column": "vec"},
+    }
     model = create_model("sasrec", config).fit(data)
     assert next_after(model, ["i0", "i1", "i2"]) == "i3"
     history = model.item_map.lookup(["i0", "i1", "i2"])

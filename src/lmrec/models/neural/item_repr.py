@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 
 from lmrec.errors import ConfigError, DataError
+from lmrec.models.neural.text_adaptor import TextAdaptor, text_adaptor
 
 ItemRepr = Literal["id", "text", "fused"]
 Fusion = Literal["sum", "gate"]
@@ -26,7 +27,9 @@ class ItemRepresentation(nn.Module):
     """Vectors for item tokens (token 0 is padding, token i+1 is item index i).
 
     id:    a learned embedding per item.
-    text:  the item's frozen text embedding through a learned linear projection.
+    text:  the item's frozen text embedding through a learned adaptor: a linear
+           projection, or a mixture of whitening experts (`adaptor="moe"`, see
+           lmrec.models.neural.text_adaptor).
     fused: both, summed or mixed by a learned per-dimension gate. Items that never
            occurred in training (`has_id` false) use the text path alone, so a new item
            is scored by its text rather than by an untrained ID vector; while training,
@@ -49,6 +52,8 @@ class ItemRepresentation(nn.Module):
         has_id: np.ndarray | None = None,
         id_dropout: float = 0.0,
         repeat_bias: bool = False,
+        adaptor: TextAdaptor = "linear",
+        experts: int = 8,
     ) -> None:
         super().__init__()
         self.text: torch.Tensor  # buffers, registered below
@@ -56,7 +61,7 @@ class ItemRepresentation(nn.Module):
         self.mode, self.fusion, self.n_items, self.dim = mode, fusion, n_items, dim
         self.id_dropout = id_dropout
         self.id_emb: nn.Embedding | None = None
-        self.text_proj: nn.Linear | None = None
+        self.text_proj: nn.Module | None = None
         self.gate: nn.Linear | None = None
         if mode in ("id", "fused"):
             self.id_emb = nn.Embedding(n_items + 1, dim, padding_idx=0)
@@ -70,7 +75,7 @@ class ItemRepresentation(nn.Module):
             padded[1:] = text
             # Frozen and not persistent: the artifact stores the text matrix on its own.
             self.register_buffer("text", torch.from_numpy(padded), persistent=False)
-            self.text_proj = nn.Linear(text.shape[1], dim)
+            self.text_proj = text_adaptor(adaptor, text.shape[1], dim, experts)
         if mode == "fused" and fusion == "gate":
             self.gate = nn.Linear(2 * dim, dim)
         known = np.ones(n_items, dtype=bool) if has_id is None else np.asarray(has_id, bool)

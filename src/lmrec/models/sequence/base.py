@@ -59,6 +59,10 @@ class SequentialConfig(TorchTrainConfig):
     #: fused only: share of item occurrences trained through their text alone (so the
     #: text path can score new items by itself)
     id_dropout: float = Field(0.2, ge=0.0, lt=1.0)
+    #: text and fused: how frozen text embeddings become item vectors: "linear", or
+    #: "moe", a gated mixture of `adaptor_experts` parametric whitenings (UniSRec)
+    text_adaptor: Literal["linear", "moe"] = "linear"
+    adaptor_experts: int = Field(8, ge=1)
     #: learn one score offset for items already in the user's sequence (see
     #: ItemRepresentation); it matters when seen items stay in the ranking
     repeat_bias: bool = True
@@ -147,6 +151,8 @@ class SequentialRecommender(NetworkRecommender[SC]):
             has_id=self.has_id_,
             id_dropout=cfg.id_dropout,
             repeat_bias=cfg.repeat_bias,
+            adaptor=cfg.text_adaptor,
+            experts=cfg.adaptor_experts,
         )
         return self._build_net(items).to(device)
 
