@@ -11,6 +11,7 @@ import numpy as np
 
 from lmrec.data.dataset import Dataset, DropReport
 from lmrec.data.readers._table import (
+    SKIP,
     OnBadLines,
     TableFormat,
     check_on_bad_lines,
@@ -218,7 +219,7 @@ def _part_from_file(
         if on_bad_lines == "error":
             raise DataError(
                 f"unknown {field_name[:-3]} id '{df[field_name].iloc[row]}' (not in the "
-                "dataset); fix the line or pass on_bad_lines='skip'",
+                f"dataset); fix the line or {SKIP}",
                 path=str(path),
                 line=line_of_record(path, fmt, row),
                 field=field_name,

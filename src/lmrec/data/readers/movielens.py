@@ -31,7 +31,7 @@ ML1M_OCCUPATIONS = (
 )  # fmt: skip
 
 _RATINGS = ("user_id", "item_id", "value", "timestamp")
-_RATING_KINDS = {"user_id": "int_id", "item_id": "int_id", "value": "float", "timestamp": "int"}
+_RATING_KINDS = {"user_id": "int_id", "item_id": "int_id", "value": "rating", "timestamp": "int"}
 
 
 def read_ml100k(
@@ -43,6 +43,7 @@ def read_ml100k(
     df = read_table(
         directory / "u.data", fmt, _RATING_KINDS, on_bad_lines=on_bad_lines, report=report
     )
+    report.rows_read = len(df) + report.total
     items = users = None
     if (directory / "u.item").exists():
         flags = tuple(f"g{i}" for i in range(len(ML100K_GENRES)))
@@ -90,6 +91,7 @@ def read_movielens_dat(
     df = read_table(
         directory / "ratings.dat", fmt, _RATING_KINDS, on_bad_lines=on_bad_lines, report=report
     )
+    report.rows_read = len(df) + report.total
     items = users = None
     movies = directory / "movies.dat"
     if movies.exists():
@@ -151,10 +153,11 @@ def read_movielens_csv(
     """ML-20M / ML-25M / ml-latest(-small): ratings.csv, movies.csv, tags.csv."""
     report = DropReport()
     fmt = TableFormat(sep=",", header=True)
-    kinds = {"userId": "int_id", "movieId": "int_id", "rating": "float", "timestamp": "int"}
+    kinds = {"userId": "int_id", "movieId": "int_id", "rating": "rating", "timestamp": "int"}
     raw = read_table(
         directory / "ratings.csv", fmt, kinds, on_bad_lines=on_bad_lines, report=report
     )
+    report.rows_read = len(raw) + report.total
     df = raw.rename(columns={"userId": "user_id", "movieId": "item_id", "rating": "value"})[
         list(_RATINGS)
     ]
