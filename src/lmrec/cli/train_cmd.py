@@ -10,21 +10,30 @@ from typing import Annotated
 import pandas as pd
 import typer
 
-from lmrec.cli.common import console, frame_table, load_data, print_json, split_data
+from lmrec.cli.common import PROTOCOLS, console, frame_table, print_json, split_data
+from lmrec.cli.data_options import DataArgs, DataOptions, report_load, with_data_options
 from lmrec.config import model_settings
 from lmrec.errors import ArtifactError, ConfigError
 
-DataOpt = Annotated[str, typer.Option("--data", help="dataset name (ml-100k, ...) or a path")]
 
-
+@with_data_options()
 def train(
     model: Annotated[str, typer.Argument(help="model name, e.g. ease, itemknn, als")],
     out: Annotated[Path, typer.Option("--out", help="directory to write the model to")],
-    data: Annotated[str | None, typer.Option("--data", help="dataset name or path")] = None,
-    config: Annotated[Path | None, typer.Option("--config", help="TOML file of settings")] = None,
-    set_: Annotated[list[str] | None, typer.Option("--set", help="override: key=value")] = None,
+    data: Annotated[
+        str | None, typer.Option("--data", metavar="NAME|PATH", help="dataset name or path")
+    ] = None,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option("--set", metavar="KEY=VALUE", help="a model setting, repeatable"),
+    ] = None,
     protocol: Annotated[
-        str, typer.Option(help="split to hold out test data: ratio|temporal|loo|cold-items|none")
+        str,
+        typer.Option(
+            metavar="NAME",
+            help=f"split that holds out test data: {', '.join(PROTOCOLS)}; or none to fit "
+            "on all data (for serving)",
+        ),
     ] = "ratio",
     seed: Annotated[int, typer.Option(help="split seed")] = 42,
     register: Annotated[
@@ -33,6 +42,8 @@ def train(
     from_store: Annotated[
         str | None, typer.Option("--from-store", help="train from the service's event store URL")
     ] = None,
+    *,
+    data_args: DataArgs,
 ) -> None:
     """Fit a model and save it to a directory.
 
@@ -41,15 +52,21 @@ def train(
     """
     from lmrec.models.registry import create_model
 
-    if (data is None) == (from_store is None):
-        raise ConfigError("give exactly one of --data or --from-store")
+    opts = data_args.resolve()
+    if (data is None and opts.path is None) == (from_store is None):
+        raise ConfigError("give exactly one of --data (or path in [data]) or --from-store")
+    if protocol != "none" and protocol not in PROTOCOLS:
+        raise ConfigError(
+            f"unknown protocol '{protocol}' (choose from {', '.join(PROTOCOLS)}, or none)"
+        )
     if from_store is not None:
         from lmrec.events.store import events_to_dataset
 
         dataset = events_to_dataset(from_store)
+        report_load(dataset)
     else:
-        dataset = load_data(data)  # type: ignore[arg-type]
-    rec = create_model(model, model_settings(config, set_))
+        dataset = opts.load(data)
+    rec = create_model(model, model_settings(opts.config, set_))
     if protocol == "none":
         train_part, valid_part = dataset, None
     else:
@@ -60,7 +77,8 @@ def train(
         rec.fit(train_part, valid_part if valid_part is not None and len(valid_part) else None)
     fit_s = time.perf_counter() - t0
     meta = {
-        "data": data or from_store,
+        "data": opts.source(data) if from_store is None else from_store,
+        "data_options": opts.to_json(),
         "protocol": protocol,
         "split_seed": seed,
         "train_fingerprint": train_part.fingerprint(),
@@ -75,6 +93,7 @@ def train(
         console.print(f"registered as {register} version {version}")
 
 
+@with_data_options()
 def evaluate_cmd(
     model_dir: Annotated[Path, typer.Argument(help="directory written by `lmrec train`")],
     data: Annotated[
@@ -82,8 +101,11 @@ def evaluate_cmd(
     ] = None,
     k: Annotated[list[int] | None, typer.Option("-k", help="cut-offs, repeatable")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+    *,
+    data_args: DataArgs,
 ) -> None:
-    """Test a trained model on the held-out part of the split it was trained with."""
+    """Test a trained model on the held-out part of the split it was trained with (the
+    data is read as it was for training; options given here change that)."""
     from lmrec.evaluation.runner import evaluate
     from lmrec.models.artifacts import load_model, read_meta
 
@@ -93,7 +115,8 @@ def evaluate_cmd(
             f"{model_dir} was trained on all data, so any test on it would leak; "
             "train with --protocol ratio|temporal|loo to evaluate"
         )
-    dataset = load_data(data or meta["data"])
+    opts = data_args.resolve(base=DataOptions.from_json(meta.get("data_options", {})))
+    dataset = opts.load(data or meta["data"])
     split = split_data(dataset, meta["protocol"], meta["split_seed"])
     if split.train.fingerprint() != meta.get("train_fingerprint"):
         raise ArtifactError(
