@@ -76,11 +76,11 @@ def test_duplicates_are_merged_as_asked_and_a_large_loss_warned(invoke: Invoke, 
     args = ("data", "inspect", shop / "events.csv", "--columns", COLUMNS, "--on-bad-lines", "skip")
     code, text = invoke(*args)  # implicit feedback: repeated events add up, nothing lost
     assert code == 0, text
-    assert "merged duplicate (user, item), values summed: 1,559" in summary_line(text)
+    assert "merged 1,559 (duplicate (user, item), values summed)" in summary_line(text)
     assert "warning" not in text
     code, text = invoke(*args, "--dedupe", "last")
     assert code == 0, text
-    assert "merged duplicate (user, item), kept last: 1,559" in summary_line(text)
+    assert "merged 1,559 (duplicate (user, item), kept last)" in summary_line(text)
     warning = next(line for line in text.splitlines() if line.startswith("warning: "))
     assert "64% of the 2,427 rows read are not kept as they were" in warning
     assert "--dedupe sum" in warning
@@ -219,3 +219,24 @@ def test_every_command_that_reads_data_takes_the_data_options(
     assert code == 0
     for option in ("--config", "--columns", "--on-bad-lines"):
         assert option in text
+
+
+def test_the_toml_example_in_the_docs_reads_the_shop(
+    invoke: Invoke, shop: Path, tmp_path: Path
+) -> None:
+    """docs/data.md's TOML example, as written there, beside a copy of the shop."""
+    text = (EXAMPLE.parents[1] / "data.md").read_text()
+    toml = text.split("```toml\n", 1)[1].split("```", 1)[0]
+    (tmp_path / "shop").mkdir()
+    for name in ("events.csv", "products.csv"):
+        (tmp_path / "shop" / name).write_text((shop / name).read_text())
+    (tmp_path / "shop" / "customers.csv").write_text("customer,country\nc001,FR\nc002,DE\n")
+    config = tmp_path / "this.toml"
+    config.write_text(toml)
+    report = inspect_json(invoke, "--config", config)
+    assert report["items"] == 40 and report["user_columns"] == ["user_id", "country"]
+    assert report["merged"] == {"duplicate (user, item), values summed": 1559}
+    out = tmp_path / "m"
+    code, text = invoke("train", "ease", "--config", config, "--protocol", "none", "--out", out)
+    assert code == 0, text
+    assert json.loads((out / "model.json").read_text())["config"]["reg"] == 300.0

@@ -28,7 +28,8 @@ def load_summary(ds: Dataset) -> str:
     )
     merged = report.merged
     if merged:
-        parts.append("merged " + ", ".join(report.describe(r) for r in sorted(merged)))
+        reasons = ", ".join(r if len(merged) == 1 else report.describe(r) for r in sorted(merged))
+        parts.append(f"merged {sum(merged.values()):,} ({reasons})")
     dropped = report.discarded
     if dropped:
         total = sum(dropped.values())
