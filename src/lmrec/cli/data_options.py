@@ -55,7 +55,9 @@ class DataOptions:
     def source(self, data: str | None) -> str:
         source = data or self.path
         if not source:
-            raise ConfigError("give --data (a dataset name or a file), or path in [data]")
+            raise ConfigError(
+                "say which data: a dataset name or a file (--data), or path in a [data] table"
+            )
         return source
 
     def load(self, data: str | None, **extra: Any) -> Any:

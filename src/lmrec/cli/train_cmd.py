@@ -115,7 +115,9 @@ def evaluate_cmd(
             f"{model_dir} was trained on all data, so any test on it would leak; "
             "train with --protocol ratio|temporal|loo to evaluate"
         )
-    opts = data_args.resolve(base=DataOptions.from_json(meta.get("data_options", {})))
+    # Models trained before data options were recorded were read with dedupe "last".
+    saved = meta.get("data_options", {"dedupe": "last"})
+    opts = data_args.resolve(base=DataOptions.from_json(saved))
     dataset = opts.load(data or meta["data"])
     split = split_data(dataset, meta["protocol"], meta["split_seed"])
     if split.train.fingerprint() != meta.get("train_fingerprint"):

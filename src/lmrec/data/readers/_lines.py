@@ -129,10 +129,13 @@ class TextSource:
     def lines_inside_records(self, records: int) -> int:
         """How many more non-empty data lines the file has than the parser found records:
         lines that ended up inside a quoted value. Cheap when the file has no quote."""
-        if not self.fmt.quoted or self.fmt.multiline or not _has_quote(self.path):
+        if not self.fmt.quoted or not _has_quote(self.path):
             return 0
         data = self.data()
-        lines = len(re.findall(rb"(?m)^(?!\r?$)", data))  # starts of non-empty lines
+        if b"\n\n" in data or b"\n\r\n" in data or data.startswith((b"\n", b"\r\n")):
+            lines = len(re.findall(rb"(?m)^(?!\r?$)", data))  # starts of non-empty lines
+        else:  # no empty line: counting line ends is enough (and 50x faster)
+            lines = data.count(b"\n") + int(bool(data) and not data.endswith(b"\n"))
         return max(0, lines - int(self.fmt.header) - records)
 
     def unclosed_quote_lines(self) -> list[int]:
