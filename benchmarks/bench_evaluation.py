@@ -2,10 +2,13 @@
 
     .venv/bin/python benchmarks/bench_evaluation.py            # both scenarios
     .venv/bin/python benchmarks/bench_evaluation.py --threads 2 --scenario users
+    .venv/bin/python benchmarks/bench_evaluation.py --scores ties   # 84% exact zeros
 
 Each scenario runs in its own process so that its peak memory is its own. The model
 returns uniform random scores (generated per chunk), so the time is the evaluation's:
-scoring is timed separately and reported beside the total.
+scoring is timed separately and reported beside the total. `--scores ties` makes 84% of
+each row exactly zero, as item-kNN's rows are (items no neighbour reaches): the case
+where ties decide the list.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ SCENARIOS = {
 }
 
 
-def run_scenario(name: str, threads: int) -> None:
+def run_scenario(name: str, threads: int, ties: bool) -> None:
     # thread counts are fixed before NumPy loads its BLAS/OpenMP pools
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[var] = str(threads)
@@ -48,7 +51,10 @@ def run_scenario(name: str, threads: int) -> None:
 
         def score_users(self, users: np.ndarray) -> np.ndarray:
             rng = np.random.default_rng([self.config.seed, int(users[0])])
-            return rng.random((len(users), self.n_items), dtype=np.float32)
+            scores = rng.random((len(users), self.n_items), dtype=np.float32)
+            if ties:
+                scores[scores < 0.84] = 0.0
+            return scores
 
     def interactions(per_user: int, seed: int) -> Dataset:
         rng = np.random.default_rng(seed)
@@ -82,7 +88,8 @@ def run_scenario(name: str, threads: int) -> None:
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     scores = n_users * n_items
     print(
-        f"{name:6s} {n_users:>7,} users x {n_items:>7,} items, {threads} thread(s): "
+        f"{name:6s} {'ties ' if ties else ''}{n_users:>7,} users x {n_items:>7,} items, "
+        f"{threads} thread(s): "
         f"evaluate {total:6.2f} s ({scores / total / 1e6:5.0f} M scores/s, "
         f"{n_users / total:7,.0f} users/s; random scoring alone {scoring:5.2f} s), "
         f"batch {batch} users, peak RSS {peak:,.0f} MiB (data and model {base_rss:,.0f} MiB), "
@@ -95,10 +102,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scenario", choices=[*SCENARIOS, "all"], default="all")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--scores", choices=["random", "ties"], default="random")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        run_scenario(args.scenario, args.threads)
+        run_scenario(args.scenario, args.threads, args.scores == "ties")
         return
     names = ["users", "items"] if args.scenario == "all" else [args.scenario]
     for name in names:
@@ -110,6 +118,8 @@ def main() -> None:
             name,
             "--threads",
             str(args.threads),
+            "--scores",
+            args.scores,
         ]
         subprocess.run(cmd, check=True)
 

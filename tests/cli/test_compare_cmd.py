@@ -131,3 +131,78 @@ def test_compare_runs_labelled_variants_of_one_model(
     assert (tests["mean_diff"] >= 0).all()  # best minus each other model
     report = (out_dir / "report.md").read_text()
     assert "minus each other model" in report and "| tight |" in report
+
+
+def test_compare_reports_the_cut_offs_and_metrics_asked_for(
+    invoke: Invoke, ratings_dir: Path, tmp_path: Path
+):
+    json_path = tmp_path / "r.json"
+    code, text = invoke(
+        "compare", "--data", ratings_dir, "--models", "pop,itemknn", "--no-tune",
+        "-k", "5", "-k", "20", "--metrics", "ndcg,recall", "--json", json_path,
+        "--out-dir", tmp_path / "report",
+    )  # fmt: skip
+    assert code == 0, text
+    for row in json.loads(json_path.read_text()):
+        assert set(row["metrics"]) == {"ndcg@5", "ndcg@20", "recall@5", "recall@20"}
+    csv = pd.read_csv(tmp_path / "report" / "results.csv")
+    assert {"ndcg@5", "recall@20"} <= set(csv.columns) and "precision@10" not in csv
+    report = (tmp_path / "report" / "report.md").read_text()
+    assert "ndcg@5 with 95% bootstrap interval" in report
+    code, text = invoke("compare", "--data", ratings_dir, "--metrics", "ndgc", "--out-dir", "x")
+    assert code == 2 and "unknown metric 'ndgc'" in text
+
+
+def test_a_grid_given_with_set_is_tuned_over_on_validation(
+    invoke: Invoke, ratings_dir: Path, tmp_path: Path
+):
+    json_path, out_dir = tmp_path / "r.json", tmp_path / "report"
+    code, text = invoke(
+        "compare", "--data", ratings_dir, "--models", "ease", "--set", "ease.reg=[10,1000]",
+        "--json", json_path, "--out-dir", out_dir,
+    )  # fmt: skip
+    assert code == 0, text
+    (row,) = json.loads(json_path.read_text())
+    assert sorted(t["reg"] for t in row["tuning_trials"]) == [10, 1000]
+    assert row["tuned_over"] == {"reg": [10, 1000]} and row["config"]["reg"] in (10, 1000)
+    report = (out_dir / "report.md").read_text()
+    assert f"- ease: reg={row['config']['reg']:g} (tuned over 10, 1000)" in report
+
+    code, text = invoke(
+        "compare", "--data", ratings_dir, "--models", "ease", "--set", "ease.reg=[10,1000]",
+        "--no-tune", "--out-dir", out_dir,
+    )  # fmt: skip
+    assert code == 2 and "ease.reg is a list of values to tune over" in text
+
+
+def test_report_says_which_settings_set_fixed(invoke: Invoke, ratings_dir: Path, tmp_path: Path):
+    out_dir = tmp_path / "report"
+    code, text = invoke(
+        "compare", "--data", ratings_dir, "--models", "ease,pop", "--set", "ease.reg=500",
+        "--out-dir", out_dir,
+    )  # fmt: skip
+    assert code == 0, text
+    report = (out_dir / "report.md").read_text()
+    assert "- ease: reg=500 (fixed by --set)" in report
+    assert "- pop: defaults" in report
+    assert "default hyper-parameters" not in report
+    code, text = invoke(
+        "compare", "--data", ratings_dir, "--models", "ease", "--set", "ease.reg=500",
+        "--no-tune", "--out-dir", out_dir,
+    )  # fmt: skip
+    assert code == 0, text
+    report = (out_dir / "report.md").read_text()
+    assert "default hyper-parameters except those fixed with --set" in report
+    assert "- ease: reg=500 (fixed by --set)" in report
+
+
+def test_each_run_writes_a_new_report_directory(
+    invoke: Invoke, ratings_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.chdir(tmp_path)
+    for _ in range(2):
+        code, text = invoke("compare", "--data", ratings_dir, "--models", "pop", "--no-tune")
+        assert code == 0, text
+    runs = sorted((tmp_path / "reports" / "compare").iterdir())
+    assert len(runs) == 2
+    assert all((run / "report.md").exists() for run in runs)

@@ -83,7 +83,8 @@ def test_inspect_json(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert report["interactions"] == 2
-    assert report["dropped"] == {"duplicate (user, item), kept last": 1}
+    assert report["merged"] == {"duplicate (user, item), kept last": 1}
+    assert report["dropped"] == {}
 
 
 def test_inspect_skip_bad_lines(tmp_path: Path) -> None:

@@ -7,14 +7,18 @@ from pathlib import Path
 
 import pytest
 from film_catalogue import lmrec, taste_of, trained
+from typer.testing import CliRunner
+
+from lmrec.cli.main import app
 
 __all__ = ["trained"]  # the module-scoped fixture, imported for pytest
 
 
 def search(*args: object) -> list[dict[str, object]]:
-    code, out = lmrec("search", *args, "--json")
-    assert code == 0, out
-    return json.loads(out)
+    """The JSON on stdout (a data load also says what it read, on stderr)."""
+    result = CliRunner().invoke(app, ["search", *map(str, args), "--json"])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
 
 
 @pytest.mark.parametrize("model", ["content", "hybrid"])

@@ -34,7 +34,7 @@ DUPS = [
 
 @pytest.mark.parametrize(
     ("policy", "ax"),
-    [("last", (1.0, 20)), ("max", (5.0, 5)), ("sum", (9.0, 20))],
+    [("last", (1.0, 20)), ("first", (5.0, 5)), ("max", (5.0, 5)), ("sum", (9.0, 20))],
 )
 def test_deduplicate_policies(policy: str, ax: tuple[float, int]) -> None:
     ds = deduplicate(make(DUPS), policy)  # type: ignore[arg-type]
@@ -43,7 +43,11 @@ def test_deduplicate_policies(policy: str, ax: tuple[float, int]) -> None:
     assert got[("a", "x")] == ax
     assert got[("b", "x")] == (2.0, 1)
     assert got[("b", "y")] == ((8.0, 2) if policy == "sum" else (4.0, 2))
-    assert ds.dropped.counts == {f"duplicate (user, item), kept {policy}": 3}
+    reason = "values summed" if policy == "sum" else f"kept {policy}"
+    assert ds.dropped.counts == {f"duplicate (user, item), {reason}": 3}
+    # merged rather than dropped; only a sum keeps every row's value
+    assert ds.dropped.discarded == {}
+    assert ds.dropped.lost == (0 if policy == "sum" else 3)
 
 
 def test_deduplicate_no_duplicates_is_identity() -> None:
@@ -53,7 +57,7 @@ def test_deduplicate_no_duplicates_is_identity() -> None:
 
 def test_deduplicate_unknown_policy() -> None:
     with pytest.raises(ConfigError, match="dedupe policy"):
-        deduplicate(make(DUPS), "first")  # type: ignore[arg-type]
+        deduplicate(make(DUPS), "median")  # type: ignore[arg-type]
 
 
 def test_to_implicit_threshold() -> None:
@@ -97,7 +101,7 @@ def test_clean_counts_each_reason() -> None:
     assert ds.dropped.total == 5 == len(rows) - ds.n_interactions
 
 
-@pytest.mark.parametrize("policy", ["last", "max", "sum"])
+@pytest.mark.parametrize("policy", ["last", "first", "max", "sum"])
 def test_deduplicate_matches_a_pandas_reference(policy: str) -> None:
     rng = np.random.default_rng(0)
     n = 2000
@@ -115,7 +119,8 @@ def test_deduplicate_matches_a_pandas_reference(policy: str) -> None:
         ordered = ordered.sort_values(["value", "timestamp", "pos"])
     else:
         ordered = ordered.sort_values(["timestamp", "pos"])
-    expected = ordered.groupby(["user_id", "item_id"]).tail(1).copy()
+    groups = ordered.groupby(["user_id", "item_id"])
+    expected = (groups.head(1) if policy == "first" else groups.tail(1)).copy()
     if policy == "sum":
         sums = df.groupby(["user_id", "item_id"])["value"].sum()
         pairs = list(zip(expected.user_id, expected.item_id, strict=True))

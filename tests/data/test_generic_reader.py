@@ -187,3 +187,20 @@ def test_missing_ids_are_dropped_and_counted(tmp_path: Path) -> None:
     assert ds.n_interactions == 2
     assert ds.dropped.counts == {"missing user id": 1, "missing item id": 1}
     assert np.array_equal(ds.values, [1.0, 1.0])
+
+
+def test_a_catalogue_may_hold_line_breaks_and_says_so(tmp_path: Path) -> None:
+    log = tmp_path / "log.csv"
+    log.write_text("user_id,item_id\nu1,a\nu1,b\nu2,c\n")
+    items = tmp_path / "items.csv"
+    items.write_text('item_id,title,description\na,A,"two\nlines"\nb,B,one line\nc,C,x\n')
+    ds = read_generic(log, items_path=items)
+    assert ds.items.set_index("item_id").loc["a", "description"] == "two\nlines"
+    assert "items.csv: 1 line breaks inside quoted values" in ds.dropped.notes
+    # in the log itself a value spanning lines is a quote left open
+    log.write_text('user_id,item_id\nu1,"a\nu1,b\nu2,c\n')
+    with pytest.raises(DataError, match=r"log.csv, line 2: a quote opened on this line"):
+        read_generic(log)
+    ds = read_generic(log, on_bad_lines="skip")
+    assert ds.n_interactions == 2
+    assert ds.dropped.lines() == ["log.csv: unclosed quote: 1 (line 2)"]

@@ -33,7 +33,8 @@ def test_report_numbers() -> None:
     assert report["time_range"] == {"first": "1970-01-02", "last": "1970-01-12", "days": 10.0}
     assert report["values"]["counts"] == {"2": 1, "3": 1, "4": 1, "5": 2}
     assert report["item_columns"] == ["item_id", "title"]
-    assert report["dropped"] == {"duplicate (user, item), kept last": 1}
+    assert report["merged"] == {"duplicate (user, item), kept last": 1}
+    assert report["dropped"] == {}
     json.dumps(report)  # plain data
 
 

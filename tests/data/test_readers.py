@@ -180,7 +180,7 @@ def test_movielens_csv_bad_value_line_counts_blank_lines(mlcsv: Path) -> None:
         read_movielens_csv(mlcsv)
     assert str(info.value).endswith(
         "ratings.csv, line 4, field 'rating': 'abc' is not a number; "
-        "fix the value or pass on_bad_lines='skip'"
+        "fix the value or skip bad lines (--on-bad-lines skip; on_bad_lines='skip' in Python)"
     )
 
 

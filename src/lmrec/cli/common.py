@@ -24,13 +24,6 @@ err_console = Console(stderr=True)
 PROTOCOLS = ("ratio", "temporal", "loo", "cold-items", "cold-users")
 
 
-def load_data(data: str) -> Dataset:
-    from lmrec.data import load_dataset
-
-    with err_console.status(f"loading {data}"):
-        return load_dataset(data)
-
-
 def split_data(dataset: Dataset, protocol: str, seed: int, split_files: str | None = None) -> Any:
     from lmrec.data.splitters import make_split, split_from_files
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import importlib.util
+import time
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from lmrec.cli.common import console, frame_table, load_data, progress_messages, split_data
+from lmrec.cli.common import PROTOCOLS, console, frame_table, progress_messages, split_data
+from lmrec.cli.data_options import DataArgs, DataOptions, with_data_options
 from lmrec.core.settings_files import parse_set
 from lmrec.errors import ConfigError
 
@@ -35,7 +37,7 @@ def run_compare(
     protocol: str,
     seed: int,
     split_files: str | None,
-    out_dir: Path,
+    out_dir: Path | None,
     json_path: Path | None,
     *,
     tune: bool = True,
@@ -43,15 +45,22 @@ def run_compare(
     exclude_seen: bool = True,
     sets: list[str] | None = None,
     title: str | None = None,
+    data_options: DataOptions | None = None,
+    ks: list[int] | None = None,
+    metrics: list[str] | None = None,
 ) -> list[Any]:
+    from lmrec.evaluation.runner import metric_label
     from lmrec.experiment.compare import compare_models, parse_model_specs, results_frame
-    from lmrec.experiment.report import HEADLINE, write_json, write_report
+    from lmrec.experiment.report import headline, write_json, write_report
     from lmrec.models.registry import get_model_class
 
     specs = parse_model_specs(models)
     for _label, name in specs:
         get_model_class(name)  # fail on a typo before any work
-    dataset = load_data(data)
+    ks = sorted(set(ks or [10]))
+    names = [metric_label(m) for m in _metric_names(metrics)] if metrics else None
+    select = f"ndcg@{ks[0]}"
+    dataset = (data_options or DataOptions()).load(data)
     split = split_data(dataset, protocol, seed, split_files)
     label = "files" if split_files else protocol
     console.print(
@@ -59,19 +68,23 @@ def run_compare(
         f"split {label}: train {len(split.train):,} / valid {len(split.valid):,} / "
         f"test {len(split.test):,}"
     )
+    settings = _settings(sets)
     with progress_messages("compare") as say:
         rows = compare_models(
             split,
             models,
             label,
-            settings=_settings(sets),
+            settings=settings,
+            ks=ks,
+            metrics=names,
             tune=tune,
             refit=refit,
             exclude_seen=exclude_seen,
+            select_metric=select,
             progress=say,
         )
     frame = results_frame(rows)
-    shown = ["model", *[c for c in (*HEADLINE, "rmse") if c in frame], "fit_s"]
+    shown = ["model", *headline(frame, ks), *(["rmse"] if "rmse" in frame else []), "fit_s"]
     console.print(
         frame_table(frame[shown], title=f"{dataset.name}, {label} protocol, full ranking")
     )
@@ -82,12 +95,17 @@ def run_compare(
         "dataset": f"{dataset.name} ({dataset.n_users} users, {dataset.n_items} items, "
         f"{dataset.n_interactions} interactions)",
         "protocol": f"{label}, seed {seed}, full ranking, {seen}",
-        "selection": "hyper-parameters tuned on validation NDCG@10, model fit on train only"
-        if tune
-        else "default hyper-parameters",
+        "selection": _selection(tune, select, bool(settings)),
     }
+    report_metric = select if names is None or select in frame else headline(frame, ks)[0]
+    out_dir = out_dir or _new_report_dir(Path("reports/compare"))
     paths = write_report(
-        rows, out_dir, title=title or f"lmrec compare: {dataset.name}", context=context
+        rows,
+        out_dir,
+        title=title or f"lmrec compare: {dataset.name}",
+        context=context,
+        metric=report_metric,
+        ks=ks,
     )
     if json_path:
         write_json(rows, json_path)
@@ -97,39 +115,110 @@ def run_compare(
     return rows
 
 
+def _metric_names(metrics: list[str]) -> list[str]:
+    """`--metrics ndcg,recall --metrics mrr` -> ['ndcg', 'recall', 'mrr']."""
+    return [m.strip() for text in metrics for m in text.split(",") if m.strip()]
+
+
+def _selection(tune: bool, metric: str, any_set: bool) -> str:
+    if tune:
+        return (
+            f"hyper-parameters tuned on validation {metric} (keys fixed with --set are not "
+            "tuned), model fit on train only"
+        )
+    fixed = " except those fixed with --set" if any_set else ""
+    return f"not tuned (--no-tune): default hyper-parameters{fixed}"
+
+
+def _new_report_dir(root: Path) -> Path:
+    """reports/compare/YYYY-MM-DD_HHMMSS, a fresh directory per run (a run in the same
+    second gets a suffix), so an earlier report is never overwritten."""
+    stamp = time.strftime("%Y-%m-%d_%H%M%S")
+    candidate, n = root / stamp, 1
+    while candidate.exists():
+        n += 1
+        candidate = root / f"{stamp}-{n}"
+    return candidate
+
+
+@with_data_options()
 def compare(
-    data: Annotated[str, typer.Option("--data", help="dataset name or path")] = "ml-100k",
+    data: Annotated[
+        str | None,
+        typer.Option(
+            "--data", metavar="NAME|PATH", help="dataset name or path \\[default: ml-100k]"
+        ),
+    ] = None,
     models: Annotated[
         str,
         typer.Option(
-            help="comma-separated model names; LABEL=NAME runs a model under its own label, "
-            "e.g. sasrec-id=sasrec,sasrec-text=sasrec with --set sasrec-id.item_repr=id"
+            metavar="NAMES",
+            show_default=False,
+            help="comma-separated model names \\[default: pop, itemknn, ease, als, bpr, mf]; "
+            "LABEL=NAME runs a model under its own label, e.g. sasrec-id=sasrec with --set "
+            "sasrec-id.item_repr=id",
         ),
     ] = "pop,itemknn,ease,als,bpr,mf",
     protocol: Annotated[
-        str, typer.Option(help="ratio|temporal|loo|cold-items|cold-users")
+        str, typer.Option(metavar="NAME", help=f"split: {', '.join(PROTOCOLS)}")
     ] = "ratio",
     split_files: Annotated[
-        str | None, typer.Option("--split-files", help="train.csv,valid.csv,test.csv")
+        str | None,
+        typer.Option(
+            "--split-files",
+            metavar="FILES",
+            help="your own split: three CSV files with a header (train, valid, test), "
+            "comma-separated",
+        ),
     ] = None,
-    seed: Annotated[int, typer.Option(help="split seed")] = 42,
+    seed: Annotated[int, typer.Option(metavar="N", help="split seed")] = 42,
+    k: Annotated[
+        list[int] | None,
+        typer.Option(
+            "-k", metavar="K", help="cut-off of the ranking metrics, repeatable \\[default: 10]"
+        ),
+    ] = None,
+    metrics: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--metrics",
+            metavar="NAMES",
+            help="metrics to report, e.g. ndcg,recall,coverage (default: all); tuning uses "
+            "ndcg at the first -k",
+        ),
+    ] = None,
     json_path: Annotated[
-        Path | None, typer.Option("--json", help="write results JSON here")
+        Path | None, typer.Option("--json", metavar="FILE", help="write results JSON here")
     ] = None,
-    out_dir: Annotated[Path, typer.Option("--out-dir", help="report directory")] = Path(
-        "reports/compare"
-    ),
+    out_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--out-dir",
+            metavar="DIR",
+            help="report directory (default: a new one per run in reports/compare)",
+        ),
+    ] = None,
     tune: Annotated[bool, typer.Option(help="tune each model's grid on validation")] = True,
     refit: Annotated[bool, typer.Option(help="also refit on train+valid (extra rows)")] = False,
     exclude_seen: Annotated[
         bool,
         typer.Option("--exclude-seen/--no-exclude-seen", help="remove seen items from rankings"),
     ] = True,
-    set_: Annotated[list[str] | None, typer.Option("--set", help="MODEL.key=value")] = None,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set",
+            metavar="SETTING",
+            help="MODEL.KEY=VALUE fixes a setting; MODEL.KEY=[V1,V2] tunes over those values",
+        ),
+    ] = None,
+    *,
+    data_args: DataArgs,
 ) -> None:
     """Train and test several models on one split; print a table and write a report."""
+    opts = data_args.resolve()
     run_compare(
-        data,
+        data or opts.path or "ml-100k",
         models,
         protocol,
         seed,
@@ -140,6 +229,9 @@ def compare(
         refit=refit,
         exclude_seen=exclude_seen,
         sets=set_,
+        data_options=opts,
+        ks=k,
+        metrics=metrics,
     )
 
 
@@ -147,7 +239,16 @@ def quickstart(
     out_dir: Annotated[Path, typer.Option("--out-dir", help="report directory")] = Path(
         "reports/quickstart"
     ),
-    models: Annotated[str, typer.Option(help="comma-separated model names")] = CLASSIC_MODELS,
+    models: Annotated[
+        str,
+        typer.Option(
+            metavar="NAMES",
+            show_default=False,
+            help="comma-separated model names \\[default: "
+            + CLASSIC_MODELS.replace(",", ", ")
+            + "]",
+        ),
+    ] = CLASSIC_MODELS,
     register: Annotated[
         bool, typer.Option(help="fit the best model on all data and register it for serving")
     ] = True,

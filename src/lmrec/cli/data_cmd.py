@@ -10,6 +10,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from lmrec.cli.data_options import DataArgs, with_data_options
+
 data_app = typer.Typer(help="Download, load and describe datasets.", no_args_is_help=True)
 console = Console()
 err_console = Console(stderr=True)
@@ -31,18 +33,20 @@ def fetch_cmd(
 
 
 @data_app.command("inspect")
+@with_data_options()
 def inspect_cmd(
-    data: Annotated[str, typer.Argument(help="dataset name (ml-100k, ...) or a path")],
+    data: Annotated[
+        str | None,
+        typer.Argument(help="dataset name (ml-100k, ...) or a path (default: path in \\[data])"),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the report as JSON")] = False,
-    on_bad_lines: Annotated[
-        str, typer.Option(help="error: stop at a malformed line; skip: drop and count it")
-    ] = "error",
+    *,
+    data_args: DataArgs,
 ) -> None:
     """Load a dataset and describe it: sizes, sparsity, activity, time range, drops."""
-    from lmrec.data import inspect_dataset, load_dataset
+    from lmrec.data import inspect_dataset
 
-    with err_console.status(f"loading {data}"):
-        ds = load_dataset(data, on_bad_lines=on_bad_lines)  # type: ignore[arg-type]
+    ds = data_args.resolve().load(data)
     report = inspect_dataset(ds)
     if as_json:
         console.print_json(json.dumps(report))
@@ -77,12 +81,26 @@ def _report_table(report: dict[str, Any]) -> Table:
         table.add_row("values", text)
     table.add_row("item columns", ", ".join(report["item_columns"]) or "-")
     table.add_row("user columns", ", ".join(report["user_columns"]) or "-")
-    dropped = report["dropped"]
-    table.add_row(
-        "rows dropped",
-        "none" if not dropped else "; ".join(f"{reason}: {n:,}" for reason, n in dropped.items()),
-    )
+    if report["rows_read"] is not None:
+        table.add_row("rows read", f"{report['rows_read']:,}")
+    table.add_row("rows merged", _reasons(report["merged"], {}))
+    table.add_row("rows dropped", _reasons(report["dropped"], report["dropped_lines"]))
+    for note in report["notes"]:
+        table.add_row("note", note)
     return table
+
+
+def _reasons(counts: dict[str, int], lines: dict[str, list[int]]) -> str:
+    if not counts:
+        return "none"
+    parts = []
+    for reason, n in counts.items():
+        where = lines.get(reason)
+        more = ", ..." if where and n > len(where) else ""
+        label = "line" if where and len(where) == 1 and not more else "lines"
+        shown = f" ({label} {', '.join(map(str, where))}{more})" if where else ""
+        parts.append(f"{reason}: {n:,}{shown}")
+    return "; ".join(parts)
 
 
 def _dist(d: dict[str, float]) -> str:

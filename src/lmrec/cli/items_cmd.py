@@ -9,28 +9,48 @@ import pandas as pd
 import typer
 
 from lmrec.cli.common import console
+from lmrec.cli.data_options import DataArgs, with_data_options
 from lmrec.errors import DataError, UnsupportedError
 from lmrec.models.base import Recommender
 
 app = typer.Typer(help="Catalogue changes for trained models.", no_args_is_help=True)
 
 
-def read_item_rows(path: Path) -> pd.DataFrame:
-    """An item table (CSV/TSV/Parquet/JSON lines) with an item_id column; ids as text."""
+def read_item_rows(
+    path: Path, id_column: str | None = None, on_bad_lines: str = "error"
+) -> pd.DataFrame:
+    """An item table (CSV/TSV/Parquet/JSON lines) with an id column (`id_column`, else
+    item_id) beside text and attribute columns; ids as text, the id column renamed
+    item_id. Prints what was read and dropped."""
     from lmrec.data.dataset import DropReport
     from lmrec.data.readers.generic import ColumnMap, read_any, table_columns
 
     if not path.exists():
         raise DataError("item file not found", path=str(path))
-    if "item_id" not in table_columns(path):
+    key = id_column or "item_id"
+    present = table_columns(path)
+    if key not in present:
         raise DataError(
-            "the item file needs an 'item_id' column beside its text/attribute columns",
+            f"the item file has no '{key}' column (columns are: {', '.join(present)}); "
+            "name its id column with --columns item=NAME",
             path=str(path),
-            field="item_id",
+            field=key,
         )
+    report = DropReport()
     frame = read_any(
-        path, {"item_id": "id"}, ColumnMap(), on_bad_lines="error", report=DropReport()
+        path,
+        {key: "id"},
+        ColumnMap(),
+        on_bad_lines=on_bad_lines,  # type: ignore[arg-type]
+        report=report,
+        multiline=True,  # descriptions may hold line breaks
     )
+    frame = frame.rename(columns={key: "item_id"})
+    missing = frame["item_id"].isna() | (frame["item_id"].astype(str).str.strip() == "")
+    report.add(f"{path.name}: missing item id", int(missing.sum()))
+    frame = frame.loc[~missing]
+    dropped = "; ".join(report.lines()) or "none"
+    typer.echo(f"{path.name}: read {len(frame) + report.total:,} rows; dropped {dropped}", err=True)
     return frame.assign(item_id=frame["item_id"].astype(str))
 
 
@@ -49,14 +69,28 @@ def with_titles(model: Recommender, frame: pd.DataFrame) -> pd.DataFrame:
 
 
 @app.command("add")
+@with_data_options("config", "columns", "on_bad_lines")
 def add(
     model_dir: Annotated[Path, typer.Argument(help="directory written by `lmrec train`")],
-    file: Annotated[Path, typer.Option("--file", help="item_id plus text/attribute columns")],
+    file: Annotated[
+        Path,
+        typer.Option(
+            "--file",
+            help="CSV/TSV/Parquet/JSON lines: an id column (item_id, or --columns item=NAME) "
+            "plus the text and attribute columns the model was trained with",
+        ),
+    ],
     out: Annotated[
         Path | None, typer.Option("--out", help="write the updated model here (default: in place)")
     ] = None,
+    *,
+    data_args: DataArgs,
 ) -> None:
-    """Add (or update) items from their text so the model recommends them at once."""
+    """Add (or update) items from their text so the model recommends them at once.
+
+    Give new items the same text columns the training catalogue had (e.g. title and
+    genres): text the model never saw during training (say, long descriptions added only
+    for new items) ranks them far lower than the catalogue's own items."""
     from lmrec.models.artifacts import load_model, read_meta
     from lmrec.models.capabilities import SupportsAddItems
 
@@ -66,7 +100,9 @@ def add(
             f"model '{model.name}' cannot take new items without retraining; use a model "
             "that reads item text (content, tfidf, hybrid)"
         )
-    rows = read_item_rows(file)
+    opts = data_args.resolve()
+    id_column = opts.columns.get("item_key") or opts.columns.get("item")
+    rows = read_item_rows(file, id_column, opts.on_bad_lines)
     report = model.add_items(rows)
     meta = read_meta(model_dir)
     kept = {k: v for k, v in meta.items() if k not in _OWN_META}

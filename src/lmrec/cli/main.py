@@ -27,11 +27,33 @@ class _LmrecGroup(TyperGroup):
 app = typer.Typer(
     name="lmrec",
     cls=_LmrecGroup,
-    help="Recommendations from behaviour logs and pretrained language models.",
+    # Markdown: a docstring's wrapped lines flow into paragraphs that fit the terminal.
+    rich_markup_mode="markdown",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
 )
+
+
+def _version(value: bool) -> None:
+    if value:
+        from lmrec import __version__
+
+        typer.echo(f"lmrec {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="print the version and exit"
+    ),
+) -> None:
+    """Recommendations from behaviour logs and pretrained language models.
+
+    Environment: LMREC_HOME holds downloaded datasets, the model registry and the
+    service's event store (default ~/.cache/lmrec); LMREC_CACHE_DIR holds cached text
+    embeddings and exported ONNX encoders (default ~/.cache/lmrec)."""
 
 
 def _register_commands() -> None:

@@ -7,10 +7,12 @@ from typing import Annotated
 
 import typer
 
-from lmrec.cli.common import console, frame_table, load_data, print_json
+from lmrec.cli.common import console, frame_table, print_json
+from lmrec.cli.data_options import DataArgs, with_data_options
 from lmrec.errors import ConfigError
 
 
+@with_data_options()
 def search_cmd(
     query: Annotated[str, typer.Argument(help='what to look for, e.g. "funny animated films"')],
     k: Annotated[int, typer.Option("-k", min=1, max=10_000)] = 10,
@@ -28,11 +30,16 @@ def search_cmd(
         float, typer.Option(min=0.0, max=1.0, help="weight of the user's own scores")
     ] = 0.3,
     as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+    *,
+    data_args: DataArgs,
 ) -> None:
     """Items ranked by the similarity of their text to the query (MiniLM embeddings)."""
     from lmrec.cli.items_cmd import with_titles
     from lmrec.search import catalogue_model, search
 
+    opts = data_args.resolve()
+    if model_dir is None:
+        data = data or opts.path
     if (model_dir is None) == (data is None):
         raise ConfigError("give exactly one of --model DIR or --data DATASET")
     if model_dir is not None:
@@ -40,8 +47,9 @@ def search_cmd(
 
         model = load_model(model_dir)
     else:
+        dataset = opts.load(data)
         with console.status("embedding the catalogue"):
-            model = catalogue_model(load_data(data))  # type: ignore[arg-type]
+            model = catalogue_model(dataset)
     items = [h.strip() for h in history.split(",") if h.strip()] if history else None
     recs = search(model, query, k, user_id=user, history=items, blend=blend)
     frame = with_titles(model, recs.to_frame())

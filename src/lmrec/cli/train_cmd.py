@@ -11,6 +11,7 @@ import pandas as pd
 import typer
 
 from lmrec.cli.common import (
+    PROTOCOLS,
     CheckpointOpt,
     DeviceOpt,
     ProgressOpt,
@@ -19,25 +20,33 @@ from lmrec.cli.common import (
     console,
     fit_options,
     frame_table,
-    load_data,
     print_json,
     progress_messages,
     split_data,
 )
+from lmrec.cli.data_options import DataArgs, DataOptions, report_load, with_data_options
 from lmrec.core.settings_files import model_settings
 from lmrec.errors import ArtifactError, ConfigError
 
-DataOpt = Annotated[str, typer.Option("--data", help="dataset name (ml-100k, ...) or a path")]
 
-
+@with_data_options()
 def train(
     model: Annotated[str, typer.Argument(help="model name, e.g. ease, itemknn, als")],
     out: Annotated[Path, typer.Option("--out", help="directory to write the model to")],
-    data: Annotated[str | None, typer.Option("--data", help="dataset name or path")] = None,
-    config: Annotated[Path | None, typer.Option("--config", help="TOML file of settings")] = None,
-    set_: Annotated[list[str] | None, typer.Option("--set", help="override: key=value")] = None,
+    data: Annotated[
+        str | None, typer.Option("--data", metavar="NAME|PATH", help="dataset name or path")
+    ] = None,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option("--set", metavar="KEY=VALUE", help="a model setting, repeatable"),
+    ] = None,
     protocol: Annotated[
-        str, typer.Option(help="split to hold out test data: ratio|temporal|loo|cold-items|none")
+        str,
+        typer.Option(
+            metavar="NAME",
+            help=f"split that holds out test data: {', '.join(PROTOCOLS)}; or none to fit "
+            "on all data (for serving)",
+        ),
     ] = "ratio",
     seed: Annotated[int, typer.Option(help="split seed")] = 42,
     register: Annotated[
@@ -51,6 +60,8 @@ def train(
     progress: ProgressOpt = True,
     checkpoint_dir: CheckpointOpt = None,
     resume: ResumeOpt = False,
+    *,
+    data_args: DataArgs,
 ) -> None:
     """Fit a model and save it to a directory.
 
@@ -59,15 +70,21 @@ def train(
     """
     from lmrec.models.registry import create_model
 
-    if (data is None) == (from_store is None):
-        raise ConfigError("give exactly one of --data or --from-store")
+    opts = data_args.resolve()
+    if (data is None and opts.path is None) == (from_store is None):
+        raise ConfigError("give exactly one of --data (or path in [data]) or --from-store")
+    if protocol != "none" and protocol not in PROTOCOLS:
+        raise ConfigError(
+            f"unknown protocol '{protocol}' (choose from {', '.join(PROTOCOLS)}, or none)"
+        )
     if from_store is not None:
         from lmrec.events.store import events_to_dataset
 
         dataset = events_to_dataset(from_store)
+        report_load(dataset)
     else:
-        dataset = load_data(data)  # type: ignore[arg-type]
-    rec = create_model(model, model_settings(config, set_))
+        dataset = opts.load(data)
+    rec = create_model(model, model_settings(opts.config, set_))
     if protocol == "none":
         train_part, valid_part = dataset, None
     else:
@@ -88,7 +105,8 @@ def train(
         )
     fit_s = time.perf_counter() - t0
     meta = {
-        "data": data or from_store,
+        "data": opts.source(data) if from_store is None else from_store,
+        "data_options": opts.to_json(),
         "protocol": protocol,
         "split_seed": seed,
         "train_fingerprint": train_part.fingerprint(),
@@ -103,6 +121,7 @@ def train(
         console.print(f"registered as {register} version {version}")
 
 
+@with_data_options()
 def evaluate_cmd(
     model_dir: Annotated[Path, typer.Argument(help="directory written by `lmrec train`")],
     data: Annotated[
@@ -110,8 +129,11 @@ def evaluate_cmd(
     ] = None,
     k: Annotated[list[int] | None, typer.Option("-k", help="cut-offs, repeatable")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+    *,
+    data_args: DataArgs,
 ) -> None:
-    """Test a trained model on the held-out part of the split it was trained with."""
+    """Test a trained model on the held-out part of the split it was trained with (the
+    data is read as it was for training; options given here change that)."""
     from lmrec.evaluation.runner import evaluate
     from lmrec.models.artifacts import load_model, read_meta
 
@@ -121,7 +143,10 @@ def evaluate_cmd(
             f"{model_dir} was trained on all data, so any test on it would leak; "
             "train with --protocol ratio|temporal|loo to evaluate"
         )
-    dataset = load_data(data or meta["data"])
+    # Models trained before data options were recorded were read with dedupe "last".
+    saved = meta.get("data_options", {"dedupe": "last"})
+    opts = data_args.resolve(base=DataOptions.from_json(saved))
+    dataset = opts.load(data or meta["data"])
     split = split_data(dataset, meta["protocol"], meta["split_seed"])
     if split.train.fingerprint() != meta.get("train_fingerprint"):
         raise ArtifactError(

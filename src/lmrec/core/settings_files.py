@@ -10,18 +10,32 @@ from lmrec.errors import ConfigError
 
 
 def read_toml(path: str | Path) -> dict[str, Any]:
-    """Read a TOML config; a `[model]` table, if present, holds the model's keys."""
+    """Read a TOML config; a `[model]` table, if present, holds the model's keys (without
+    one, the top-level keys do). A `[data]` table says how to read the data: see
+    `read_data_table`."""
+    data = _load(path)
+    model = data.get("model", {k: v for k, v in data.items() if k != "data"})
+    if not isinstance(model, dict):
+        raise ConfigError(f"{path}: [model] must be a table of settings")
+    return {k: v for k, v in model.items() if k != "name"}
+
+
+def read_data_table(path: str | Path) -> dict[str, Any]:
+    """The `[data]` table of a TOML config ({} when there is none)."""
+    table = _load(path).get("data", {})
+    if not isinstance(table, dict):
+        raise ConfigError(f"{path}: [data] must be a table (path, columns, items, ...)")
+    return table
+
+
+def _load(path: str | Path) -> dict[str, Any]:
     p = Path(path)
     if not p.exists():
         raise ConfigError(f"config file {p} does not exist")
     try:
-        data = tomllib.loads(p.read_text())
+        return tomllib.loads(p.read_text())
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{p}: invalid TOML ({exc})") from None
-    model = data.get("model", data)
-    if not isinstance(model, dict):
-        raise ConfigError(f"{p}: [model] must be a table of settings")
-    return {k: v for k, v in model.items() if k != "name"}
 
 
 def parse_set(pairs: list[str] | None) -> dict[str, Any]:

@@ -13,8 +13,8 @@ from lmrec.data.dataset import Dataset, DropReport
 from lmrec.data.idmap import IdMap
 from lmrec.errors import ConfigError
 
-DedupePolicy = Literal["last", "max", "sum"]
-DEDUPE_POLICIES = ("last", "max", "sum")
+DedupePolicy = Literal["last", "first", "max", "sum"]
+DEDUPE_POLICIES = ("last", "first", "max", "sum")
 
 
 def drop_missing_ids(
@@ -43,8 +43,8 @@ def _missing(s: pd.Series) -> np.ndarray:
 
 def deduplicate(ds: Dataset, policy: DedupePolicy = "last") -> Dataset:
     """One row per (user, item). 'last' keeps the latest row (by timestamp, then file
-    order); 'max' keeps the row with the highest value; 'sum' adds values up (e.g. play
-    counts) and keeps the latest timestamp."""
+    order), 'first' the earliest; 'max' keeps the row with the highest value; 'sum' adds
+    values up (e.g. play counts or event weights) and keeps the latest timestamp."""
     if policy not in DEDUPE_POLICIES:
         raise ConfigError(f"dedupe policy must be one of {DEDUPE_POLICIES}, not {policy!r}")
     n = ds.n_interactions
@@ -68,6 +68,8 @@ def deduplicate(ds: Dataset, policy: DedupePolicy = "last") -> Dataset:
         sub = np.lexsort((rows, ds.timestamps[rows], group_key))
     rows, group_key = rows[sub], group_key[sub]
     group_end = np.r_[group_key[1:] != group_key[:-1], True]
+    if policy == "first":  # the first row of each group instead of the last
+        group_end = np.r_[True, group_key[1:] != group_key[:-1]]
     values = ds.values
     if policy == "sum":
         starts = np.flatnonzero(np.r_[True, group_end[:-1]])
@@ -77,7 +79,12 @@ def deduplicate(ds: Dataset, policy: DedupePolicy = "last") -> Dataset:
     keep.sort()  # keep the original row order
     n_dup = n - len(keep)
     out = replace(ds, values=values).subset(keep)
-    return _with_drops(out, ds.dropped, f"duplicate (user, item), kept {policy}", n_dup)
+    reason = (
+        "duplicate (user, item), values summed"
+        if policy == "sum"
+        else (f"duplicate (user, item), kept {policy}")
+    )
+    return _with_drops(out, ds.dropped, reason, n_dup, merged=True, lossless=policy == "sum")
 
 
 def to_implicit(ds: Dataset, threshold: float) -> Dataset:
@@ -154,7 +161,15 @@ def clean(
     return ds
 
 
-def _with_drops(ds: Dataset, before: DropReport, reason: str, n: int) -> Dataset:
-    report = DropReport(dict(before.counts))
-    report.add(reason, n)
+def _with_drops(
+    ds: Dataset,
+    before: DropReport,
+    reason: str,
+    n: int,
+    *,
+    merged: bool = False,
+    lossless: bool = False,
+) -> Dataset:
+    report = before.copy()
+    report.add(reason, n, merged=merged, lossless=lossless)
     return replace(ds, dropped=report)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 
@@ -12,29 +13,110 @@ import scipy.sparse as sp
 
 from lmrec.data.idmap import IdMap
 
+#: line numbers kept per reason, so a user can find the rows without a second pass
+MAX_EXAMPLE_LINES = 5
+
 
 @dataclass
 class DropReport:
-    """Rows removed while reading or cleaning, counted by reason (never silent)."""
+    """What loading did to the rows it read, so that nothing disappears unseen.
+
+    `counts` holds every row removed from the interactions, by reason; the reasons in
+    `merges` are rows combined into another row of the same (user, item) rather than
+    discarded (`lossless_merges`: combined without losing their value, as a sum does).
+    `examples` keeps the first line numbers of each reason where the reader knows them,
+    `rows_read` the data rows of the interaction file (None when not read from a file),
+    `notes` how columns were understood (which column gave the values, the time unit)."""
 
     counts: dict[str, int] = field(default_factory=dict)
+    examples: dict[str, list[int]] = field(default_factory=dict)
+    merges: set[str] = field(default_factory=set)
+    lossless_merges: set[str] = field(default_factory=set)
+    rows_read: int | None = None
+    notes: list[str] = field(default_factory=list)
 
-    def add(self, reason: str, n: int) -> None:
-        if n:
-            self.counts[reason] = self.counts.get(reason, 0) + int(n)
+    def add(
+        self,
+        reason: str,
+        n: int,
+        *,
+        lines: Sequence[int | None] = (),
+        merged: bool = False,
+        lossless: bool = False,
+    ) -> None:
+        if not n:
+            return
+        self.counts[reason] = self.counts.get(reason, 0) + int(n)
+        known = [int(line) for line in lines if line is not None]
+        if known:
+            kept = self.examples.setdefault(reason, [])
+            kept.extend(known[: MAX_EXAMPLE_LINES - len(kept)])
+        if merged:
+            self.merges.add(reason)
+            if lossless:
+                self.lossless_merges.add(reason)
+
+    def note(self, text: str) -> None:
+        if text not in self.notes:
+            self.notes.append(text)
 
     def merge(self, other: DropReport) -> DropReport:
-        out = DropReport(dict(self.counts))
+        out = self.copy()
         for reason, n in other.counts.items():
-            out.add(reason, n)
+            out.add(
+                reason,
+                n,
+                lines=other.examples.get(reason, ()),
+                merged=reason in other.merges,
+                lossless=reason in other.lossless_merges,
+            )
+        for text in other.notes:
+            out.note(text)
+        if out.rows_read is None:
+            out.rows_read = other.rows_read
         return out
+
+    def copy(self) -> DropReport:
+        return DropReport(
+            dict(self.counts),
+            {k: list(v) for k, v in self.examples.items()},
+            set(self.merges),
+            set(self.lossless_merges),
+            self.rows_read,
+            list(self.notes),
+        )
 
     @property
     def total(self) -> int:
+        """Rows removed from the interactions (merged or dropped)."""
         return sum(self.counts.values())
 
+    @property
+    def merged(self) -> dict[str, int]:
+        return {r: n for r, n in self.counts.items() if r in self.merges}
+
+    @property
+    def discarded(self) -> dict[str, int]:
+        """Rows dropped outright (not merged into another row)."""
+        return {r: n for r, n in self.counts.items() if r not in self.merges}
+
+    @property
+    def lost(self) -> int:
+        """Rows whose values are not in the result: dropped, or merged by keeping one."""
+        return sum(n for r, n in self.counts.items() if r not in self.lossless_merges)
+
+    def describe(self, reason: str) -> str:
+        """'reason: n' with the first line numbers when known."""
+        text = f"{reason}: {self.counts[reason]:,}"
+        lines = self.examples.get(reason)
+        if lines:
+            more = ", ..." if self.counts[reason] > len(lines) else ""
+            label = "line" if len(lines) == 1 and not more else "lines"
+            text += f" ({label} {', '.join(map(str, lines))}{more})"
+        return text
+
     def lines(self) -> list[str]:
-        return [f"{reason}: {n}" for reason, n in sorted(self.counts.items())]
+        return [self.describe(reason) for reason in sorted(self.counts)]
 
 
 @dataclass(eq=False)

@@ -12,6 +12,57 @@ from lmrec.data.dataset import Dataset
 
 QUANTILES = (0.1, 0.25, 0.75, 0.9, 0.99)
 MAX_DISTINCT_VALUES = 20  # below this, values are listed with their counts
+#: more than this share of the rows read not kept as read deserves a warning
+LOSS_WARNING_SHARE = 0.05
+
+
+def load_summary(ds: Dataset) -> str:
+    """One line: rows read, interactions kept, rows merged and dropped with their reasons
+    (and first line numbers), and how the columns were understood."""
+    report = ds.dropped
+    parts = []
+    if report.rows_read is not None:
+        parts.append(f"read {report.rows_read:,} rows")
+    parts.append(
+        f"kept {ds.n_interactions:,} interactions ({ds.n_users:,} users, {ds.n_items:,} items)"
+    )
+    merged = report.merged
+    if merged:
+        reasons = ", ".join(r if len(merged) == 1 else report.describe(r) for r in sorted(merged))
+        parts.append(f"merged {sum(merged.values()):,} ({reasons})")
+    dropped = report.discarded
+    if dropped:
+        total = sum(dropped.values())
+        reasons = ", ".join(report.describe(r) for r in sorted(dropped))
+        parts.append(f"dropped {total:,} ({reasons})")
+    else:
+        parts.append("dropped none")
+    parts.append("explicit ratings" if ds.explicit else "implicit feedback")
+    parts.extend(report.notes)
+    return f"{ds.name}: " + "; ".join(parts)
+
+
+def loss_warning(ds: Dataset, share: float = LOSS_WARNING_SHARE) -> str | None:
+    """A warning when more than `share` of the rows read are not kept as they were (dropped,
+    or merged into another row by keeping one of them), with what to do about it."""
+    report = ds.dropped
+    read = report.rows_read if report.rows_read is not None else ds.n_interactions + report.total
+    if not read or report.lost <= share * read:
+        return None
+    hints = []
+    lossy = {r: n for r, n in report.merged.items() if r not in report.lossless_merges}
+    if lossy:
+        n = sum(lossy.values())
+        hints.append(
+            f"{_rows(n)} merged into another row of the same (user, item) by keeping one "
+            "(--dedupe sum adds their values up instead)"
+        )
+    if report.discarded:
+        hints.append(f"{_rows(sum(report.discarded.values()))} dropped (reasons above)")
+    return (
+        f"{report.lost / read:.0%} of the {read:,} rows read are not kept as they were: "
+        + "; ".join(hints)
+    )
 
 
 def inspect_dataset(ds: Dataset) -> dict[str, Any]:
@@ -35,9 +86,17 @@ def inspect_dataset(ds: Dataset) -> dict[str, Any]:
         "values": _values(ds.values),
         "item_columns": [] if ds.items is None else [str(c) for c in ds.items.columns],
         "user_columns": [] if ds.users is None else [str(c) for c in ds.users.columns],
-        "dropped": dict(sorted(ds.dropped.counts.items())),
+        "rows_read": ds.dropped.rows_read,
+        "merged": dict(sorted(ds.dropped.merged.items())),
+        "dropped": dict(sorted(ds.dropped.discarded.items())),
+        "dropped_lines": {r: lines for r, lines in sorted(ds.dropped.examples.items())},
         "dropped_total": ds.dropped.total,
+        "notes": list(ds.dropped.notes),
     }
+
+
+def _rows(n: int) -> str:
+    return f"{n:,} row was" if n == 1 else f"{n:,} rows were"
 
 
 def _distribution(counts: np.ndarray) -> dict[str, float]:

@@ -3,19 +3,31 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
+from typing import Any, Literal
 
-from lmrec.data.cleaning import DedupePolicy, clean
+from lmrec.data.cleaning import DEDUPE_POLICIES, DedupePolicy, clean
 from lmrec.data.dataset import Dataset
 from lmrec.data.fetch import ARCHIVES, Progress, fetch
 from lmrec.data.readers._table import OnBadLines, check_on_bad_lines
-from lmrec.data.readers.generic import TABLE_SUFFIXES, ColumnMap, read_generic
+from lmrec.data.readers.generic import (
+    TABLE_SUFFIXES,
+    ColumnMap,
+    Feedback,
+    check_feedback,
+    read_generic,
+)
 from lmrec.data.readers.movielens import read_ml100k, read_movielens_csv, read_movielens_dat
 from lmrec.data.readers.recbole import read_atomic
-from lmrec.errors import DataError
+from lmrec.errors import ConfigError, DataError
 
 # Conventional names of a generic dataset directory's files.
 _GENERIC_STEMS = {"interactions", "ratings", "events", "inter"}
+
+#: "auto": explicit ratings keep the latest rating of a (user, item), implicit feedback
+#: adds its events up (three views weigh more than one)
+Dedupe = DedupePolicy | Literal["auto"]
 
 
 def load_dataset(
@@ -25,12 +37,14 @@ def load_dataset(
     items: str | Path | None = None,
     users: str | Path | None = None,
     on_bad_lines: OnBadLines = "error",
-    dedupe: DedupePolicy | None = "last",
+    feedback: Feedback = "auto",
+    dedupe: Dedupe | None = "auto",
     implicit_threshold: float | None = None,
     min_user_interactions: int = 0,
     min_item_interactions: int = 0,
     home: str | Path | None = None,
     progress: Progress | None = None,
+    allow_empty: bool = False,
 ) -> Dataset:
     """Load a registered dataset ("ml-100k", "ml-1m", ...; downloaded once and cached) or
     a local directory/file, detecting its format:
@@ -41,11 +55,21 @@ def load_dataset(
       `items` / `users` naming attribute tables (a directory holding interactions.* and
       optionally items.* / users.* is found by those names).
 
-    Then cleaning: duplicates (user, item) resolved by `dedupe`, optional conversion to
-    implicit feedback at `implicit_threshold`, optional k-core. Every dropped row is
-    counted by reason in `dataset.dropped`.
+    `feedback` says what a log's value column holds ("explicit" ratings, "implicit"
+    weights, or "auto": by the column's name, see `readers.generic.RATING_NAMES`).
+
+    Then cleaning: duplicates (user, item) resolved by `dedupe` ("auto": the latest rating
+    for explicit feedback, the sum for implicit), optional conversion to implicit feedback
+    at `implicit_threshold`, optional k-core. Every row merged or dropped is counted by
+    reason in `dataset.dropped` (`lmrec.data.inspect.load_summary` says it in one line).
+    A result without interactions is an error unless `allow_empty`.
     """
     check_on_bad_lines(on_bad_lines)
+    check_feedback(feedback)
+    if dedupe is not None and dedupe != "auto" and dedupe not in DEDUPE_POLICIES:
+        raise ConfigError(
+            f"dedupe must be one of auto, {', '.join(DEDUPE_POLICIES)}, not {dedupe!r}"
+        )
     ds = read_any_dataset(
         name_or_path,
         columns=columns,
@@ -54,14 +78,30 @@ def load_dataset(
         on_bad_lines=on_bad_lines,
         home=home,
         progress=progress,
+        feedback=feedback,
     )
-    return clean(
+    if dedupe == "auto":
+        dedupe = "last" if ds.explicit else "sum"
+    ds = clean(
         ds,
         dedupe=dedupe,
         implicit_threshold=implicit_threshold,
         min_user_interactions=min_user_interactions,
         min_item_interactions=min_item_interactions,
     )
+    if not allow_empty:
+        check_not_empty(ds, str(name_or_path))
+    return ds
+
+
+def check_not_empty(ds: Dataset, source: str) -> None:
+    """No interactions is nothing to train or describe: say why in one line."""
+    if ds.n_interactions:
+        return
+    if not ds.dropped.rows_read and not ds.dropped.total:
+        raise DataError("the log is empty: no rows of data (a header at most)", path=source)
+    reasons = "; ".join(ds.dropped.lines())
+    raise DataError(f"no interactions left: every row read was dropped ({reasons})", path=source)
 
 
 def read_any_dataset(
@@ -73,13 +113,13 @@ def read_any_dataset(
     on_bad_lines: OnBadLines = "error",
     home: str | Path | None = None,
     progress: Progress | None = None,
+    feedback: Feedback = "auto",
 ) -> Dataset:
     """Read without cleaning."""
     text = str(name_or_path)
     if isinstance(name_or_path, str) and text in ARCHIVES:
-        return _read_path(
-            fetch(text, home, progress=progress), name=text, on_bad_lines=on_bad_lines
-        )
+        ds = _read_path(fetch(text, home, progress=progress), name=text, on_bad_lines=on_bad_lines)
+        return _with_feedback(ds, feedback)
     path = Path(text).expanduser()
     if not path.exists():
         raise DataError(
@@ -87,8 +127,17 @@ def read_any_dataset(
             f"(known: {', '.join(sorted(ARCHIVES))})",
             path=text,
         )
-    extra = {"columns": columns, "items": items, "users": users}
-    return _read_path(path, name=None, on_bad_lines=on_bad_lines, **extra)
+    extra: dict[str, Any] = {
+        "columns": columns, "items": items, "users": users, "feedback": feedback
+    }  # fmt: skip
+    return _with_feedback(_read_path(path, name=None, on_bad_lines=on_bad_lines, **extra), feedback)
+
+
+def _with_feedback(ds: Dataset, feedback: Feedback) -> Dataset:
+    """Formats that fix the feedback kind (MovieLens ratings) follow an explicit choice."""
+    if feedback == "auto" or ds.explicit == (feedback == "explicit"):
+        return ds
+    return replace(ds, explicit=feedback == "explicit")
 
 
 def detect_format(path: Path) -> str:
@@ -134,6 +183,7 @@ def _read_path(
     columns: ColumnMap | Mapping[str, object] | None = None,
     items: str | Path | None = None,
     users: str | Path | None = None,
+    feedback: Feedback = "auto",
 ) -> Dataset:
     fmt = detect_format(path)
     directory = path if path.is_dir() else path.parent
@@ -166,6 +216,7 @@ def _read_path(
         users_path=Path(users) if users else None,
         on_bad_lines=on_bad_lines,
         name=name or (path.name if path.is_dir() else path.stem),
+        feedback=feedback,
     )
 
 

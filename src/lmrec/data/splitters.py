@@ -11,6 +11,8 @@ import numpy as np
 
 from lmrec.data.dataset import Dataset, DropReport
 from lmrec.data.readers._table import (
+    SKIP,
+    Kind,
     OnBadLines,
     TableFormat,
     check_on_bad_lines,
@@ -203,12 +205,12 @@ def _part_from_file(
         raise DataError("split file not found", path=str(path))
     fmt = TableFormat(sep=",", header=True)
     present = column_names(path, fmt)
-    kinds = {"user_id": "id", "item_id": "id"}
+    kinds: dict[str, Kind] = {"user_id": "id", "item_id": "id"}
     if "rating" in present:
         kinds["rating"] = "float"
     if "timestamp" in present:
         kinds["timestamp"] = "timestamp"
-    df = read_table(path, fmt, kinds, on_bad_lines=on_bad_lines, report=report, usecols=kinds)
+    df = read_table(path, fmt, kinds, on_bad_lines=on_bad_lines, report=report, usecols=list(kinds))
     users = ds.user_map.lookup(df["user_id"].astype("str"), missing="mark")
     items = ds.item_map.lookup(df["item_id"].astype("str"), missing="mark")
     unknown = (users < 0) | (items < 0)
@@ -218,7 +220,7 @@ def _part_from_file(
         if on_bad_lines == "error":
             raise DataError(
                 f"unknown {field_name[:-3]} id '{df[field_name].iloc[row]}' (not in the "
-                "dataset); fix the line or pass on_bad_lines='skip'",
+                f"dataset); fix the line or {SKIP}",
                 path=str(path),
                 line=line_of_record(path, fmt, row),
                 field=field_name,

@@ -41,6 +41,9 @@ class ModelResult:
     result: EvaluationResult | None = None
     #: the registry name behind `model` when the row is a labelled variant (sasrec-id=sasrec)
     family: str = ""
+    #: settings the user fixed (`--set`), and the values tuning chose among, per key
+    fixed: dict[str, Any] = field(default_factory=dict)
+    tuned_over: dict[str, list[Any]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.family = self.family or self.model
@@ -55,6 +58,8 @@ class ModelResult:
             "fit_seconds": round(self.fit_seconds, 3),
             "eval_seconds": round(self.eval_seconds, 3),
             "config": self.config,
+            "fixed": self.fixed,
+            "tuned_over": self.tuned_over,
             "tuning_trials": self.trials,
         }
 
@@ -90,6 +95,30 @@ def _config_for(
     return {**settings.get(family, {}), **(settings.get(label, {}) if label != family else {})}
 
 
+def split_grid(name: str, config: dict[str, Any]) -> tuple[dict[str, Any], dict[str, list[Any]]]:
+    """Settings -> (fixed values, grid). A list is a grid to tune over (`--set
+    'ease.reg=[100,300,1000]'`) unless the model takes that list as one value (fusion's
+    members)."""
+    fixed: dict[str, Any] = {}
+    grid: dict[str, list[Any]] = {}
+    for key, value in config.items():
+        if isinstance(value, list) and not _takes_as_one_value(name, key, value):
+            if not value:
+                raise ConfigError(f"{name}.{key}=[]: give at least one value to tune over")
+            grid[key] = value
+        else:
+            fixed[key] = value
+    return fixed, grid
+
+
+def _takes_as_one_value(name: str, key: str, value: list[Any]) -> bool:
+    try:
+        create_model(name, {key: value})  # constructing only validates the config
+    except ConfigError:
+        return False
+    return True
+
+
 def fit_and_evaluate(
     name: str,
     config: dict[str, Any],
@@ -99,6 +128,7 @@ def fit_and_evaluate(
     ks: Sequence[int],
     exclude_seen: bool,
     fitted: tuple[Recommender, float] | None = None,
+    metrics: Sequence[str] | None = None,
 ) -> tuple[Recommender, EvaluationResult, float, float]:
     """Fit on train (validation only for early stopping) and test once; `fitted` is a
     model already fit that way and its fit seconds."""
@@ -115,6 +145,7 @@ def fit_and_evaluate(
         model,
         split.test,
         ks=ks,
+        metrics=metrics,
         exclude=seen if exclude_seen else None,
         candidates=_cold_candidates(split, protocol),
         history=split.train.concat(split.valid) if model.history_at_test_time else None,
@@ -137,6 +168,7 @@ def compare_models(
     *,
     settings: dict[str, dict[str, Any]] | None = None,
     ks: Sequence[int] = (10,),
+    metrics: Sequence[str] | None = None,
     tune: bool = True,
     refit: bool = False,
     exclude_seen: bool = True,
@@ -145,38 +177,57 @@ def compare_models(
 ) -> list[ModelResult]:
     """Tune each model on validation, fit on train, test once; optionally refit on
     train + validation (a separate row labelled 'train+valid'). `models` entries are
-    registry names or LABEL=NAME pairs (see `parse_model_specs`)."""
+    registry names or LABEL=NAME pairs (see `parse_model_specs`). A setting given as a
+    list is a grid: tuning tries those values instead of the model's own grid for that
+    key; a single value fixes the key. `metrics` (None: all) are reported at every k."""
     say = progress or (lambda _msg: None)
     rows: list[ModelResult] = []
     for label, name in parse_model_specs(models):
-        config, trials = _config_for(label, name, settings), []
+        fixed, user_grid = split_grid(name, _config_for(label, name, settings))
+        if user_grid and not tune:
+            key = next(iter(user_grid))
+            raise ConfigError(
+                f"{label}.{key} is a list of values to tune over, but tuning is off "
+                "(--no-tune): give one value, or tune"
+            )
+        if user_grid and not len(split.valid):
+            raise ConfigError(
+                f"{label}: values to tune over were given, but the split has no validation "
+                "part to choose among them"
+            )
+        grid: dict[str, Sequence[Any]] = {**_model_grid(name, fixed), **user_grid} if tune else {}
+        points = grid_points(grid, MAX_TRIALS) if grid else []
+        config, trials, tuned_over = dict(fixed), [], {}
         found: Tuning | None = None
-        if tune and len(split.valid) and len(_grid_points(name, config)) > 1:
+        if len(points) == 1:  # nothing to choose: the one value is as good as fixed
+            config.update(points[0])
+        elif points and len(split.valid):
             found = tune_config(
-                name, config, None, split.train, split.valid,
+                name, fixed, grid, split.train, split.valid,
                 metric=select_metric, max_trials=MAX_TRIALS, progress=say,
                 candidates=_cold_candidates(split, protocol), exclude_seen=exclude_seen,
             )  # fmt: skip
-            config = found.config
+            config, tuned_over = found.config, grid
             trials = found.trials.drop(columns="best").round(5).to_dict(orient="records")
-        run = _Run(label, name, config, protocol, ks, exclude_seen)
+        run = _Run(label, name, config, protocol, ks, exclude_seen, metrics)
+        extra: dict[str, Any] = {"trials": trials, "fixed": fixed, "tuned_over": tuned_over}
         if found is not None and found.model is not None:
             say(f"{label}: testing the best tuned model (already fit on train)")
-            rows.append(run.test_row(split, trials=trials, fitted=(found.model, found.fit_seconds)))
+            rows.append(run.test_row(split, fitted=(found.model, found.fit_seconds), **extra))
         else:
             say(f"{label}: fitting on train and testing")
-            rows.append(run.test_row(split, trials=trials))
+            rows.append(run.test_row(split, **extra))
         if refit and len(split.valid):
             say(f"{label}: refitting on train + valid")
             nothing = split.valid.subset(np.empty(0, dtype=np.int64))
             merged = Split(split.train.concat(split.valid), nothing, split.test)
-            rows.append(run.test_row(merged, variant="train+valid"))
+            rows.append(run.test_row(merged, variant="train+valid", fixed=fixed))
     return rows
 
 
-def _grid_points(name: str, fixed: dict[str, Any]) -> list[dict[str, Any]]:
+def _model_grid(name: str, fixed: dict[str, Any]) -> dict[str, list[Any]]:
     grid = get_model_class(name).tuning_grid
-    return grid_points({k: v for k, v in grid.items() if k not in fixed}, MAX_TRIALS)
+    return {k: list(v) for k, v in grid.items() if k not in fixed}
 
 
 @dataclass(frozen=True)
@@ -189,6 +240,7 @@ class _Run:
     protocol: str
     ks: Sequence[int]
     exclude_seen: bool
+    metrics: Sequence[str] | None = None
 
     def test_row(
         self,
@@ -196,15 +248,18 @@ class _Run:
         variant: str = "train",
         trials: list[dict[str, Any]] | None = None,
         fitted: tuple[Recommender, float] | None = None,
+        fixed: dict[str, Any] | None = None,
+        tuned_over: dict[str, list[Any]] | None = None,
     ) -> ModelResult:
         model, res, fit_s, eval_s = fit_and_evaluate(
             self.family, self.config, split, self.protocol,
-            ks=self.ks, exclude_seen=self.exclude_seen, fitted=fitted,
+            ks=self.ks, exclude_seen=self.exclude_seen, fitted=fitted, metrics=self.metrics,
         )  # fmt: skip
         return ModelResult(
             self.label, self.protocol, res.summary(), fit_s, eval_s,
             model.config.model_dump(mode="json"), variant=variant, trials=trials or [],
-            result=res, family=self.family,
+            result=res, family=self.family, fixed=dict(fixed or {}),
+            tuned_over=dict(tuned_over or {}),
         )  # fmt: skip
 
 

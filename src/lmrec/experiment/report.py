@@ -14,6 +14,16 @@ import pandas as pd
 from lmrec.experiment.compare import ModelResult, results_frame
 
 HEADLINE = ("ndcg@10", "recall@10", "precision@10", "mrr@10", "hit@10")
+HEADLINE_NAMES = ("ndcg", "recall", "precision", "mrr", "hit")
+
+
+def headline(frame: pd.DataFrame, ks: Sequence[int] = (10,)) -> list[str]:
+    """The metric columns a table shows first: the usual ranking metrics at each k, else
+    whatever metrics the results hold (a comparison run with --metrics)."""
+    usual = [f"{m}@{k}" for k in ks for m in HEADLINE_NAMES if f"{m}@{k}" in frame]
+    if usual:
+        return usual
+    return [c for c in frame.columns if c not in ("model", "fit_s", "eval_s")]
 
 
 def write_json(rows: Sequence[ModelResult], path: Path) -> Path:
@@ -87,21 +97,31 @@ def _label(r: ModelResult) -> str:
 
 
 def write_markdown(
-    rows: Sequence[ModelResult], path: Path, *, title: str, context: dict[str, Any]
+    rows: Sequence[ModelResult],
+    path: Path,
+    *,
+    title: str,
+    context: dict[str, Any],
+    metric: str = "ndcg@10",
+    ks: Sequence[int] = (10,),
 ) -> Path:
     frame = results_frame(rows)
-    cols = ["model", *[c for c in HEADLINE if c in frame], "fit_s", "eval_s"]
+    cols = ["model", *headline(frame, ks), "fit_s", "eval_s"]
     extra = [c for c in frame.columns if c not in cols]
     table = frame[cols + extra].round(4)
-    ci = confidence_intervals(rows)
+    ci = confidence_intervals(rows, metric)
     lines = [f"# {title}", ""]
     lines += [f"- {k}: {v}" for k, v in context.items()]
     lines += ["", _markdown_table(table), ""]
+    lines += hyper_parameters(rows)
     if ci:
-        lines += ["NDCG@10 with 95% bootstrap interval (per-user resampling, 1000 draws):", ""]
+        lines += [
+            f"{metric} with 95% bootstrap interval (per-user resampling, 1000 draws):",
+            "",
+        ]
         lines += [f"- {m}: [{lo:.4f}, {hi:.4f}]" for m, (lo, hi) in ci.items()]
         lines.append("")
-    sig = significance(rows)
+    sig = significance(rows, metric)
     if sig:
         lines.append(
             f"Paired test on per-user {sig['metric']}: {sig['best']} minus {sig['runner_up']}: "
@@ -110,12 +130,32 @@ def write_markdown(
             f"t-test p={sig['t_pvalue']:.3g}, Wilcoxon p={sig['wilcoxon_pvalue']:.3g}."
         )
         lines.append("")
-    tests = paired_tests(rows)
+    tests = paired_tests(rows, metric)
     if len(tests) > 1:  # one test is the runner-up line above
-        lines += _paired_table(tests)
+        lines += _paired_table(tests, metric)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(lines) + "\n")
     return path
+
+
+def hyper_parameters(rows: Sequence[ModelResult]) -> list[str]:
+    """Which settings each model ran with, and where each came from: tuned on validation
+    (with the values tried), fixed with --set, or the model's default."""
+    lines = ["Hyper-parameters (every other setting is the model's default; all of them are "
+             "in results.json):", ""]  # fmt: skip
+    for r in rows:
+        parts = []
+        for key, values in r.tuned_over.items():
+            tried = ", ".join(_value(v) for v in values)
+            parts.append(f"{key}={_value(r.config.get(key))} (tuned over {tried})")
+        for key, value in r.fixed.items():
+            parts.append(f"{key}={_value(r.config.get(key, value))} (fixed by --set)")
+        lines.append(f"- {_label(r)}: " + ("; ".join(parts) or "defaults"))
+    return [*lines, ""]
+
+
+def _value(v: object) -> str:
+    return f"{v:g}" if isinstance(v, float) else str(v)
 
 
 def _markdown_table(df: pd.DataFrame) -> str:
@@ -136,6 +176,7 @@ def _cell(v: object) -> str:
 def write_chart(
     rows: Sequence[ModelResult], path: Path, metrics: Sequence[str] = HEADLINE[:2]
 ) -> Path:
+    """Bars of the first two `metrics` per model."""
     import matplotlib
 
     matplotlib.use("Agg")  # no display on servers
@@ -160,20 +201,30 @@ def write_chart(
 
 
 def write_report(
-    rows: Sequence[ModelResult], out_dir: Path, *, title: str, context: dict[str, Any]
+    rows: Sequence[ModelResult],
+    out_dir: Path,
+    *,
+    title: str,
+    context: dict[str, Any],
+    metric: str = "ndcg@10",
+    ks: Sequence[int] = (10,),
 ) -> dict[str, Path]:
-    """All four outputs under out_dir; returns their paths."""
+    """All outputs under out_dir; returns their paths. `metric` is the one intervals and
+    paired tests are computed on."""
     out_dir.mkdir(parents=True, exist_ok=True)
     context = {**context, "machine": f"{platform.machine()}, Python {platform.python_version()}"}
     frame = results_frame(rows)
     csv_path = out_dir / "results.csv"
     frame.to_csv(csv_path, index=False)
     tests_path = out_dir / "paired_tests.csv"
-    pd.DataFrame.from_records(paired_tests(rows)).to_csv(tests_path, index=False)
+    pd.DataFrame.from_records(paired_tests(rows, metric)).to_csv(tests_path, index=False)
+    markdown = write_markdown(
+        rows, out_dir / "report.md", title=title, context=context, metric=metric, ks=ks
+    )
     return {
         "paired tests": tests_path,
         "json": write_json(rows, out_dir / "results.json"),
         "csv": csv_path,
-        "markdown": write_markdown(rows, out_dir / "report.md", title=title, context=context),
-        "chart": write_chart(rows, out_dir / "chart.png"),
+        "markdown": markdown,
+        "chart": write_chart(rows, out_dir / "chart.png", headline(frame, ks)[:2]),
     }

@@ -1,19 +1,21 @@
 """Fast delimited-text parsing with exact error locations.
 
 The happy path is one multithreaded pyarrow parse with typed columns. Only when that
-fails (or finds empty numbers) does a second, all-string parse run, where each column is
-validated with vectorised pandas conversions. Line numbers for an error message are found
-by scanning the file once more, which only happens on the way to raising.
+fails (or finds a value the rules in `_values` refuse) does a second, all-string parse
+run, where each column is validated with vectorised pandas conversions. Line numbers for
+an error message or a drop count are found by scanning the file once more, which only
+happens when something is wrong.
+
+Two kinds of damage hide rows from a parser, and both are looked for: bytes that are not
+UTF-8 text, and a stray quote that makes every following line part of one value. Either
+is an error naming the line, or (when skipping) the damaged line is blanked, counted and
+the file parsed again, so one bad line costs one row.
 """
 
 from __future__ import annotations
 
-import csv
-import io
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -21,14 +23,31 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from lmrec.data.dataset import DropReport
+from lmrec.data.readers._lines import UNIT_SEPARATOR, TableFormat, TextSource, field_at
+from lmrec.data.readers._values import (
+    SKIP,
+    SKIP_HINT,
+    Kind,
+    OnBadLines,
+    arrow_needs_check,
+    epoch_unit,
+    note_unit,
+    validate_columns,
+)
 from lmrec.errors import DataError
 
-#: "id" keeps ids as text; "int_id" parses integer ids (faster, for formats that promise
-#: integers); ids may be empty (counted as missing later). Numbers may not be empty.
-Kind = Literal["str", "id", "int_id", "int", "float", "timestamp"]
-OnBadLines = Literal["error", "skip"]
-
-SKIP_HINT = "fix the value or pass on_bad_lines='skip'"
+__all__ = [
+    "SKIP",
+    "SKIP_HINT",
+    "Kind",
+    "OnBadLines",
+    "TableFormat",
+    "check_on_bad_lines",
+    "column_names",
+    "line_of_record",
+    "read_table",
+    "validate_columns",
+]
 
 _ARROW_TYPES: dict[str, pa.DataType] = {
     "str": pa.string(),
@@ -36,19 +55,16 @@ _ARROW_TYPES: dict[str, pa.DataType] = {
     "int_id": pa.int64(),
     "int": pa.int64(),
     "float": pa.float64(),
+    "rating": pa.float64(),
     "timestamp": pa.float64(),
 }
+#: parse passes at most: the first, one after blanking lines that are not UTF-8, one after
+#: blanking lines with an unclosed quote (each blanks every such line at once), and spare
+_MAX_PASSES = 4
 
 
-@dataclass(frozen=True)
-class TableFormat:
-    """How a delimited file is laid out."""
-
-    sep: str = ","
-    header: bool = True
-    names: tuple[str, ...] | None = None  # column names when the file has no header
-    quoted: bool = True
-    encoding: str = "utf-8"
+class _NotUtf8(Exception):
+    pass
 
 
 def check_on_bad_lines(on_bad_lines: str) -> None:
@@ -68,8 +84,8 @@ def read_table(
     """Parse `path` into a frame of the requested columns, converted per `kinds`.
 
     Columns not named in `kinds` are text. Rows with the wrong number of fields or a value
-    that does not convert raise DataError (file, line, field) or, when skipping, are
-    dropped and counted in `report` by reason.
+    that breaks its kind's rules raise DataError (file, line, field) or, when skipping, are
+    dropped and counted in `report` by reason, with their first line numbers.
     """
     check_on_bad_lines(on_bad_lines)
     names = column_names(path, fmt)
@@ -77,39 +93,26 @@ def read_table(
     if missing:
         raise DataError(
             f"no column '{missing[0]}' (columns are: {', '.join(names)}); rename the column "
-            "or pass columns={...} to say which column holds what",
+            "or map it (--columns ROLE=NAME on the command line, columns={...} in Python)",
             path=str(path),
         )
-    source = _source(path, fmt)
-    wrong_width: list[int] = []
-
-    def on_invalid(row: pacsv.InvalidRow) -> str:
-        wrong_width.append(row.actual_columns)
-        return "skip"
-
-    def parse(types: Mapping[str, pa.DataType]) -> pa.Table:
-        # Columns without a kind are text: never let pyarrow turn a zip code into a number.
-        all_types = {c: types.get(c, pa.string()) for c in names}
-        return _parse(path, source, fmt, all_types, usecols, on_invalid)
-
-    try:
-        table = parse({c: _ARROW_TYPES[k] for c, k in kinds.items()})
-        needs_check = _has_empty_numbers(table, kinds)
-    except pa.ArrowInvalid:  # a value did not convert: find it on the all-text path
-        needs_check = True
-    if needs_check:
-        wrong_width.clear()
-        table = parse({})
+    source = TextSource(path, fmt)
+    for _ in range(_MAX_PASSES):
+        try:
+            table, wrong_width, needs_check = _parse_checked(source, names, kinds, usecols)
+        except _NotUtf8:
+            _blank_non_utf8(source, names, on_bad_lines, report)
+            continue
+        inside = source.lines_inside_records(table.num_rows + wrong_width)
+        if inside and fmt.multiline:  # allowed (descriptions), but said: a quote may be astray
+            report.note(f"{path.name}: {inside:,} line breaks inside quoted values")
+        elif inside and _blank_unclosed_quotes(source, inside, on_bad_lines, report):
+            continue
+        break
+    else:  # every pass blanks lines it has not blanked before; this is not reached
+        raise DataError("cannot parse the file", path=str(path))
     if wrong_width:
-        if on_bad_lines == "error":
-            line, n = _first_wrong_width_line(path, fmt, len(names))
-            raise DataError(
-                f"expected {len(names)} fields, found {n}; "
-                "fix the line or pass on_bad_lines='skip'",
-                path=str(path),
-                line=line,
-            )
-        report.add(f"{path.name}: wrong number of fields", len(wrong_width))
+        _wrong_width(source, len(names), wrong_width, on_bad_lines, report)
     if needs_check:
         return validate_columns(
             path,
@@ -117,46 +120,71 @@ def read_table(
             kinds,
             on_bad_lines=on_bad_lines,
             report=report,
-            line_of=lambda row: line_of_record(path, fmt, row),
+            lines_of=source.lines_of,
         )
-    return _to_frame(table, kinds)
+    return _to_frame(table, kinds, report)
 
 
 def column_names(path: Path, fmt: TableFormat) -> list[str]:
     """The file's column names (its header, or the names the format gives)."""
     if not fmt.header:
         return list(fmt.names or ())
-    first = next(_records(path, fmt), None)
+    first = next(TextSource(path, fmt).records(), None)
     if first is None:
         raise DataError("the file is empty (expected a header line)", path=str(path))
     return [name.strip() for name in first[1]]
 
 
+def line_of_record(path: Path, fmt: TableFormat, index: int) -> int | None:
+    """The line a data record (0-based, in parse order) ends on."""
+    return TextSource(path, fmt).lines_of([index])[0]
+
+
 # ---- parsing ------------------------------------------------------------------------------
-def _source(path: Path, fmt: TableFormat) -> Path | io.BytesIO:
-    if len(fmt.sep) == 1:
-        return path
-    # pyarrow needs a one-character delimiter; MovieLens' "::" never occurs inside a value.
-    return io.BytesIO(path.read_bytes().replace(fmt.sep.encode(), b"\x1f"))
+def _parse_checked(
+    source: TextSource,
+    names: list[str],
+    kinds: Mapping[str, Kind],
+    usecols: Sequence[str] | None,
+) -> tuple[pa.Table, int, bool]:
+    """(table, rows of the wrong width, whether the values need the slow checks)."""
+    wrong_width = [0]
+
+    def on_invalid(row: pacsv.InvalidRow) -> str:
+        wrong_width[0] += 1
+        return "skip"
+
+    def parse(types: Mapping[str, pa.DataType]) -> pa.Table:
+        wrong_width[0] = 0
+        # Columns without a kind are text: never let pyarrow turn a zip code into a number.
+        all_types = {c: types.get(c, pa.string()) for c in names}
+        return _parse(source, all_types, usecols, on_invalid)
+
+    try:
+        table = parse({c: _ARROW_TYPES[k] for c, k in kinds.items()})
+        needs_check = arrow_needs_check(table, kinds)
+    except pa.ArrowInvalid:  # a value did not convert: find it on the all-text path
+        needs_check = True
+    if needs_check:
+        table = parse({})
+    return table, wrong_width[0], needs_check
 
 
 def _parse(
-    path: Path,
-    source: Path | io.BytesIO,
-    fmt: TableFormat,
+    source: TextSource,
     types: Mapping[str, pa.DataType],
     usecols: Sequence[str] | None,
     on_invalid: object,
 ) -> pa.Table:
-    if isinstance(source, io.BytesIO):
-        source.seek(0)
+    fmt = source.fmt
     read = pacsv.ReadOptions(
         column_names=list(fmt.names) if not fmt.header and fmt.names else None,
         encoding=fmt.encoding,
     )
     parse = pacsv.ParseOptions(
-        delimiter=fmt.sep if len(fmt.sep) == 1 else "\x1f",
+        delimiter=fmt.sep if len(fmt.sep) == 1 else UNIT_SEPARATOR,
         quote_char='"' if fmt.quoted else False,
+        newlines_in_values=fmt.multiline,
         invalid_row_handler=on_invalid,
     )
     convert = pacsv.ConvertOptions(
@@ -167,24 +195,20 @@ def _parse(
     )
     try:
         return pacsv.read_csv(
-            source, read_options=read, parse_options=parse, convert_options=convert
+            source.for_parser(), read_options=read, parse_options=parse, convert_options=convert
         )
     except (UnicodeDecodeError, pa.ArrowInvalid) as exc:
-        if isinstance(exc, pa.ArrowInvalid) and "conversion" in str(exc):
+        text = str(exc)
+        if isinstance(exc, UnicodeDecodeError) or "invalid UTF8" in text:
+            raise _NotUtf8 from None
+        if "conversion" in text:
             raise
-        if "Empty CSV file" in str(exc):
-            raise DataError("the file is empty", path=str(path)) from None
-        raise DataError(f"cannot parse: {exc}", path=str(path)) from None
+        if "Empty CSV file" in text:
+            raise DataError("the file is empty", path=str(source.path)) from None
+        raise DataError(f"cannot parse: {exc}", path=str(source.path)) from None
 
 
-def _has_empty_numbers(table: pa.Table, kinds: Mapping[str, Kind]) -> bool:
-    numeric = ("int", "float", "timestamp")
-    return any(
-        kinds[c] in numeric and table.column(c).null_count for c in table.column_names if c in kinds
-    )
-
-
-def _to_frame(table: pa.Table, kinds: Mapping[str, Kind]) -> pd.DataFrame:
+def _to_frame(table: pa.Table, kinds: Mapping[str, Kind], report: DropReport) -> pd.DataFrame:
     df = table.to_pandas(split_blocks=True)  # no block consolidation copy
     for name in table.column_names:
         kind = kinds.get(name, "str")
@@ -192,138 +216,65 @@ def _to_frame(table: pa.Table, kinds: Mapping[str, Kind]) -> pd.DataFrame:
             df[name] = pd.array(table.column(name).to_pylist(), dtype="Int64")
         elif kind == "timestamp":
             stamps = df[name].to_numpy(dtype=np.float64)
-            df[name] = np.floor(stamps / _epoch_unit(stamps)).astype(np.int64)
+            unit = epoch_unit(stamps)
+            note_unit(report, name, unit)
+            df[name] = np.floor(stamps / unit).astype(np.int64)
     return df
 
 
-# ---- validation (slow path, still vectorised) -------------------------------------------
-def validate_columns(
-    path: Path,
-    df: pd.DataFrame,
-    kinds: Mapping[str, Kind],
-    *,
-    on_bad_lines: OnBadLines,
-    report: DropReport,
-    line_of: Callable[[int], int | None],
-) -> pd.DataFrame:
-    """Convert each column per its kind with vectorised pandas; raise on (or drop and count)
-    rows whose values do not convert. `line_of(row)` gives the line a row came from."""
-    bad_any = np.zeros(len(df), dtype=bool)
-    problems: list[tuple[int, str, str]] = []  # (row, field, message) of each column's first
-    converted: dict[str, object] = {}
-    for col, kind in kinds.items():
-        if col not in df:
-            continue
-        values, bad, what = _convert(df[col], kind)
-        converted[col] = values
-        bad &= ~bad_any  # count each dropped row once, under its first bad field
-        if bad.any():
-            first = int(np.flatnonzero(bad)[0])
-            raw = df[col].iloc[first]
-            shown = "empty" if pd.isna(raw) else f"'{raw}'"
-            problems.append((first, col, f"{shown} is not {what}"))
-            if on_bad_lines == "skip":
-                report.add(f"{path.name}: bad value in '{col}'", int(bad.sum()))
-            bad_any |= bad
-    if problems and on_bad_lines == "error":
-        row, field, message = min(problems)
-        line = line_of(row)
-        if line is None:
-            message = f"row {row + 1}: {message}"
-        raise DataError(f"{message}; {SKIP_HINT}", path=str(path), line=line, field=field)
-    df = df.copy()
-    for col, values in converted.items():
-        df[col] = values
-    if bad_any.any():
-        df = df.loc[~bad_any].reset_index(drop=True)
-    return df
+# ---- damaged lines ------------------------------------------------------------------------
+def _blank_non_utf8(
+    source: TextSource, names: list[str], on_bad_lines: OnBadLines, report: DropReport
+) -> None:
+    bad = source.non_utf8_lines()
+    if not bad:  # pyarrow saw a bad byte the line scan cannot place: say so plainly
+        raise DataError("the file is not UTF-8 text; save it as UTF-8", path=str(source.path))
+    line, offset, raw = bad[0]
+    if on_bad_lines == "error":
+        column = field_at(raw, offset, source.fmt.sep)
+        raise DataError(
+            f"byte 0x{raw[offset]:02x} is not UTF-8 text; save the file as UTF-8 or {SKIP}",
+            path=str(source.path),
+            line=line,
+            field=names[column] if column < len(names) else None,
+        )
+    lines = [number for number, _, _ in bad]
+    source.blank(lines)
+    report.add(f"{source.path.name}: not UTF-8 text", len(lines), lines=lines[:5])
 
 
-def _convert(s: pd.Series, kind: Kind) -> tuple[object, np.ndarray, str]:
-    """Converted column, mask of values that do not convert, and what was expected."""
-    if kind in ("str", "id"):
-        return s, np.zeros(len(s), dtype=bool), "text"
-    if kind == "timestamp" and pd.api.types.is_datetime64_any_dtype(s.dtype):
-        stamps = pd.to_datetime(s, utc=True)
-        ok = stamps.notna().to_numpy()
-        epoch = pd.Timestamp(0, tz="UTC")
-        secs = ((stamps - epoch) // pd.Timedelta(seconds=1)).to_numpy(dtype=np.float64, na_value=0)
-        return secs.astype(np.int64), ~ok, "a timestamp"
-    missing = s.isna().to_numpy()
-    nums = pd.to_numeric(s, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
-    if kind in ("int", "int_id"):
-        ok = np.isfinite(nums) & (np.floor(nums) == nums)
-        bad = ~ok & ~missing if kind == "int_id" else ~ok
-        out = pd.array(np.where(ok, nums, 0).astype(np.int64), dtype="Int64")
-        out[~ok] = pd.NA
-        values: object = out if kind == "int_id" else out.to_numpy(dtype=np.int64, na_value=0)
-        return values, bad, "an integer"
-    if kind == "float":
-        return nums, ~np.isfinite(nums), "a number"
-    # timestamp: epoch seconds (or ms / us / ns, told apart by size), or an ISO 8601 date/time
-    ok = np.isfinite(nums)
-    seconds = np.zeros(len(s), dtype=np.int64)
-    seconds[ok] = np.floor(nums[ok] / _epoch_unit(nums[ok])).astype(np.int64)
-    rest = ~ok & ~missing
-    if rest.any():
-        parsed = pd.to_datetime(s[rest], format="ISO8601", utc=True, errors="coerce")
-        good = parsed.notna().to_numpy()
-        epoch = pd.Timestamp(0, tz="UTC")
-        secs = ((parsed[good] - epoch) // pd.Timedelta(seconds=1)).to_numpy(dtype=np.int64)
-        idx = np.flatnonzero(rest)
-        seconds[idx[good]] = secs
-        ok[idx[good]] = True
-    return seconds, ~ok, "a timestamp (epoch seconds or ISO 8601 date)"
+def _blank_unclosed_quotes(
+    source: TextSource, inside: int, on_bad_lines: OnBadLines, report: DropReport
+) -> bool:
+    """Blank the lines whose quote swallowed the lines after them; False when no line can
+    be blamed (nothing is blanked, and the parse stands)."""
+    opened = source.unclosed_quote_lines()
+    if not opened:
+        report.note(f"{source.path.name}: {inside:,} lines are inside quoted values")
+        return False
+    if on_bad_lines == "error":
+        raise DataError(
+            f"a quote opened on this line is not closed on it, so {inside:,} following "
+            'line(s) were read as part of one value; close or remove the quote (write "" '
+            f"for a quote inside a quoted value) or {SKIP}",
+            path=str(source.path),
+            line=opened[0],
+        )
+    source.blank(opened)
+    report.add(f"{source.path.name}: unclosed quote", len(opened), lines=opened[:5])
+    return True
 
 
-def _epoch_unit(values: np.ndarray) -> float:
-    """Divisor that turns a numeric epoch column into seconds. Logs often store
-    milliseconds (JavaScript, Kafka) or finer; as seconds those would lie past the year
-    5000, so the column's largest value decides the unit for the whole column."""
-    if not len(values):
-        return 1.0
-    top = float(np.nanmax(np.abs(values)))
-    for threshold, unit in ((1e17, 1e9), (1e14, 1e6), (1e11, 1e3)):
-        if top >= threshold:
-            return unit
-    return 1.0
-
-
-# ---- locating lines (only on the way to an error) ---------------------------------------
-def _records(path: Path, fmt: TableFormat) -> Iterator[tuple[int, list[str]]]:
-    """(line number where the record ends, fields) of each non-empty record after the header.
-    Matches pyarrow's view: empty lines are not records."""
-    utf8 = fmt.encoding.lower().replace("-", "").replace("_", "") == "utf8"
-    encoding = "utf-8-sig" if utf8 else fmt.encoding  # pyarrow skips a BOM too
-    with open(path, encoding=encoding, errors="replace", newline="") as fh:
-        if fmt.quoted and len(fmt.sep) == 1:
-            reader = csv.reader(fh, delimiter=fmt.sep)
-            for fields in reader:
-                if fields:
-                    yield reader.line_num, fields
-        else:
-            for number, line in enumerate(fh, start=1):
-                line = line.rstrip("\r\n")
-                if line:
-                    yield number, line.split(fmt.sep)
-
-
-def _data_records(path: Path, fmt: TableFormat) -> Iterator[tuple[int, list[str]]]:
-    records = _records(path, fmt)
-    if fmt.header:
-        next(records, None)
-    return records
-
-
-def _first_wrong_width_line(path: Path, fmt: TableFormat, width: int) -> tuple[int | None, int]:
-    for line, fields in _data_records(path, fmt):
-        if len(fields) != width:
-            return line, len(fields)
-    return None, 0
-
-
-def line_of_record(path: Path, fmt: TableFormat, index: int) -> int | None:
-    for i, (line, _) in enumerate(_data_records(path, fmt)):
-        if i == index:
-            return line
-    return None
+def _wrong_width(
+    source: TextSource, width: int, count: int, on_bad_lines: OnBadLines, report: DropReport
+) -> None:
+    found = source.wrong_width_lines(width)
+    if on_bad_lines == "error":
+        line, n = found[0] if found else (None, 0)
+        raise DataError(
+            f"expected {width} fields, found {n}; fix the line or {SKIP}",
+            path=str(source.path),
+            line=line,
+        )
+    lines = [line for line, _ in found[:5]]
+    report.add(f"{source.path.name}: wrong number of fields", count, lines=lines)

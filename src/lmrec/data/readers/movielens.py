@@ -14,7 +14,7 @@ import pandas as pd
 
 from lmrec.data.dataset import Dataset, DropReport
 from lmrec.data.readers._common import build_dataset, guess_encoding, split_title_year
-from lmrec.data.readers._table import OnBadLines, TableFormat, read_table
+from lmrec.data.readers._table import Kind, OnBadLines, TableFormat, read_table
 
 ML100K_GENRES = (
     "unknown", "Action", "Adventure", "Animation", "Children's", "Comedy", "Crime",
@@ -31,7 +31,12 @@ ML1M_OCCUPATIONS = (
 )  # fmt: skip
 
 _RATINGS = ("user_id", "item_id", "value", "timestamp")
-_RATING_KINDS = {"user_id": "int_id", "item_id": "int_id", "value": "float", "timestamp": "int"}
+_RATING_KINDS: dict[str, Kind] = {
+    "user_id": "int_id",
+    "item_id": "int_id",
+    "value": "rating",
+    "timestamp": "int",
+}
 
 
 def read_ml100k(
@@ -43,12 +48,13 @@ def read_ml100k(
     df = read_table(
         directory / "u.data", fmt, _RATING_KINDS, on_bad_lines=on_bad_lines, report=report
     )
+    report.rows_read = len(df) + report.total
     items = users = None
     if (directory / "u.item").exists():
         flags = tuple(f"g{i}" for i in range(len(ML100K_GENRES)))
         names = ("item_id", "title", "release_date", "video_release_date", "imdb_url", *flags)
         item_fmt = TableFormat(sep="|", header=False, names=names, quoted=False, encoding="latin-1")
-        kinds = {"item_id": "int_id", **dict.fromkeys(flags, "int")}
+        kinds: dict[str, Kind] = {"item_id": "int_id", **dict.fromkeys(flags, "int")}
         raw = read_table(
             directory / "u.item", item_fmt, kinds, on_bad_lines=on_bad_lines, report=report
         )
@@ -90,6 +96,7 @@ def read_movielens_dat(
     df = read_table(
         directory / "ratings.dat", fmt, _RATING_KINDS, on_bad_lines=on_bad_lines, report=report
     )
+    report.rows_read = len(df) + report.total
     items = users = None
     movies = directory / "movies.dat"
     if movies.exists():
@@ -151,10 +158,13 @@ def read_movielens_csv(
     """ML-20M / ML-25M / ml-latest(-small): ratings.csv, movies.csv, tags.csv."""
     report = DropReport()
     fmt = TableFormat(sep=",", header=True)
-    kinds = {"userId": "int_id", "movieId": "int_id", "rating": "float", "timestamp": "int"}
+    kinds: dict[str, Kind] = {
+        "userId": "int_id", "movieId": "int_id", "rating": "rating", "timestamp": "int"
+    }  # fmt: skip
     raw = read_table(
         directory / "ratings.csv", fmt, kinds, on_bad_lines=on_bad_lines, report=report
     )
+    report.rows_read = len(raw) + report.total
     df = raw.rename(columns={"userId": "user_id", "movieId": "item_id", "rating": "value"})[
         list(_RATINGS)
     ]

@@ -57,13 +57,17 @@ def read_atomic(
         wanted[value_field] = "value"
     if time_field:
         wanted[time_field] = "timestamp"
+    explicit = bool(value_field) and value_field != "label"
     kinds: dict[str, Kind] = {f"{user_field}:{fields.get(user_field, 'token')}": "id"}
     kinds[f"{item_field}:{fields.get(item_field, 'token')}"] = "id"
     if value_field:
-        kinds[f"{value_field}:{fields[value_field]}"] = "float"
+        kinds[f"{value_field}:{fields[value_field]}"] = "rating" if explicit else "float"
     if time_field:
         kinds[f"{time_field}:{fields[time_field]}"] = "timestamp"
-    raw = read_table(inter, _FMT, kinds, on_bad_lines=on_bad_lines, report=report, usecols=kinds)
+    raw = read_table(
+        inter, _FMT, kinds, on_bad_lines=on_bad_lines, report=report, usecols=list(kinds)
+    )
+    report.rows_read = len(raw) + report.total
     df = raw.rename(columns={c: wanted[c.split(":")[0]] for c in raw.columns})
     items = _side_table(stem.with_suffix(".item"), item_field, "item_id", on_bad_lines, report)
     if items is not None:
@@ -71,7 +75,6 @@ def read_atomic(
     users = _side_table(stem.with_suffix(".user"), user_field, "user_id", on_bad_lines, report)
     if users is not None and "age" in users:  # a token in RecBole, a number in GroupLens' files
         users["age"] = pd.to_numeric(users["age"], errors="coerce").astype("Int64")
-    explicit = bool(value_field) and value_field != "label"
     return build_dataset(
         df, items=items, users=users, name=name or stem.name, report=report, explicit=explicit
     )
