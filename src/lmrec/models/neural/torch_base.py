@@ -84,8 +84,10 @@ class TorchRecommender(Recommender[TC]):
             seed_everything(self.config.seed)
             net = self._build(train, device)
             self.net_, self._device = net, device
-            task = self._task(net, train, valid, device)
-            self.training_ = run_training(net, task, self._loop_settings(device))
+            if self.config.epochs > 0:  # 0: a model started from another one, used as is
+                task = self._task(net, train, valid, device)
+                self.training_ = run_training(net, task, self._loop_settings(device))
+            net.eval()
             self._export(net)
 
     def _loop_settings(self, device: torch.device) -> LoopSettings:

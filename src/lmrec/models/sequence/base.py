@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 import torch
-from pydantic import Field
+from pydantic import Field, model_validator
 from torch import nn
 
 from lmrec.core.query import Query
@@ -36,14 +36,16 @@ from lmrec.models.neural.torch_base import (
     TorchTrainConfig,
     flatten_state,
 )
+from lmrec.models.sequence.transfer import start_from
 from lmrec.training.loop import EpochTask
 from lmrec.training.sequence_task import SequenceTask, left_pad, sequence_windows
 
 
 class SequentialConfig(TorchTrainConfig):
     #: most epochs; with validation data training stops after `patience` epochs without
-    #: progress (on ml-100k SASRec peaks after 30-45 epochs)
-    epochs: int = Field(100, ge=1)
+    #: progress (on ml-100k SASRec peaks after 30-45 epochs). 0 (with `init_from`): no
+    #: training at all, the source model applied to this catalogue as it is (zero-shot)
+    epochs: int = Field(100, ge=0)
     hidden: int = Field(64, ge=1)
     #: most recent items the model reads; longer histories train as several windows
     max_len: int = Field(50, ge=1)
@@ -67,6 +69,15 @@ class SequentialConfig(TorchTrainConfig):
     #: ItemRepresentation); it matters when seen items stay in the ranking
     repeat_bias: bool = True
     text: TextSpec = Field(default_factory=TextSpec)
+    #: a trained model directory (text or fused items) whose network starts this one:
+    #: transfer to another catalogue, whose items are known here by their text alone
+    init_from: str | None = None
+
+    @model_validator(mode="after")
+    def _zero_epochs_need_a_source(self) -> SequentialConfig:
+        if self.epochs == 0 and self.init_from is None:
+            raise ValueError("epochs=0 trains nothing: give init_from (a trained model)")
+        return self
 
 
 SC = TypeVar("SC", bound=SequentialConfig)
@@ -138,6 +149,12 @@ class SequentialRecommender(NetworkRecommender[SC]):
         """Each known user's training items, oldest first."""
         assert self.seq_items_ is not None and self.seq_offsets_ is not None
         return np.split(self.seq_items_, self.seq_offsets_[1:-1])
+
+    def _build(self, train: Dataset, device: torch.device) -> nn.Module:
+        net = self._new_net(device)
+        if self.config.init_from is not None:
+            start_from(net, self.config.init_from, type(self))
+        return net
 
     def _new_net(self, device: torch.device) -> SequenceNetwork:
         assert self.has_id_ is not None
