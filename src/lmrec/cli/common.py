@@ -69,14 +69,17 @@ def progress_messages(label: str) -> Iterator[Any]:
 # Run options shared by every command that fits models (never saved with a model).
 DeviceOpt = Annotated[
     str | None,
-    typer.Option(help="cpu, cuda, cuda:N, mps or auto (default: $LMREC_DEVICE, else auto)"),
+    typer.Option(
+        metavar="NAME", help="cpu, cuda, cuda:N, mps or auto (default: $LMREC_DEVICE, else auto)"
+    ),
 ]
-ThreadsOpt = Annotated[int | None, typer.Option(min=1, help="CPU threads for fitting")]
+ThreadsOpt = Annotated[int | None, typer.Option(metavar="N", min=1, help="CPU threads for fitting")]
 ProgressOpt = Annotated[
     bool, typer.Option("--progress/--no-progress", help="report each training epoch")
 ]
 CheckpointOpt = Annotated[
-    Path | None, typer.Option("--checkpoint-dir", help="keep training state here each epoch")
+    Path | None,
+    typer.Option("--checkpoint-dir", metavar="DIR", help="keep training state here each epoch"),
 ]
 ResumeOpt = Annotated[
     bool, typer.Option("--resume", help="continue from the state in --checkpoint-dir")

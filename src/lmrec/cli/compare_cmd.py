@@ -9,7 +9,17 @@ from typing import Annotated, Any
 
 import typer
 
-from lmrec.cli.common import PROTOCOLS, console, frame_table, progress_messages, split_data
+from lmrec.cli.common import (
+    PROTOCOLS,
+    DeviceOpt,
+    ProgressOpt,
+    ThreadsOpt,
+    console,
+    fit_options,
+    frame_table,
+    progress_messages,
+    split_data,
+)
 from lmrec.cli.data_options import DataArgs, DataOptions, with_data_options
 from lmrec.core.settings_files import parse_set
 from lmrec.errors import ConfigError
@@ -48,6 +58,9 @@ def run_compare(
     data_options: DataOptions | None = None,
     ks: list[int] | None = None,
     metrics: list[str] | None = None,
+    device: str | None = None,
+    threads: int | None = None,
+    progress: bool = True,
 ) -> list[Any]:
     from lmrec.evaluation.runner import metric_label
     from lmrec.experiment.compare import compare_models, parse_model_specs, results_frame
@@ -82,6 +95,7 @@ def run_compare(
             exclude_seen=exclude_seen,
             select_metric=select,
             progress=say,
+            options=fit_options(device, threads, progress, say),
         )
     frame = results_frame(rows)
     shown = ["model", *headline(frame, ks), *(["rmse"] if "rmse" in frame else []), "fit_s"]
@@ -212,6 +226,9 @@ def compare(
             help="MODEL.KEY=VALUE fixes a setting; MODEL.KEY=[V1,V2] tunes over those values",
         ),
     ] = None,
+    device: DeviceOpt = None,
+    threads: ThreadsOpt = None,
+    progress: ProgressOpt = True,
     *,
     data_args: DataArgs,
 ) -> None:
@@ -232,6 +249,9 @@ def compare(
         data_options=opts,
         ks=k,
         metrics=metrics,
+        device=device,
+        threads=threads,
+        progress=progress,
     )
 
 

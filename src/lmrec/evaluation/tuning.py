@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from lmrec.core.options import FitOptions
 from lmrec.data.dataset import Dataset
 from lmrec.errors import ConfigError, DataError
 from lmrec.evaluation.metrics import lower_is_better
@@ -95,6 +96,7 @@ def tune(
     candidates: Any = None,
     exclude_seen: bool = True,
     progress: Callable[[str], None] | None = None,
+    options: FitOptions | None = None,
 ) -> Tuning:
     """Fit `model_name` on `train` for each grid point and keep the best on `valid`.
 
@@ -122,7 +124,7 @@ def tune(
         config = {**base, **point}
         model = create_model(model_name, config)
         t0 = time.perf_counter()
-        model.fit(train, valid)
+        model.fit(train, valid, model.options.under(options or FitOptions()))
         fit_s = time.perf_counter() - t0
         history = train if model.history_at_test_time else None
         result = evaluate(

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from lmrec.core.options import FitOptions
 from lmrec.data.splitters import Split
 from lmrec.errors import ConfigError
 from lmrec.evaluation.runner import EvaluationResult, evaluate
@@ -129,13 +130,15 @@ def fit_and_evaluate(
     exclude_seen: bool,
     fitted: tuple[Recommender, float] | None = None,
     metrics: Sequence[str] | None = None,
+    options: FitOptions | None = None,
 ) -> tuple[Recommender, EvaluationResult, float, float]:
     """Fit on train (validation only for early stopping) and test once; `fitted` is a
     model already fit that way and its fit seconds."""
     if fitted is None:
         model = create_model(name, config)
         t0 = time.perf_counter()
-        model.fit(split.train, split.valid if len(split.valid) else None)
+        run = model.options.under(options or FitOptions())
+        model.fit(split.train, split.valid if len(split.valid) else None, run)
         fit_s = time.perf_counter() - t0
     else:
         model, fit_s = fitted
@@ -174,6 +177,7 @@ def compare_models(
     exclude_seen: bool = True,
     select_metric: str = "ndcg@10",
     progress: Progress | None = None,
+    options: FitOptions | None = None,
 ) -> list[ModelResult]:
     """Tune each model on validation, fit on train, test once; optionally refit on
     train + validation (a separate row labelled 'train+valid'). `models` entries are
@@ -206,10 +210,11 @@ def compare_models(
                 name, fixed, grid, split.train, split.valid,
                 metric=select_metric, max_trials=MAX_TRIALS, progress=say,
                 candidates=_cold_candidates(split, protocol), exclude_seen=exclude_seen,
+                options=options,
             )  # fmt: skip
             config, tuned_over = found.config, grid
             trials = found.trials.drop(columns="best").round(5).to_dict(orient="records")
-        run = _Run(label, name, config, protocol, ks, exclude_seen, metrics)
+        run = _Run(label, name, config, protocol, ks, exclude_seen, metrics, options)
         extra: dict[str, Any] = {"trials": trials, "fixed": fixed, "tuned_over": tuned_over}
         if found is not None and found.model is not None:
             say(f"{label}: testing the best tuned model (already fit on train)")
@@ -241,6 +246,7 @@ class _Run:
     ks: Sequence[int]
     exclude_seen: bool
     metrics: Sequence[str] | None = None
+    options: FitOptions | None = None
 
     def test_row(
         self,
@@ -254,6 +260,7 @@ class _Run:
         model, res, fit_s, eval_s = fit_and_evaluate(
             self.family, self.config, split, self.protocol,
             ks=self.ks, exclude_seen=self.exclude_seen, fitted=fitted, metrics=self.metrics,
+            options=self.options,
         )  # fmt: skip
         return ModelResult(
             self.label, self.protocol, res.summary(), fit_s, eval_s,
