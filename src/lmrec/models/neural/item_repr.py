@@ -54,6 +54,7 @@ class ItemRepresentation(nn.Module):
         repeat_bias: bool = False,
         adaptor: TextAdaptor = "linear",
         experts: int = 8,
+        tower: nn.Module | None = None,
     ) -> None:
         super().__init__()
         self.text: torch.Tensor  # buffers, registered below
@@ -68,14 +69,21 @@ class ItemRepresentation(nn.Module):
             nn.init.normal_(self.id_emb.weight, std=dim**-0.5)
             with torch.no_grad():
                 self.id_emb.weight[0].zero_()
+        #: the encoder's top layers, trained with the model (joint training); else the
+        #: frozen text embeddings are looked up
+        self.tower = tower
         if mode in ("text", "fused"):
-            if text is None:
+            if tower is not None:
+                text_width = int(getattr(tower, "dim", 0))
+            elif text is None:
                 raise ConfigError(f"item_repr='{mode}' needs item text embeddings")
-            padded = np.zeros((n_items + 1, text.shape[1]), dtype=np.float32)
-            padded[1:] = text
-            # Frozen and not persistent: the artifact stores the text matrix on its own.
-            self.register_buffer("text", torch.from_numpy(padded), persistent=False)
-            self.text_proj = text_adaptor(adaptor, text.shape[1], dim, experts)
+            else:
+                text_width = text.shape[1]
+                padded = np.zeros((n_items + 1, text_width), dtype=np.float32)
+                padded[1:] = text
+                # Frozen and not persistent: the artifact stores the text matrix apart.
+                self.register_buffer("text", torch.from_numpy(padded), persistent=False)
+            self.text_proj = text_adaptor(adaptor, text_width, dim, experts)
         if mode == "fused" and fusion == "gate":
             self.gate = nn.Linear(2 * dim, dim)
         known = np.ones(n_items, dtype=bool) if has_id is None else np.asarray(has_id, bool)
@@ -97,7 +105,8 @@ class ItemRepresentation(nn.Module):
             assert self.id_emb is not None
             return self.id_emb(tokens) * present
         assert self.text_proj is not None
-        from_text = self.text_proj(self.text[tokens]) * present
+        text = self.tower(tokens) if self.tower is not None else self.text[tokens]
+        from_text = self.text_proj(text) * present
         if self.mode == "text":
             return from_text
         assert self.id_emb is not None
@@ -149,20 +158,21 @@ class TextSpec(BaseModel):
     vectors_column: str | None = None
 
 
+def item_texts(items: pd.DataFrame, spec: TextSpec) -> list[str]:
+    """Each item-table row rendered to text by the spec's template (or the default)."""
+    from lmrec.encoders import ItemTextTemplate, default_item_template
+
+    template = ItemTextTemplate(spec.template) if spec.template else default_item_template(items)
+    return template.render(items)
+
+
 def item_text_matrix(items: pd.DataFrame, spec: TextSpec) -> np.ndarray:
     """(n_items, dim) float32 text embeddings of the item table's rows, in index order."""
     if spec.vectors_column is not None:
         return _vectors_from_column(items, spec.vectors_column)
-    from lmrec.encoders import (
-        EmbeddingCache,
-        ItemTextTemplate,
-        default_item_template,
-        encode_cached,
-        get_encoder,
-    )
+    from lmrec.encoders import EmbeddingCache, encode_cached, get_encoder
 
-    template = ItemTextTemplate(spec.template) if spec.template else default_item_template(items)
-    texts = template.render(items)
+    texts = item_texts(items, spec)
     encoder = get_encoder(dict(spec.encoder))
     cache = EmbeddingCache(spec.encoder.get("cache_dir"))
     return np.asarray(encode_cached(encoder, texts, cache), dtype=np.float32)

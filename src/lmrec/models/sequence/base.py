@@ -30,7 +30,12 @@ from lmrec.data.dataset import Dataset
 from lmrec.errors import ConfigError
 from lmrec.models.capabilities import AddedItems
 from lmrec.models.catalogue import upsert_items
-from lmrec.models.neural.item_repr import ItemRepresentation, TextSpec, item_text_matrix
+from lmrec.models.neural.item_repr import (
+    ItemRepresentation,
+    TextSpec,
+    item_text_matrix,
+    item_texts,
+)
 from lmrec.models.neural.torch_base import (
     NetworkRecommender,
     TorchTrainConfig,
@@ -65,6 +70,10 @@ class SequentialConfig(TorchTrainConfig):
     #: "moe", a gated mixture of `adaptor_experts` parametric whitenings (UniSRec)
     text_adaptor: Literal["linear", "moe"] = "linear"
     adaptor_experts: int = Field(8, ge=1)
+    #: joint training (text and fused): the top N layers of the text encoder train with
+    #: the model, end to end (Recformer-style); the layers below run once. Every step
+    #: runs the N layers over the catalogue, so use a GPU for real catalogues
+    text_tune_layers: int = Field(0, ge=0)
     #: learn one score offset for items already in the user's sequence (see
     #: ItemRepresentation); it matters when seen items stay in the ranking
     repeat_bias: bool = True
@@ -111,7 +120,8 @@ class SequentialRecommender(NetworkRecommender[SC]):
     def _prepare(self, train: Dataset) -> None:
         self._store_sequences(train)
         self.has_id_ = train.item_counts() > 0
-        self.item_text_ = self._text_for(train) if self.config.item_repr != "id" else None
+        reads_text = self.config.item_repr != "id" and not self.config.text_tune_layers
+        self.item_text_ = self._text_for(train) if reads_text else None
 
     def _task(
         self, net: nn.Module, train: Dataset, valid: Dataset | None, device: torch.device
@@ -170,8 +180,27 @@ class SequentialRecommender(NetworkRecommender[SC]):
             repeat_bias=cfg.repeat_bias,
             adaptor=cfg.text_adaptor,
             experts=cfg.adaptor_experts,
+            tower=self._encoder_top() if cfg.text_tune_layers else None,
         )
         return self._build_net(items).to(device)
+
+    def _encoder_top(self) -> nn.Module:
+        """The text encoder's top layers over the current catalogue (joint training);
+        the lower layers' states are recomputed from the item table, never saved."""
+        from lmrec.encoders.config import EncoderConfig
+        from lmrec.encoders.layers import EncoderTop, split_encoder
+
+        cfg = self.config
+        if self.items is None or cfg.text.vectors_column is not None:
+            raise ConfigError(
+                "text_tune_layers trains the text encoder, so it needs item text (an item "
+                "table, and no precomputed vectors_column)"
+            )
+        encoder = EncoderConfig(**cfg.text.encoder)
+        lower, layers = split_encoder(
+            encoder, item_texts(self.items, cfg.text), cfg.text_tune_layers
+        )
+        return EncoderTop(lower, layers)
 
     def _network(self) -> SequenceNetwork:
         net = self.net_
@@ -281,7 +310,7 @@ class SequentialRecommender(NetworkRecommender[SC]):
         return AddedItems(
             added=ids[~known].tolist(),
             updated=ids[known].tolist(),
-            without_text=[] if self.item_text_ is not None else ids[~known].tolist(),
+            without_text=[] if self.config.item_repr != "id" else ids[~known].tolist(),
         )
 
     def _rebuild_net(self, n_old: int) -> None:
