@@ -90,7 +90,9 @@ def test_sampled_softmax_and_gbce_learn_the_cycle(cycle: Dataset) -> None:
     # binary losses give weaker gradients than a softmax: gBCE gets more epochs
     for extra in (
         {"loss": "sampled", "n_negatives": 3, "epochs": 40},
+        {"loss": "sampled", "n_negatives": 3, "epochs": 40, "negatives": "mixed"},
         {"loss": "sampled", "n_negatives": 3, "gbce_t": 0.75, "epochs": 200},
+        {"loss": "chunked", "ce_chunk": 4, "epochs": 40},
     ):
         model = create_model("sasrec", {**FAST, **extra}).fit(cycle)
         assert next_after(model, ["i0", "i1", "i2"]) == "i3", extra

@@ -16,6 +16,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from lmrec.training.catalogue_losses import (
+    DEFAULT_CHUNK,
+    Negatives,
+    NegativeSampler,
+    chunked_cross_entropy,
+)
 from lmrec.training.losses import (
     gbce,
     gbce_beta,
@@ -98,15 +104,24 @@ class SequenceTask:
         n_items: int,
         batch_size: int,
         device: torch.device,
-        loss: Literal["ce", "sampled"] = "ce",
+        loss: Literal["ce", "chunked", "sampled"] = "ce",
         n_negatives: int = 256,
         gbce_t: float | None = None,
         validate: Callable[[], float | None] = lambda: None,
         bucket: bool = True,
+        negatives: Negatives = "uniform",
+        logq: bool = True,
+        chunk: int = DEFAULT_CHUNK,
     ) -> None:
         self.net, self.windows, self.n_items = net, windows, n_items
         self.batch_size, self.device, self.kind = batch_size, device, loss
         self.n_negatives = max(1, min(n_negatives, n_items - 1))
+        # how often each item is a target: what popularity sampling draws by
+        counts = np.bincount(np.clip(windows[:, 1:].ravel() - 1, 0, None), minlength=n_items)
+        counts[0] -= int(np.count_nonzero(windows[:, 1:] == 0))  # padding is not item 0
+        self.sampler = NegativeSampler(counts[:n_items], negatives)
+        self.logq = logq and negatives != "uniform"  # uniform: a constant, no effect
+        self.chunk = chunk
         self.beta = None if gbce_t is None else gbce_beta(self.n_negatives, n_items, gbce_t)
         self._validate = validate
         self.bucket = bucket
@@ -137,8 +152,8 @@ class SequenceTask:
             first = int(used[0]) if len(used) else inputs.shape[1] - 1
             negatives = None
             if self.kind == "sampled":
-                negatives = torch.from_numpy(rng.integers(0, self.n_items, self.n_negatives))
-                negatives = negatives.to(self.device)
+                drawn = self.sampler.draw(rng, self.n_negatives)
+                negatives = torch.from_numpy(drawn).to(self.device)
             yield SequenceBatch(
                 torch.from_numpy(np.ascontiguousarray(inputs[:, first:])).to(self.device),
                 torch.from_numpy(np.ascontiguousarray(targets[:, first:])).to(self.device),
@@ -154,6 +169,15 @@ class SequenceTask:
         repeat = items.repeat
         # tokens each predicting position has read so far (0 = nothing), (N, L)
         read = prefix_tokens(batch.inputs)[where] if repeat is not None else None
+        if self.kind == "chunked":
+            table = items.all_items()
+            chunk_offset = target_offset = None
+            if read is not None and repeat is not None:
+                chunk_offset = _seen_offset(read, repeat)
+                target_offset = repeat * (read == target_tokens[:, None]).any(dim=1)
+            return chunked_cross_entropy(
+                hidden, table, target_tokens - 1, chunk_offset, target_offset, self.chunk
+            )
         if batch.negatives is None:
             logits = hidden @ items.all_items().T
             if read is not None and repeat is not None:
@@ -172,9 +196,26 @@ class SequenceTask:
             pos = pos + repeat * (read == target_tokens[:, None]).any(dim=1)
             seen_neg = (read[:, :, None] == (batch.negatives + 1)[None, None, :]).any(dim=1)
             neg = neg + repeat * seen_neg
+        if self.logq:  # undo the sampling's bias toward the items it draws more often
+            pos = pos - self.sampler.logq(target_tokens - 1)
+            neg = neg - self.sampler.logq(batch.negatives)[None, :]
         if self.beta is None:
             return sampled_softmax_ce(pos, neg)
         return gbce(pos, neg, self.beta)
 
     def validate(self) -> float | None:
         return self._validate()
+
+
+def _seen_offset(read: torch.Tensor, repeat: torch.Tensor) -> Callable[[int, int], torch.Tensor]:
+    """(positions x items start..stop): `repeat` where the position has read the item."""
+
+    def offset(start: int, stop: int) -> torch.Tensor:
+        local = read - 1 - start  # token t is item t - 1; padding falls outside
+        width = stop - start
+        inside = (local >= 0) & (local < width)
+        seen = torch.zeros(read.shape[0], width + 1, device=read.device)
+        seen.scatter_(1, torch.where(inside, local, torch.full_like(local, width)), 1.0)
+        return repeat * seen[:, :-1]
+
+    return offset

@@ -55,9 +55,16 @@ class SequentialConfig(TorchTrainConfig):
     #: most recent items the model reads; longer histories train as several windows
     max_len: int = Field(50, ge=1)
     dropout: float = Field(0.2, ge=0.0, lt=1.0)
-    #: "ce": softmax over all items; "sampled": over n_negatives uniform negatives
-    loss: Literal["ce", "sampled"] = "ce"
+    #: "ce": softmax over all items; "chunked": the same, exactly, a chunk of `ce_chunk`
+    #: items at a time (memory grows with the chunk, not the catalogue); "sampled": over
+    #: n_negatives negatives drawn by `negatives`, corrected by their chance (`logq`)
+    loss: Literal["ce", "chunked", "sampled"] = "ce"
     n_negatives: int = Field(256, ge=1)
+    #: how sampled negatives are drawn: "uniform", "popularity" (count ** 0.75) or "mixed"
+    negatives: Literal["uniform", "popularity", "mixed"] = "uniform"
+    #: subtract the log of each candidate's chance of being drawn (sampled softmax)
+    logq: bool = True
+    ce_chunk: int = Field(8192, ge=1)
     #: with loss="sampled": use gBCE with this calibration t (0..1) instead of softmax
     gbce_t: float | None = Field(None, ge=0.0, le=1.0)
     #: "id" embedding, frozen "text" embedding through a projection, or both "fused"
@@ -138,6 +145,9 @@ class SequentialRecommender(NetworkRecommender[SC]):
             n_negatives=cfg.n_negatives,
             gbce_t=cfg.gbce_t,
             validate=self._validator(train, valid),
+            negatives=cfg.negatives,
+            logq=cfg.logq,
+            chunk=cfg.ce_chunk,
         )
 
     def _text_for(self, train: Dataset) -> np.ndarray:
