@@ -10,6 +10,7 @@ on validation NDCG@10.
     python benchmarks/bench_sasrec.py --variants sasrec-fused --epochs 100
     python benchmarks/bench_sasrec.py --variants sasrec-fused,gru4rec --seeds 42,1,2
     python benchmarks/bench_sasrec.py --synthetic --synthetic-epochs 2   # 1M x 100k items
+    python benchmarks/bench_sasrec.py --synthetic --synthetic-loss all     # each loss apart
 
 Variants: sasrec-id, sasrec-text, sasrec-fused, sasrec-gate, sasrec-fused-abspos, gru4rec,
 gru4rec-fused.
@@ -26,6 +27,16 @@ import time
 from typing import Any
 
 import numpy as np
+
+#: large-catalogue losses compared on the synthetic run (`--synthetic-loss`)
+SYNTHETIC_LOSSES: dict[str, dict[str, Any]] = {
+    "sampled-uniform": {"loss": "sampled", "negatives": "uniform"},
+    "sampled-popularity": {"loss": "sampled", "negatives": "popularity"},
+    "sampled-mixed": {"loss": "sampled", "negatives": "mixed"},
+    "sampled-mixed-nologq": {"loss": "sampled", "negatives": "mixed", "logq": False},
+    "chunked": {"loss": "chunked"},
+    "ce": {"loss": "ce"},
+}
 
 VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
     "sasrec-id": ("sasrec", {"item_repr": "id"}),
@@ -133,7 +144,7 @@ def synthetic(args: argparse.Namespace) -> None:
     split = leave_one_out(data)
     print(f"# {data!r} generated in {time.perf_counter() - started:.1f}s")
     config = {
-        "loss": "sampled",
+        **SYNTHETIC_LOSSES[args.synthetic_loss],
         "n_negatives": args.negatives,
         "max_len": args.max_len,
         "batch_size": 256,
@@ -151,6 +162,7 @@ def synthetic(args: argparse.Namespace) -> None:
         json.dumps(
             {
                 "run": "synthetic-1M-x-100k",
+                "loss": args.synthetic_loss,
                 "config": config,
                 "s_per_epoch": round(log.seconds_per_epoch, 1),
                 "cpu_s_per_epoch": round(log.cpu_seconds_per_epoch, 1),
@@ -182,8 +194,22 @@ def main() -> None:
     parser.add_argument("--synthetic-epochs", type=int, default=2)
     parser.add_argument("--synthetic-users", type=int, default=20_000)
     parser.add_argument("--negatives", type=int, default=256)
+    parser.add_argument(
+        "--synthetic-loss",
+        default="sampled-uniform",
+        choices=[*SYNTHETIC_LOSSES, "all"],
+        help="loss of the synthetic run; all: each in its own process (its own peak memory)",
+    )
     args = parser.parse_args()
-    if args.synthetic:
+    if args.synthetic and args.synthetic_loss == "all":
+        import subprocess
+        import sys
+
+        base = [a for a in sys.argv[1:] if a not in ("--synthetic-loss", "all")]
+        for loss in SYNTHETIC_LOSSES:
+            argv = [*base, "--synthetic-loss", loss]
+            subprocess.run([sys.executable, __file__, *argv], check=True)
+    elif args.synthetic:
         synthetic(args)
     else:
         real_data(args)
