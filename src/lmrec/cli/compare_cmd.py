@@ -298,12 +298,13 @@ def _register_for_serving(rows: list[Any]) -> None:
     them to the default registry, so that `lmrec serve` with no options serves them."""
     from lmrec.data import load_dataset
     from lmrec.models.registry import create_model
+    from lmrec.store.default_model import set_default
     from lmrec.store.registry import ModelRegistry
 
     best = max(rows, key=lambda r: r.metrics.get("ndcg@10", float("-inf")))
     names = [best.family]
     if importlib.util.find_spec("sentence_transformers") is not None:
-        names.insert(0, "content")  # registered first, so the best model is the default
+        names.insert(0, "content")  # served beside it, for search and cold start
     dataset = load_dataset("ml-100k")
     registry = ModelRegistry.default()
     for name in names:
@@ -314,6 +315,8 @@ def _register_for_serving(rows: list[Any]) -> None:
         version = registry.register(model, name, metrics=metrics)
         registry.promote(name, version)
         console.print(f"registered {name} version {version} in {registry.root} (lmrec serve)")
+    set_default(registry, best.family)
+    console.print(f"default model: {best.family} (change with `lmrec models default NAME`)")
 
 
 def register(app: typer.Typer) -> None:

@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from lmrec.store.default_model import resolve_default, set_default
 from lmrec.store.registry import ModelRegistry
 
 models_app = typer.Typer(help="Versioned models the service serves.", no_args_is_help=True)
@@ -38,7 +39,8 @@ def list_cmd(
     if not versions:
         console.print(f"no models registered in {reg.root}")
         return
-    table = Table(title=str(reg.root))
+    default = resolve_default(reg)
+    table = Table(title=f"{reg.root} (default model: {default.name}, {default.source})")
     for col in ("name", "version", "model", "live", "registered", "metrics"):
         table.add_column(col)
     for v in versions:
@@ -76,6 +78,24 @@ def promote_cmd(
     """Make VERSION of NAME live (a running server follows within seconds)."""
     previous = _registry(registry).promote(name, version)
     console.print(f"{name}: version {version} is live (was {previous or 'none'})")
+
+
+@models_app.command("default")
+def default_cmd(
+    name: Annotated[
+        str | None, typer.Argument(help="model name (omit to show the current default)")
+    ] = None,
+    registry: RegistryOpt = None,
+) -> None:
+    """Choose the model answering requests that name none (servers follow within seconds;
+    `lmrec serve --default-model` overrides it for one server)."""
+    reg = _registry(registry)
+    if name is None:
+        default = resolve_default(reg)
+        console.print(f"default model: {default.name or 'none'} ({default.source})")
+        return
+    previous = set_default(reg, name)
+    console.print(f"default model: {name} (was {previous or 'not chosen'})")
 
 
 @models_app.command("rollback")

@@ -24,6 +24,13 @@ def serve(
         typer.Option("--api-key", help="key for write/admin endpoints (repeatable)"),
     ] = None,
     log_level: Annotated[str | None, typer.Option(help="uvicorn log level")] = None,
+    default_model: Annotated[
+        str | None,
+        typer.Option(
+            "--default-model",
+            help="model for requests naming none (default: `lmrec models default`)",
+        ),
+    ] = None,
 ) -> None:
     """Serve recommendations, search and explanations, and take events back.
 
@@ -33,7 +40,13 @@ def serve(
     from lmrec.serving.settings import load_settings
 
     settings = load_settings(
-        registry=registry, host=host, port=port, db=db, api_keys=api_key, log_level=log_level
+        registry=registry,
+        host=host,
+        port=port,
+        db=db,
+        api_keys=api_key,
+        log_level=log_level,
+        default_model=default_model,
     )
     if not settings.api_keys:
         key = secrets.token_urlsafe(24)

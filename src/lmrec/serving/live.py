@@ -35,6 +35,7 @@ from lmrec.models.capabilities import (
 )
 from lmrec.retrieval import ItemIndex, build_index
 from lmrec.serving.filters import attribute_columns
+from lmrec.store.default_model import default_stamp, resolve_default
 from lmrec.store.registry import ModelRegistry
 
 log = logging.getLogger("lmrec.serving")
@@ -186,9 +187,11 @@ class ModelHub:
         #: returns whether it changed the model
         self.prepare = prepare
         self.ann_threshold = ann_threshold
-        self.default_name = default
+        #: this server's own choice of default model (settings); None: the registry's
+        self.configured_default = default
+        self.default = resolve_default(registry, default)
+        self._default_stamp = default_stamp(registry)
         self._live: dict[str, LiveModel] = {}
-        self._order: list[str] = []  # names by last promotion, most recent last
         self._stamps: dict[str, int] = {}
         self._write = threading.Lock()
         self.load_errors: dict[str, str] = {}
@@ -200,11 +203,20 @@ class ModelHub:
     def get(self, name: str | None = None) -> LiveModel:
         live = self._live
         if name is None:
-            name = self.default_name or (self._order[-1] if self._order else None)
-            if name is None or name not in live:
+            name = self.default.name
+            if not live or name is None:
                 raise ServiceUnavailable(
                     "no model is live: register and promote one with "
                     "`lmrec models promote NAME VERSION` (or `lmrec train ... --register NAME`)"
+                )
+            if name not in live:
+                error = self.load_errors.get(name)
+                raise ServiceUnavailable(
+                    f"the default model '{name}' ({self.default.source}) is not live here"
+                    + (f" (load error: {error})" if error else "")
+                    + "; promote a version of it (`lmrec models promote NAME VERSION`), "
+                    "choose another default (`lmrec models default NAME`), or name a model "
+                    "in the request"
                 )
         try:
             return live[name]
@@ -225,16 +237,22 @@ class ModelHub:
     def load_all(self) -> None:
         """Load the live version of every registered name (a broken one is logged and
         skipped so the others still serve)."""
-        lives = self.registry.live_models()
-        for name, version in sorted(lives.items(), key=lambda kv: self._last_change(kv[0])):
+        self.refresh_default()
+        for name, version in sorted(self.registry.live_models().items()):
             self._load_and_publish(name, version)
+
+    def refresh_default(self) -> None:
+        """Re-read the registry's default choice when its file changed."""
+        stamp = default_stamp(self.registry)
+        if stamp != self._default_stamp or self.default.name is None:
+            self._default_stamp = stamp
+            self.default = resolve_default(self.registry, self.configured_default)
 
     def publish(self, live: LiveModel) -> None:
         with self._write:
             new = dict(self._live)
             new[live.name] = live
             self._live = new  # the single reference swap requests observe
-            self._order = [n for n in self._order if n != live.name] + [live.name]
             self._stamps[live.name] = self.registry.state_stamp(live.name)
             self.load_errors.pop(live.name, None)
         settle_heap()
@@ -256,6 +274,7 @@ class ModelHub:
 
     def refresh(self) -> None:
         """Follow changes made to the registry by other processes (e.g. the CLI)."""
+        self.refresh_default()
         names = set(self.registry.names()) | set(self._live)
         for name in names:
             stamp = self.registry.state_stamp(name)
@@ -281,7 +300,6 @@ class ModelHub:
             new = dict(self._live)
             new.pop(name, None)
             self._live = new
-            self._order = [n for n in self._order if n != name]
 
     def _load_and_publish(self, name: str, version: str) -> None:
         try:
@@ -291,10 +309,6 @@ class ModelHub:
             log.error("cannot load model %s version %s: %s", name, version, exc)
             return
         self.publish(live)
-
-    def _last_change(self, name: str) -> str:
-        history = self.registry.state(name).get("history") or []
-        return str(history[-1]["at"]) if history else ""
 
 
 def items_frame_for(model: Recommender, frame: pd.DataFrame) -> pd.DataFrame:

@@ -216,7 +216,13 @@ class ModelVersion(BaseModel):
 
 
 class ModelsResponse(BaseModel):
+    #: the model answering requests that name none
     default: str | None
+    #: who chose it: "settings" (this server), "registry" (`lmrec models default`) or
+    #: "first registered" (nobody chose yet)
+    default_source: str
+    #: whether it is loaded here (when not, requests naming no model answer 503)
+    default_live: bool
     versions: list[ModelVersion]
     load_errors: dict[str, str]
 

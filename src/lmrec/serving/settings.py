@@ -36,7 +36,8 @@ class ServeSettings(BaseSettings):
     max_body_bytes: int = Field(default=1_000_000, ge=1024)
     #: largest number of events or items in one request
     max_batch: int = Field(default=1000, ge=1, le=100_000)
-    #: model answering requests that name none (default: the one promoted most recently)
+    #: model answering requests that name none, for this server only (default: the
+    #: registry's choice, `lmrec models default NAME`, else the first name registered)
     default_model: str | None = None
     #: live model answering users the requested model cannot (e.g. a content model)
     cold_start_model: str | None = None

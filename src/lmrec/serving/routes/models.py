@@ -29,11 +29,14 @@ def list_models(ctx: Ctx) -> ModelsResponse:
                 fingerprint=info.fingerprint,
             )
         )
-    try:
-        default: str | None = ctx.hub.get().name
-    except Exception:
-        default = None
-    return ModelsResponse(default=default, versions=versions, load_errors=ctx.hub.load_errors)
+    default = ctx.hub.default
+    return ModelsResponse(
+        default=default.name,
+        default_source=default.source,
+        default_live=default.name in loaded,
+        versions=versions,
+        load_errors=ctx.hub.load_errors,
+    )
 
 
 @router.post(
