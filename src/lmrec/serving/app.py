@@ -12,6 +12,7 @@ from starlette.concurrency import run_in_threadpool
 
 import lmrec
 from lmrec.serving.context import ServiceContext
+from lmrec.serving.docs_pages import install_docs
 from lmrec.serving.metrics import ServiceMetrics
 from lmrec.serving.middleware import BodyLimitMiddleware, MetricsMiddleware
 from lmrec.serving.problems import install_handlers
@@ -51,7 +52,10 @@ def create_app(settings: ServeSettings | None = None) -> FastAPI:
         version=lmrec.__version__,
         summary="Recommendations, similar items, search and explanations; feedback events in.",
         lifespan=lifespan,
+        docs_url=None,  # the pages come from docs_pages, with assets served here
+        redoc_url=None,
     )
+    install_docs(app)
     install_handlers(app)
     for module in (recommendations, items, search, explanations, events, models, health):
         app.include_router(module.router)
