@@ -175,20 +175,46 @@ def recommend_cmd(
     history: Annotated[
         str | None, typer.Option(help="comma-separated item ids (a new user's history)")
     ] = None,
+    users: Annotated[
+        Path | None,
+        typer.Option("--users", help="file of user ids (one a line, or a user_id column)"),
+    ] = None,
     k: Annotated[int, typer.Option("-k", min=1, max=10_000)] = 10,
+    fields: Annotated[
+        str | None, typer.Option(help="item fields to add, e.g. title,genres")
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="with --users: write .csv/.parquet/.jsonl")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
 ) -> None:
-    """Top-k items for a user id or an ad-hoc history."""
+    """Top-k items for a user id, an ad-hoc history, or every user in a file.
+
+    With --users the lists are printed as CSV (user_id,rank,item_id,score), or written
+    to --out; users the model does not know are named on stderr and left out."""
     from lmrec.core.query import Query
     from lmrec.models.artifacts import load_model
+    from lmrec.models.batch import with_item_fields
 
-    if user is None and not history:
-        raise ConfigError("give --user ID or --history ITEM,ITEM,...")
+    if users is not None and (user is not None or history):
+        raise ConfigError("give --users FILE alone, or --user ID / --history ITEM,ITEM,...")
+    if users is None and user is None and not history:
+        raise ConfigError("give --user ID, --history ITEM,ITEM,... or --users FILE")
+    if out is not None and users is None:
+        raise ConfigError("--out writes the lists of --users FILE; add --users")
+    asked = [f.strip() for f in fields.split(",") if f.strip()] if fields else None
     model = load_model(model_dir)
+    if users is not None:
+        from lmrec.cli.batch_cmd import recommend_for_file
+
+        recommend_for_file(model, users, k, fields=asked, out=out, as_json=as_json)
+        return
     items = [h.strip() for h in history.split(",") if h.strip()] if history else None
     recs = model.recommend(Query(user_id=user, history=items, k=k))
     frame = recs.to_frame()
-    if model.items is not None and "title" in model.items:
+    if asked:
+        frame = with_item_fields(model, frame, asked)
+    elif model.items is not None and "title" in model.items:
         titles = model.items.set_index(model.items["item_id"].astype(str))["title"]
         frame["title"] = frame["item_id"].map(titles)
     if as_json:

@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import typing
 from abc import ABC, abstractmethod
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar, Generic, Self, TypeVar
+from typing import Any, ClassVar, Generic, Literal, Self, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -35,6 +36,7 @@ from lmrec.core.ranking import NO_USER, mask_rows, rank, tie_priority, top_k
 from lmrec.data.dataset import Dataset
 from lmrec.data.idmap import IdMap
 from lmrec.errors import NotFittedError, UnknownIdError, UnsupportedError
+from lmrec.models.batch import recommend_many
 from lmrec.models.capabilities import (
     FoldsIn,
     HasItemVectors,
@@ -219,6 +221,22 @@ class Recommender(ABC, Generic[C]):
         assert ex is not None
         mask_rows(scores, ex[users])
         return top_k(scores, k, priority=tie_priority(users, self.n_items))
+
+    def recommend_many(
+        self,
+        user_ids: Iterable[Any],
+        k: int = 10,
+        *,
+        exclude_seen: bool = True,
+        unknown: Literal["error", "skip"] = "error",
+        fields: Sequence[str] | None = None,
+    ) -> pd.DataFrame:
+        """Top-k for many users by their own ids: a frame user_id, rank, item_id, score
+        (plus the item table's `fields`, e.g. ["title"]); see lmrec.models.batch."""
+        self._require_fitted()
+        return recommend_many(
+            self, user_ids, k, exclude_seen=exclude_seen, unknown=unknown, fields=fields
+        )
 
     def similar_items(self, item_id: Any, k: int = 10) -> Recommendations:
         """Items most similar to one item: the model's own item-to-item weights, else
