@@ -184,6 +184,15 @@ class EventStore:
             stmt = select(items.c.item_id).where(items.c.item_id.in_(wanted))
             return set(conn.execute(stmt).scalars())
 
+    def item_row(self, item_id: str) -> dict[str, Any] | None:
+        """One stored catalogue item as {item_id, text, attributes}, or None."""
+        stmt = select(items.c.text, items.c.attributes).where(items.c.item_id == item_id)
+        with self.engine.connect() as conn:
+            row = conn.execute(stmt).first()
+        if row is None:
+            return None
+        return {"item_id": item_id, "text": row[0], "attributes": json.loads(row[1] or "{}")}
+
     def items_frame(self) -> pd.DataFrame:
         """Catalogue items: item_id, text and one column per attribute (lists joined by
         '|', the convention of item tables)."""

@@ -17,9 +17,11 @@ from lmrec.serving.metrics import ServiceMetrics
 from lmrec.serving.middleware import BodyLimitMiddleware, MetricsMiddleware
 from lmrec.serving.problems import install_handlers
 from lmrec.serving.routes import (
+    batch,
     events,
     explanations,
     health,
+    item_details,
     items,
     models,
     recommendations,
@@ -57,7 +59,17 @@ def create_app(settings: ServeSettings | None = None) -> FastAPI:
     )
     install_docs(app)
     install_handlers(app)
-    for module in (recommendations, items, search, explanations, events, models, health):
+    for module in (
+        recommendations,
+        batch,
+        items,
+        item_details,
+        search,
+        explanations,
+        events,
+        models,
+        health,
+    ):
         app.include_router(module.router)
     # Added innermost first: metrics see every answer, 413s included.
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)

@@ -22,9 +22,11 @@ from pydantic import (
 
 MAX_K = 1000
 MAX_EXPLAIN = 100  # explanations cost a similarity and attribute pass per item
+MAX_BATCH_ROWS = 100_000  # users x k in one batch request (bounds the answer's size)
 Id = Annotated[str, StringConstraints(min_length=1, max_length=256, strip_whitespace=True)]
 K = Annotated[int, Field(ge=1, le=MAX_K, description=f"number of items (1..{MAX_K})")]
 AttributeValue = str | int | float | bool | list[str]
+FieldName = Annotated[str, StringConstraints(min_length=1, max_length=128)]
 
 
 class Strict(BaseModel):
@@ -49,6 +51,9 @@ class RecommendationRequest(Strict):
     exclude_seen: bool = True
     model: str | None = None
     explain: bool = Field(default=False, description=f"explain each item (k up to {MAX_EXPLAIN})")
+    fields: list[FieldName] | None = Field(
+        default=None, max_length=50, description="item fields to include, e.g. ['title']"
+    )
 
     @model_validator(mode="after")
     def _explain_few(self) -> RecommendationRequest:
@@ -91,6 +96,8 @@ class ScoredItem(BaseModel):
     item_id: str
     score: float
     explanation: Explanation | None = None
+    #: the item fields asked for with `fields=` (e.g. title), else null
+    fields: dict[str, Any] | None = None
 
 
 class RecommendationResponse(BaseModel):
@@ -122,6 +129,9 @@ class SearchRequest(Strict):
     filters: dict[str, list[str]] | None = None
     exclude: list[Id] | None = Field(default=None, max_length=10_000)
     model: str | None = None
+    fields: list[FieldName] | None = Field(
+        default=None, max_length=50, description="item fields to include, e.g. ['title']"
+    )
 
     @field_validator("filters", mode="before")
     @classmethod
@@ -232,6 +242,52 @@ class PromoteResponse(BaseModel):
     version: str
     previous: str | None
     model: str
+
+
+class BatchRecommendationRequest(Strict):
+    user_ids: list[Id] = Field(min_length=1, max_length=100_000)
+    k: K = 10
+    filters: dict[str, list[str]] | None = Field(
+        default=None, description="item attribute -> allowed values, e.g. {'genre': ['Comedy']}"
+    )
+    exclude: list[Id] | None = Field(default=None, max_length=10_000)
+    exclude_seen: bool = True
+    model: str | None = None
+    fields: list[FieldName] | None = Field(
+        default=None, max_length=50, description="item fields to include, e.g. ['title']"
+    )
+
+    @field_validator("filters", mode="before")
+    @classmethod
+    def _wrap_filters(cls, value: Any) -> Any:
+        return _listify(value)
+
+
+class UserRecommendations(BaseModel):
+    user_id: str
+    items: list[ScoredItem]
+    #: the model that answered this user (the cold-start model for an unknown user)
+    model: str
+    version: str
+    cold_start: bool
+    #: quote it in events answering this list (click-through rates)
+    request_id: str
+
+
+class BatchRecommendationResponse(BaseModel):
+    results: list[UserRecommendations]
+
+
+class ItemResponse(BaseModel):
+    item_id: str
+    #: the item's row in the model's item table (title, genres, ...), else {}
+    fields: dict[str, Any]
+    #: the model whose table `fields` come from, if any
+    model: str | None
+    #: live models that can recommend the item
+    known_to: list[str]
+    #: text and attributes sent with POST /v1/items, if it was added that way
+    catalogue: CatalogueItem | None = None
 
 
 class Problem(BaseModel):

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 
 from lmrec.errors import UnknownIdError
+from lmrec.serving.item_fields import check_fields, fields_of, parse_fields
 from lmrec.serving.problems import ProblemError
 from lmrec.serving.routes.deps import READ, WRITE, Ctx
 from lmrec.serving.schemas import (
@@ -26,9 +27,14 @@ def similar(
     item_id: Annotated[str, Path(min_length=1, max_length=256)],
     k: Annotated[int, Query(ge=1, le=MAX_K)] = 10,
     model: str | None = None,
+    fields: Annotated[
+        str | None, Query(max_length=2000, description="item fields to include: title,genres")
+    ] = None,
 ) -> SimilarResponse:
     """Items most like this one (the model's item vectors, else co-occurrence)."""
     live = ctx.hub.get(model)
+    asked = parse_fields(fields)
+    check_fields(live, asked, ("query", "fields"))
     if not live.knows_item(item_id):
         if ctx.store.known_items([item_id]):
             raise UnknownIdError(
@@ -37,9 +43,13 @@ def similar(
             )
         raise UnknownIdError(f"unknown item id {item_id!r}")
     found, scores = live.similar_items(item_id, k)
+    values = fields_of(live, found, asked) if asked else [None] * len(found)
     return SimilarResponse(
         item_id=item_id,
-        items=[ScoredItem(item_id=i, score=s) for i, s in zip(found, scores, strict=True)],
+        items=[
+            ScoredItem(item_id=i, score=s, fields=f)
+            for i, s, f in zip(found, scores, values, strict=True)
+        ],
         model=live.name,
         version=live.version,
     )

@@ -12,6 +12,7 @@ from pydantic import ValidationError
 from lmrec.core.query import Query as RecQuery
 from lmrec.errors import UnknownIdError
 from lmrec.serving.explain import explain_many
+from lmrec.serving.item_fields import check_fields, fields_of, parse_fields
 from lmrec.serving.recommend import recommend
 from lmrec.serving.routes.deps import READ, Ctx
 from lmrec.serving.schemas import (
@@ -33,18 +34,26 @@ def user_recommendations(
     model: str | None = None,
     exclude_seen: bool = True,
     explain: bool = False,
+    fields: Annotated[
+        str | None, Query(max_length=2000, description="item fields to include: title,genres")
+    ] = None,
 ) -> RecommendationResponse:
     """Top-k items for a user (their training history plus fresh events). An unknown user
     gets the cold-start answer, marked `cold_start: true`."""
     try:
         body = RecommendationRequest(
-            user_id=user_id, k=k, model=model, exclude_seen=exclude_seen, explain=explain
+            user_id=user_id,
+            k=k,
+            model=model,
+            exclude_seen=exclude_seen,
+            explain=explain,
+            fields=parse_fields(fields),
         )
     except ValidationError as exc:  # rules across parameters, e.g. explain with a large k
         raise RequestValidationError(
             [{**err, "loc": ("query", *err["loc"])} for err in exc.errors()]
         ) from None
-    return answer(ctx, body)
+    return answer(ctx, body, fields_at="query")
 
 
 @router.post("/recommendations", response_model=RecommendationResponse)
@@ -54,8 +63,11 @@ def recommendations(ctx: Ctx, body: RecommendationRequest) -> RecommendationResp
     return answer(ctx, body)
 
 
-def answer(ctx: Ctx, body: RecommendationRequest) -> RecommendationResponse:
+def answer(
+    ctx: Ctx, body: RecommendationRequest, fields_at: str = "body"
+) -> RecommendationResponse:
     live = ctx.hub.get(body.model)  # this reference serves the whole request
+    check_fields(live, body.fields, (fields_at, "fields"))
     history = body.history or []
     ctx.require_items(live, history, "history")
     fresh = ctx.fresh_history(body.user_id)
@@ -80,6 +92,10 @@ def answer(ctx: Ctx, body: RecommendationRequest) -> RecommendationResponse:
             found = []  # nothing to explain from (an unknown user without history)
         for item, exp in zip(items, found, strict=False):
             item.explanation = Explanation.model_validate(exp)
+    if body.fields and items:
+        found_fields = fields_of(result.live, result.item_ids, body.fields)
+        for item, values in zip(items, found_fields, strict=True):
+            item.fields = values
     request_id = uuid.uuid4().hex
     ctx.log_served(request_id, result.live, result.item_ids)
     used = result.live

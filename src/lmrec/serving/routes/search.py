@@ -8,6 +8,7 @@ from fastapi import APIRouter
 
 from lmrec.search import search as search_items
 from lmrec.serving.explain import history_indices
+from lmrec.serving.item_fields import check_fields, fields_of
 from lmrec.serving.routes.deps import READ, Ctx
 from lmrec.serving.schemas import ScoredItem, SearchRequest, SearchResponse
 
@@ -20,6 +21,7 @@ def search(ctx: Ctx, body: SearchRequest) -> SearchResponse:
     history, or with `blend` > 0 mixes in the model's own scores for the user. 503 when no
     live model can embed text."""
     live = ctx.search_model(body.model)
+    check_fields(live, body.fields, ("body", "fields"))
     model = live.model
     history: list[str] = []
     if body.user_id is not None:
@@ -40,10 +42,12 @@ def search(ctx: Ctx, body: SearchRequest) -> SearchResponse:
         user_id=body.user_id if trained_user else None,
         blend=body.blend,
     )
+    values = fields_of(live, recs.item_ids, body.fields) if body.fields else None
     return SearchResponse(
         query=body.query,
         items=[
-            ScoredItem(item_id=i, score=s) for i, s in zip(recs.item_ids, recs.scores, strict=True)
+            ScoredItem(item_id=i, score=s, fields=values[n] if values else None)
+            for n, (i, s) in enumerate(zip(recs.item_ids, recs.scores, strict=True))
         ],
         model=live.name,
         version=live.version,
