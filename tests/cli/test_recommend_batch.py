@@ -59,7 +59,7 @@ def test_a_table_with_a_user_id_column_to_parquet(model_dir: Path, tmp_path: Pat
 def test_bad_user_files_are_one_line(model_dir: Path, tmp_path: Path) -> None:
     two = tmp_path / "two.csv"
     two.write_text("a,b\n1,2\n")
-    code, out, err = run("recommend", model_dir, "--users", two)
+    code, _, err = run("recommend", model_dir, "--users", two)
     assert code == 2 and "two.csv, line 1: 2 columns and none named user_id" in err
     code, _, err = run("recommend", model_dir, "--users", tmp_path / "missing.txt")
     assert code == 2 and "missing.txt: user file not found" in err

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -58,3 +61,41 @@ def test_search_errors_are_one_line(trained: Path) -> None:
     assert code == 2 and "empty" in out
     code, out = lmrec("search", "war", "--model", trained / "content", "--user", "nobody")
     assert code == 2 and "nobody" in out
+
+
+def test_a_search_loads_neither_torch_nor_the_pytorch_model(trained: Path) -> None:
+    """Queries are embedded by the ONNX int8 build of the text model (exported into the
+    cache by the first search); a later search, in a fresh process, never imports torch."""
+    first = search("robots and aliens in outer space", "--model", trained / "content", "-k", "3")
+    script = (
+        "import json, sys\n"
+        "from typer.testing import CliRunner\n"
+        "from lmrec.cli.main import _register_commands, app\n"
+        "_register_commands()\n"
+        "r = CliRunner().invoke(app, sys.argv[1:])\n"
+        "print(json.dumps({'code': r.exit_code, 'out': r.stdout,\n"
+        "                  'torch': 'torch' in sys.modules,\n"
+        "                  'st': 'sentence_transformers' in sys.modules}))\n"
+    )
+    args = ["search", "robots and aliens in outer space", "--model", str(trained / "content")]
+    env = {**os.environ, "LMREC_CACHE_DIR": str(trained / "cache")}
+    done = subprocess.run(
+        [sys.executable, "-c", script, *args, "-k", "3", "--json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        check=True,
+    )
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert report["code"] == 0, report
+    assert json.loads(report["out"]) == first
+    assert report["torch"] is False and report["st"] is False
+
+
+def test_the_exact_torch_encoder_is_one_option_away(trained: Path) -> None:
+    exact = search("soldiers in battle", "--model", trained / "content", "--backend", "torch")
+    quick = search("soldiers in battle", "--model", trained / "content")
+    assert [r["item_id"] for r in exact[:3]] == [r["item_id"] for r in quick[:3]]
+    code, out = lmrec("search", "x", "--model", trained / "content", "--backend", "tf")
+    assert code == 2 and "text_backend must be one of torch, onnx, onnx-int8" in out

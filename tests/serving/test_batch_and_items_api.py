@@ -22,9 +22,7 @@ def test_batch_lists_are_the_single_request_lists(client: TestClient, model: str
     event = {"event_id": "b1", "user_id": "u3", "item_id": "i6", "type": "click"}
     assert client.post("/v1/events", json=[event], headers=AUTH).status_code == 200
     users = ["u1", "stranger", "u3", "u1", "u4"]  # a repeated id is answered each time
-    r = client.post(
-        "/v1/recommendations/batch", json={"user_ids": users, "k": 3, "model": model}
-    )
+    r = client.post("/v1/recommendations/batch", json={"user_ids": users, "k": 3, "model": model})
     assert r.status_code == 200, r.text
     results = r.json()["results"]
     assert [res["user_id"] for res in results] == users

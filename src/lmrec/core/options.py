@@ -14,8 +14,12 @@ from typing import Any
 
 from lmrec.errors import ConfigError
 
-#: keys older lmrec versions kept in model configs; read as run settings now
-RUN_KEYS = ("device", "threads", "progress", "checkpoint_dir", "resume", "num_threads")
+#: run settings that may be given with config values (older lmrec versions kept the
+#: first six in model configs; they are read as run settings now)
+RUN_KEYS = (
+    "device", "threads", "progress", "checkpoint_dir", "resume", "num_threads", "text_backend",
+)  # fmt: skip
+TEXT_BACKENDS = ("torch", "onnx", "onnx-int8")
 
 
 @dataclass(frozen=True)
@@ -27,6 +31,9 @@ class FitOptions:
         (the CLI shows it on its status line or as log lines), else as a progress bar.
     checkpoint_dir: keep the training state there after every epoch.
     resume: continue from the checkpoint in checkpoint_dir when there is one.
+    text_backend: run the model's text encoder on "torch", "onnx" or "onnx-int8" instead
+        of the backend it was configured with (the same weights: int8 embeddings agree
+        with torch's at cosine ~0.997 and load without torch, e.g. for `lmrec search`).
     """
 
     device: str | None = None
@@ -34,6 +41,7 @@ class FitOptions:
     progress: bool = False
     checkpoint_dir: Path | None = None
     resume: bool = False
+    text_backend: str | None = None
     report: Callable[[str], None] | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
@@ -41,6 +49,11 @@ class FitOptions:
             raise ConfigError(f"threads must be a positive number (got {self.threads!r})")
         if self.checkpoint_dir is not None and not isinstance(self.checkpoint_dir, Path):
             object.__setattr__(self, "checkpoint_dir", Path(self.checkpoint_dir))
+        if self.text_backend is not None and self.text_backend not in TEXT_BACKENDS:
+            raise ConfigError(
+                f"text_backend must be one of {', '.join(TEXT_BACKENDS)} "
+                f"(got {self.text_backend!r})"
+            )
         if self.resume and self.checkpoint_dir is None:
             raise ConfigError("resume needs a checkpoint directory (checkpoint_dir)")
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -41,6 +42,21 @@ class EncoderConfig(BaseModel):
 
     def resolved_cache_dir(self) -> Path:
         return resolve_cache_dir(self.cache_dir)
+
+
+def with_backend(
+    config: EncoderConfig | Mapping[str, Any] | None,
+    backend: str | None,
+    threads: int | None = None,
+) -> EncoderConfig:
+    """The encoder config with its backend (and threads) replaced by run options (None:
+    unchanged)."""
+    from lmrec.core.config import build_config
+
+    if not isinstance(config, EncoderConfig):
+        config = build_config(EncoderConfig, dict(config or {}))
+    changes = {k: v for k, v in (("backend", backend), ("threads", threads)) if v is not None}
+    return config.model_copy(update=changes) if changes else config
 
 
 def resolve_cache_dir(explicit: str | Path | None) -> Path:

@@ -200,8 +200,9 @@ class HybridRecommender(TorchRecommender[HybridConfig]):
     def _embed(self, texts: list[str]) -> np.ndarray:
         """Raw unit-length embeddings (cached on disk); empty texts get zero rows."""
         from lmrec.encoders import EmbeddingCache, encode_cached, get_encoder
+        from lmrec.encoders.config import with_backend
 
-        encoder = get_encoder(dict(self.config.text.encoder))
+        encoder = get_encoder(with_backend(self.config.text.encoder, self.options.text_backend))
         out = np.zeros((len(texts), encoder.dim), dtype=np.float32)
         present = np.flatnonzero([bool(t) for t in texts])
         if present.size:
@@ -226,8 +227,10 @@ class HybridRecommender(TorchRecommender[HybridConfig]):
     def encode_query(self, texts: list[str]) -> np.ndarray:
         """Free text in the space of the items' text embeddings (for text search)."""
         from lmrec.encoders import get_encoder
+        from lmrec.encoders.config import with_backend
 
-        raw = get_encoder(dict(self.config.text.encoder)).encode(list(texts))
+        encoder = get_encoder(with_backend(self.config.text.encoder, self.options.text_backend))
+        raw = encoder.encode(list(texts))
         return self._center(np.asarray(raw, dtype=np.float32))
 
     def text_vectors(self) -> np.ndarray:

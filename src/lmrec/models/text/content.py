@@ -17,7 +17,7 @@ from pydantic import Field
 from lmrec.data.dataset import Dataset
 from lmrec.encoders.base import TextEncoder, normalize_rows
 from lmrec.encoders.cache import CacheStats, EmbeddingCache, encode_cached
-from lmrec.encoders.config import EncoderConfig
+from lmrec.encoders.config import EncoderConfig, with_backend
 from lmrec.encoders.factory import get_encoder
 from lmrec.encoders.text import ItemTextTemplate, default_user_template
 from lmrec.models.text.profile_base import ProfileConfig, ProfileRecommender, Vectors
@@ -65,7 +65,9 @@ class ContentRecommender(ProfileRecommender[ContentConfig]):
 
     # ---- embedding -----------------------------------------------------------------------
     def encoder(self) -> TextEncoder:
-        return get_encoder(self.config.encoder)
+        # run options: the backend for this run (e.g. int8 for a quick search) and threads
+        options = self.options
+        return get_encoder(with_backend(self.config.encoder, options.text_backend, options.threads))
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """Unit-length embeddings (cached on disk); empty texts get zero rows."""
