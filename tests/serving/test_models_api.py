@@ -32,7 +32,14 @@ def test_promote_and_rollback(client: TestClient) -> None:
     assert cold_top(client)[0] == "1"
     r = client.post("/v1/models/pop/versions/2/promote", headers=AUTH)
     assert r.status_code == 200
-    assert r.json() == {"name": "pop", "version": "2", "previous": "1", "model": "pop"}
+    body = r.json()
+    assert (body["name"], body["version"], body["previous"], body["model"]) == (
+        "pop",
+        "2",
+        "1",
+        "pop",
+    )
+    assert body["forced"] is False and all(c["passed"] for c in body["checks"])
     assert cold_top(client) == ("2", "i3")
     r = client.post("/v1/models/pop/rollback", headers=AUTH)
     assert r.json()["version"] == "1" and r.json()["previous"] == "2"

@@ -74,10 +74,24 @@ def promote_cmd(
     name: Annotated[str, typer.Argument()],
     version: Annotated[str, typer.Argument()],
     registry: RegistryOpt = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="promote even if a check against the live one fails")
+    ] = False,
 ) -> None:
-    """Make VERSION of NAME live (a running server follows within seconds)."""
-    previous = _registry(registry).promote(name, version)
-    console.print(f"{name}: version {version} is live (was {previous or 'none'})")
+    """Check VERSION of NAME against the live version, then make it live (a running
+    server follows within seconds). Checks: catalogue and user coverage, usable scores,
+    NDCG@10 on held-out interactions neither was trained on."""
+    from lmrec.experiment.promotion import PromotionRefused, check_candidate
+
+    reg = _registry(registry)
+    report = check_candidate(reg, name, version)
+    for line in report.lines():
+        console.print(line, highlight=False, soft_wrap=True)
+    if not report.passed and not force:
+        raise PromotionRefused(report)
+    previous = reg.promote(name, version)
+    forced = " (forced past a failed check)" if not report.passed else ""
+    console.print(f"{name}: version {version} is live (was {previous or 'none'}){forced}")
 
 
 @models_app.command("default")

@@ -24,7 +24,7 @@ from lmrec.cli.common import (
     progress_messages,
     split_data,
 )
-from lmrec.cli.data_options import DataArgs, DataOptions, report_load, with_data_options
+from lmrec.cli.data_options import DataArgs, DataOptions, with_data_options
 from lmrec.core.settings_files import model_settings
 from lmrec.errors import ArtifactError, ConfigError
 
@@ -53,7 +53,25 @@ def train(
         str | None, typer.Option(help="also add the model to the registry under this name")
     ] = None,
     from_store: Annotated[
-        str | None, typer.Option("--from-store", help="train from the service's event store URL")
+        str | None,
+        typer.Option(
+            "--from-store",
+            help="add the service's stored events (URL) to the live model's training data",
+        ),
+    ] = None,
+    base: Annotated[
+        str | None,
+        typer.Option(help="with --from-store: merge with this registered model's data"),
+    ] = None,
+    base_data: Annotated[
+        str | None, typer.Option("--base-data", help="with --from-store: merge with this data")
+    ] = None,
+    events_only: Annotated[
+        bool, typer.Option("--events-only", help="with --from-store: the stored events alone")
+    ] = False,
+    registry: Annotated[
+        Path | None,
+        typer.Option(help="model registry for --register/--base (default $LMREC_HOME/registry)"),
     ] = None,
     device: DeviceOpt = None,
     threads: ThreadsOpt = None,
@@ -66,30 +84,46 @@ def train(
     """Fit a model and save it to a directory.
 
     By default the model is fit on the training part of the split, so that `lmrec evaluate`
-    can test it honestly; `--protocol none` fits on all data (for serving).
+    can test it honestly (and promotion can compare it with the live version on the
+    held-out part); `--protocol none` fits on all data.
+
+    --from-store URL retrains with the events the service received: they are merged with
+    the data the live version of --register NAME (or --base NAME) was trained on.
     """
+    from lmrec.cli.retrain import data_source, store_training_data
+    from lmrec.experiment.promotion import write_holdout
     from lmrec.models.registry import create_model
+    from lmrec.store.registry import ModelRegistry
 
     opts = data_args.resolve()
     if (data is None and opts.path is None) == (from_store is None):
         raise ConfigError("give exactly one of --data (or path in [data]) or --from-store")
+    if from_store is None and (base or base_data or events_only):
+        raise ConfigError("--base, --base-data and --events-only go with --from-store URL")
     if protocol != "none" and protocol not in PROTOCOLS:
         raise ConfigError(
             f"unknown protocol '{protocol}' (choose from {', '.join(PROTOCOLS)}, or none)"
         )
+    reg = ModelRegistry(registry) if registry is not None else ModelRegistry.default()
     if from_store is not None:
-        from lmrec.events.store import events_to_dataset
-
-        dataset = events_to_dataset(from_store)
-        report_load(dataset)
+        dataset, source = store_training_data(
+            from_store,
+            reg,
+            opts,
+            base=base or register,
+            base_data=base_data,
+            events_only=events_only,
+        )
     else:
         dataset = opts.load(data)
+        source = {"data": data_source(opts.source(data)), "data_options": opts.to_json()}
     rec = create_model(model, model_settings(opts.config, set_))
+    test_part = None
     if protocol == "none":
         train_part, valid_part = dataset, None
     else:
         split = split_data(dataset, protocol, seed)
-        train_part, valid_part = split.train, split.valid
+        train_part, valid_part, test_part = split.train, split.valid, split.test
     t0 = time.perf_counter()
     with progress_messages(f"fitting {model}") as say:
         say(f"{train_part.n_interactions:,} interactions")
@@ -105,20 +139,28 @@ def train(
         )
     fit_s = time.perf_counter() - t0
     meta = {
-        "data": opts.source(data) if from_store is None else from_store,
-        "data_options": opts.to_json(),
+        **source,
         "protocol": protocol,
         "split_seed": seed,
         "train_fingerprint": train_part.fingerprint(),
         "fit_seconds": round(fit_s, 3),
     }
     rec.save(out, extra=meta)
+    if test_part is not None:
+        write_holdout(out, test_part)
     console.print(f"saved {model} to {out} (fit {fit_s:.2f}s)")
     if register:
-        from lmrec.store.registry import ModelRegistry
-
-        version = ModelRegistry.default().register(out, register)
-        console.print(f"registered as {register} version {version}")
+        version = reg.register(out, register)
+        live = reg.live_version(register)
+        if live == version:
+            console.print(f"registered as {register} version {version} (live)")
+        else:
+            console.print(
+                f"registered as {register} version {version}; version {live} stays live: "
+                f"`lmrec models promote {register} {version}` checks it against version "
+                f"{live} and puts it live",
+                soft_wrap=True,
+            )
 
 
 @with_data_options()

@@ -242,6 +242,10 @@ class PromoteResponse(BaseModel):
     version: str
     previous: str | None
     model: str
+    #: the checks against the live version (promotion only): check, passed, detail
+    checks: list[dict[str, Any]] = Field(default_factory=list)
+    #: promoted with force=true although a check failed
+    forced: bool = False
 
 
 class BatchRecommendationRequest(Strict):

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
+from fastapi.responses import JSONResponse
 
+from lmrec.experiment.promotion import PromotionRefused, check_candidate
+from lmrec.serving.problems import problem
 from lmrec.serving.routes.deps import READ, WRITE, Ctx
+from lmrec.serving.routes.problem_docs import problem_responses
 from lmrec.serving.schemas import ModelsResponse, ModelVersion, PromoteResponse
 
 router = APIRouter(prefix="/v1/models", tags=["models"])
@@ -40,12 +44,31 @@ def list_models(ctx: Ctx) -> ModelsResponse:
 
 
 @router.post(
-    "/{name}/versions/{version}/promote", response_model=PromoteResponse, dependencies=WRITE
+    "/{name}/versions/{version}/promote",
+    response_model=PromoteResponse,
+    dependencies=WRITE,
+    responses=problem_responses(409),
 )
-def promote(ctx: Ctx, name: str, version: str) -> PromoteResponse:
-    """Load the version fully, then make it live; requests in flight finish on the old one."""
+def promote(
+    ctx: Ctx, name: str, version: str, force: bool = False
+) -> PromoteResponse | JSONResponse:
+    """Check the version against the live one (catalogue and user coverage, usable scores,
+    NDCG@10 on held-out interactions), load it fully, then make it live; requests in flight
+    finish on the old one. A version that fails a check is refused with 409 listing the
+    checks, unless `force=true`."""
+    report = check_candidate(ctx.registry, name, version)
+    if not report.passed and not force:
+        checks = [c.to_dict() for c in report.checks]
+        return problem(409, str(PromotionRefused(report)), errors=checks)
     live, previous = ctx.hub.promote(name, version)
-    return PromoteResponse(name=name, version=live.version, previous=previous, model=live.kind)
+    return PromoteResponse(
+        name=name,
+        version=live.version,
+        previous=previous,
+        model=live.kind,
+        checks=[c.to_dict() for c in report.checks],
+        forced=not report.passed,
+    )
 
 
 @router.post("/{name}/rollback", response_model=PromoteResponse, dependencies=WRITE)
