@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import tempfile
 import time
 from pathlib import Path
 from typing import Annotated, Any
@@ -296,6 +297,7 @@ def quickstart(
 def _register_for_serving(rows: list[Any]) -> None:
     """Fit the best model (and the text model when installed) on all of ml-100k and add
     them to the default registry, so that `lmrec serve` with no options serves them."""
+    from lmrec.cli.data_options import DataOptions
     from lmrec.data import load_dataset
     from lmrec.models.registry import create_model
     from lmrec.store.default_model import set_default
@@ -312,7 +314,11 @@ def _register_for_serving(rows: list[Any]) -> None:
         with console.status(f"fitting {name} on all of ml-100k for serving"):
             model = create_model(name, config).fit(dataset)
         metrics = best.metrics if name == best.family else {}
-        version = registry.register(model, name, metrics=metrics)
+        with tempfile.TemporaryDirectory() as staging:
+            # model.json records the data, so `lmrec train --from-store` can merge with it
+            read = DataOptions().to_json()  # the defaults load_dataset read it with
+            model.save(staging, extra={"data": "ml-100k", "data_options": read, "protocol": "none"})
+            version = registry.register(staging, name, metrics=metrics)
         registry.promote(name, version)
         console.print(f"registered {name} version {version} in {registry.root} (lmrec serve)")
     set_default(registry, best.family)
