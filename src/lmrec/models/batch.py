@@ -17,8 +17,10 @@ import scipy.sparse as sp
 from lmrec.data.idmap import IdMap
 from lmrec.errors import ConfigError, UnknownIdError
 
-#: users scored per call: bounds the dense score block at CHUNK x n_items float32
+#: users scored per call, at most; fewer for large catalogues so that one dense block of
+#: scores stays within SCORE_BUDGET floats (128 MB)
 CHUNK = 1024
+SCORE_BUDGET = 32_000_000
 
 
 class _BatchRanker(Protocol):
@@ -60,9 +62,10 @@ def recommend_many(
         )
     known = idx[idx >= 0]
     n_items = len(model.item_map)
+    chunk = max(1, min(CHUNK, SCORE_BUDGET // max(n_items, 1)))
     parts = []
-    for start in range(0, len(known), CHUNK):
-        users = known[start : start + CHUNK]
+    for start in range(0, len(known), chunk):
+        users = known[start : start + chunk]
         # recommend_users removes the rows of `exclude` (indexed by user; default: the
         # training history); an empty matrix keeps seen items in the lists
         exclude = None if exclude_seen else sp.csr_matrix((int(users.max()) + 1, n_items))
