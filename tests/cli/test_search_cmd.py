@@ -66,6 +66,14 @@ def test_search_errors_are_one_line(trained: Path) -> None:
 def test_a_search_loads_neither_torch_nor_the_pytorch_model(trained: Path) -> None:
     """Queries are embedded by the ONNX int8 build of the text model (exported into the
     cache by the first search); a later search, in a fresh process, never imports torch."""
+    from lmrec.encoders import EncoderConfig
+    from lmrec.encoders.base import resolve_model
+    from lmrec.encoders.onnx_export import ensure_exported
+
+    # what the first search does (done here: this process may hold an encoder exported
+    # into another test's cache)
+    config = EncoderConfig(backend="onnx-int8", cache_dir=str(trained / "cache"))
+    ensure_exported(config, resolve_model(config), int8=True)
     first = search("robots and aliens in outer space", "--model", trained / "content", "-k", "3")
     script = (
         "import json, sys\n"
