@@ -129,3 +129,14 @@ def test_base_data_catalogue_is_merged(shop_log: Path, db_url: str, tmp_path: Pa
     assert code == 0, err
     items = pd.read_parquet(next((tmp_path / "m").glob("items*.parquet")))
     assert "a new thing" in items.set_index("item_id").loc["brand-new"].tolist()
+
+
+def test_a_store_trained_model_is_not_evaluated_on_a_rebuilt_split(
+    shop_log: Path, db_url: str, tmp_path: Path
+) -> None:
+    store_a_few_events(db_url)
+    code, _, err = lmrec("train", "pop", "--from-store", db_url, "--base-data", shop_log,
+                         "--out", tmp_path / "m")  # fmt: skip
+    assert code == 0, err
+    code, _, err = lmrec("evaluate", tmp_path / "m")
+    assert code == 2 and "trained with the events of a store" in err

@@ -180,6 +180,12 @@ def evaluate_cmd(
     from lmrec.models.artifacts import load_model, read_meta
 
     meta = read_meta(model_dir)
+    if meta.get("from_store") and data is None:
+        raise ArtifactError(
+            f"{model_dir} was trained with the events of a store, which keeps growing, so its "
+            "split cannot be rebuilt; `lmrec models promote` tests it on the held-out part "
+            "kept beside it, or give --data to evaluate it on a fixed dataset's split"
+        )
     if meta.get("protocol") in (None, "none"):
         raise ArtifactError(
             f"{model_dir} was trained on all data, so any test on it would leak; "
