@@ -7,10 +7,10 @@ PYTHON ?= python3.11
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.lmrec-installed
-EXTRAS ?= text,serve,dev
+EXTRAS ?= text,serve,dev,tune,track
 export OMP_NUM_THREADS ?= 2
 
-.PHONY: install quickstart test lint bench clean
+.PHONY: install quickstart test lint bench clean browser
 
 install: $(STAMP)
 
@@ -34,7 +34,14 @@ lint: $(STAMP)
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/mypy
 
-test: lint
+# The dashboard's browser tests drive Debian's chromium (Playwright's own browser downloads
+# are not used); installed here when missing, through sudo unless already root.
+browser:
+	@command -v chromium >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q chromium; }
+
+test: lint browser
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 bench: $(STAMP)

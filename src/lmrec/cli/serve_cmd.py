@@ -31,6 +31,13 @@ def serve(
             help="model for requests naming none (default: `lmrec models default`)",
         ),
     ] = None,
+    reports: Annotated[
+        Path | None,
+        typer.Option(help="comparison reports the dashboard shows (default reports/compare)"),
+    ] = None,
+    open_ui: Annotated[
+        bool, typer.Option("--open", help="open the dashboard (/ui) in a web browser")
+    ] = False,
 ) -> None:
     """Serve recommendations, search and explanations, and take events back.
 
@@ -47,6 +54,7 @@ def serve(
         api_keys=api_key,
         log_level=log_level,
         default_model=default_model,
+        reports=reports,
     )
     if not settings.api_keys:
         key = secrets.token_urlsafe(24)
@@ -59,6 +67,11 @@ def serve(
     EventStore(settings.db_url).close()  # a bad --db fails here, in one line, not in a traceback
     import uvicorn
 
+    dashboard = f"http://{settings.host}:{settings.port}/ui"
+    typer.echo(f"dashboard: {dashboard}", err=True)
+    if open_ui:
+        _open_when_up(dashboard)
+
     from lmrec.serving.app import create_app
 
     uvicorn.run(
@@ -68,6 +81,26 @@ def serve(
         log_level=settings.log_level,
         timeout_graceful_shutdown=5,
     )
+
+
+def _open_when_up(url: str) -> None:
+    """Open `url` in the default browser once the server answers (from a thread, since
+    uvicorn.run blocks)."""
+    import threading
+    import time
+    import urllib.request
+    import webbrowser
+
+    def wait_and_open() -> None:
+        for _ in range(300):
+            try:
+                with urllib.request.urlopen(url.replace("/ui", "/healthz"), timeout=1):
+                    break
+            except OSError:
+                time.sleep(0.2)
+        webbrowser.open(url)
+
+    threading.Thread(target=wait_and_open, daemon=True).start()
 
 
 def register(app: typer.Typer) -> None:

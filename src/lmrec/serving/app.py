@@ -28,6 +28,7 @@ from lmrec.serving.routes import (
     search,
 )
 from lmrec.serving.settings import ServeSettings, load_settings
+from lmrec.serving.ui import install_ui
 
 log = logging.getLogger("lmrec.serving")
 
@@ -71,6 +72,7 @@ def create_app(settings: ServeSettings | None = None) -> FastAPI:
         health,
     ):
         app.include_router(module.router)
+    install_ui(app)
     # Added innermost first: metrics see every answer, 413s included.
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
     app.add_middleware(MetricsMiddleware, metrics=metrics)

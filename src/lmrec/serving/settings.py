@@ -52,6 +52,8 @@ class ServeSettings(BaseSettings):
     #: record served lists in the store (needed for click-through rates)
     log_served: bool = True
     log_level: str = "info"
+    #: comparison reports the dashboard shows (`lmrec compare` writes one directory per run)
+    reports: Path = Path("reports/compare")
 
     @field_validator("api_keys", "cors_origins", mode="before")
     @classmethod
