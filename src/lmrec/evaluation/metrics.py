@@ -25,7 +25,7 @@ CATALOGUE_METRICS: tuple[str, ...] = ("coverage",)
 RATING_METRICS: tuple[str, ...] = ("rmse", "mae")
 ALL_METRICS: tuple[str, ...] = RANKING_METRICS + LIST_METRICS + CATALOGUE_METRICS + RATING_METRICS
 #: metrics where a smaller value is better (everything else: larger is better)
-LOWER_IS_BETTER: frozenset[str] = frozenset({"rmse", "mae", "popularity"})
+LOWER_IS_BETTER: frozenset[str] = frozenset({"rmse", "mae", "popularity", "gini"})
 
 
 def metric_key(name: str, k: int) -> str:

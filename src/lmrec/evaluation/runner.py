@@ -20,6 +20,7 @@ import scipy.sparse as sp
 from lmrec.core.ranking import DEFAULT_TIE_SEED, mask_rows, tie_priority, top_k
 from lmrec.data.dataset import Dataset
 from lmrec.errors import ConfigError, DataError, UnsupportedError
+from lmrec.evaluation import beyond as B
 from lmrec.evaluation import metrics as M
 from lmrec.evaluation.stats import PairedTest, bootstrap_means, paired_test
 from lmrec.models.base import Recommender
@@ -109,6 +110,7 @@ def evaluate(
     candidates: Sequence[Any] | np.ndarray | None = None,
     memory_mb: int = 512,
     tie_seed: int = DEFAULT_TIE_SEED,
+    item_vectors: np.ndarray | None = None,
 ) -> EvaluationResult:
     """Rank the catalogue for every test user and score the lists against the test items.
 
@@ -126,10 +128,19 @@ def evaluate(
     batch_size: users per chunk; by default chosen from the catalogue size and memory_mb.
     tie_seed: equal scores are ordered by a random order of the items per user drawn
         from this seed (the same for every model evaluated with it), never by item index.
+    item_vectors: (n_items, d) item text embeddings for `diversity` (intra-list diversity);
+        without them diversity is left out (an error if it was asked for by name).
     """
     started = time.perf_counter()
     model._require_fitted()
     names, ks = _resolve_metrics(metrics, ks)
+    if "diversity" in names and item_vectors is None:
+        if metrics is not None:
+            raise ConfigError(
+                "diversity needs item text embeddings (item_vectors=...; `lmrec compare` "
+                "computes them when the items have text and the text extra is installed)"
+            )
+        names.remove("diversity")
     n_items = model.n_items
     _check_catalogue(model, test)
     allowed = _candidate_columns(model, candidates)
@@ -153,6 +164,9 @@ def evaluate(
     n_pop_users = int(np.count_nonzero(np.diff(trained_on.indptr)))
     ranking = [m for m in names if m in M.RANKING_METRICS]
     listing = [m for m in names if m in M.LIST_METRICS]
+    beyond = [m for m in names if m in B.BEYOND_LIST_METRICS]
+    tail = B.long_tail_mask(popularity) if "longtail" in beyond else None
+    kept_lists: list[np.ndarray] = []  # every top-k list, for Gini of exposure
     covered = {k: np.zeros(n_items, dtype=bool) for k in ks} if "coverage" in names else {}
     parts: dict[str, list[np.ndarray]] = {}
     max_k = max(ks)
@@ -163,6 +177,18 @@ def evaluate(
         values = M.ranking_metrics(hits, counts[chunk], ks, ranking) if ranking else {}
         if listing:
             values.update(M.list_metrics(rec, popularity, n_pop_users, ks, listing))
+        if beyond:
+            seen = excluded[chunk] if excluded is not None else sp.csr_matrix((len(chunk), n_items))
+            expected = (
+                B.popular_unseen(popularity, seen, max_k) if "serendipity" in beyond else None
+            )
+            values.update(
+                B.beyond_list_metrics(
+                    rec, hits, ks, beyond, tail=tail, expected=expected, item_vectors=item_vectors
+                )
+            )
+        if "gini" in names:
+            kept_lists.append(M.pad_columns(rec, max_k, -1))
         for key, arr in values.items():
             parts.setdefault(key, []).append(arr)
         for k, seen in covered.items():
@@ -175,6 +201,10 @@ def evaluate(
     )
     per_user = per_user[_column_order(names, ks, per_user.columns)]
     catalogue = {M.metric_key("coverage", k): float(seen.mean()) for k, seen in covered.items()}
+    catalogue_ci: dict[str, list[float]] = {}
+    if "gini" in names:
+        gini, catalogue_ci = B.exposure_gini(np.concatenate(kept_lists), n_items, ks)
+        catalogue.update(gini)
     catalogue.update(_rating_metrics(model, test, names, explicit_request=metrics is not None))
     meta = {
         "model": model.name,
@@ -186,6 +216,7 @@ def evaluate(
         # RecBole) but can never be recommended
         "n_test_items_excluded": 0 if excluded is None else int(relevant.multiply(excluded).nnz),
         "tie_seed": tie_seed,
+        "catalogue_ci": catalogue_ci,
         "batch_size": batch_size,
         "seconds": time.perf_counter() - started,
     }
@@ -257,7 +288,14 @@ def _resolve_metrics(
         ks = [ks]
     all_ks = {int(k) for k in ks}
     if metrics is None:
-        names = list(M.RANKING_METRICS + M.LIST_METRICS + M.CATALOGUE_METRICS + M.RATING_METRICS)
+        names = list(
+            M.RANKING_METRICS
+            + M.LIST_METRICS
+            + B.BEYOND_LIST_METRICS
+            + M.CATALOGUE_METRICS
+            + B.BEYOND_CATALOGUE_METRICS
+            + M.RATING_METRICS
+        )
     else:
         if isinstance(metrics, str):
             metrics = [metrics]
@@ -277,9 +315,9 @@ def parse_metric(raw: str) -> tuple[str, int | None]:
     """'NDCG@10' -> ('ndcg', 10); RecBole's names map to ours ('ItemCoverage' -> 'coverage')."""
     name, _, cut = raw.strip().lower().partition("@")
     name = _ALIASES.get(name, name)
-    if name not in M.ALL_METRICS:
+    if name not in M.ALL_METRICS + B.BEYOND_METRICS:
         raise ConfigError(
-            f"unknown metric '{raw}' (known: {', '.join(M.ALL_METRICS)}; "
+            f"unknown metric '{raw}' (known: {', '.join(M.ALL_METRICS + B.BEYOND_METRICS)}; "
             "add @k for a cut-off, e.g. ndcg@10)"
         )
     if not cut:
