@@ -206,3 +206,30 @@ def test_each_run_writes_a_new_report_directory(
     runs = sorted((tmp_path / "reports" / "compare").iterdir())
     assert len(runs) == 2
     assert all((run / "report.md").exists() for run in runs)
+
+
+def test_compare_reranked_variants_and_beyond_accuracy_chart(
+    invoke: Invoke, ratings_dir: Path, tmp_path: Path, minilm: object
+):
+    out_dir = tmp_path / "report"
+    code, text = invoke(
+        "compare", "--data", ratings_dir, "--models", "ease", "--no-tune",
+        "--rerank", "mmr:0.2,calibrated:0.9", "--out-dir", out_dir,
+    )  # fmt: skip
+    assert code == 0, text
+    rows = json.loads((out_dir / "results.json").read_text())
+    assert [(r["model"], r["variant"]) for r in rows] == [
+        ("ease", "train"), ("ease", "mmr:0.2"), ("ease", "calibrated:0.9")
+    ]  # fmt: skip
+    plain, mmr, calibrated = (r["metrics"] for r in rows)
+    for metrics in (plain, mmr, calibrated):
+        assert {"diversity@10", "longtail@10", "serendipity@10", "gini@10"} <= set(metrics)
+    assert mmr["diversity@10"] > plain["diversity@10"]  # the point of MMR
+    assert plain["ndcg@10"] >= calibrated["ndcg@10"]  # calibration costs some accuracy
+    assert (out_dir / "beyond.png").read_bytes()[:4] == b"\x89PNG"
+    assert "ease (mmr:0.2)" in (out_dir / "report.md").read_text()
+
+
+def test_compare_rerank_errors_name_the_fix(invoke: Invoke, ratings_dir: Path, tmp_path: Path):
+    code, text = invoke("compare", "--data", ratings_dir, "--models", "pop", "--rerank", "dpp:1")
+    assert code == 2 and "mmr:LAMBDA or calibrated:LAMBDA" in text

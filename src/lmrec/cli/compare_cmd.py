@@ -62,15 +62,20 @@ def run_compare(
     device: str | None = None,
     threads: int | None = None,
     progress: bool = True,
+    reranks: list[str] | None = None,
+    diversity: bool = False,
 ) -> list[Any]:
+    from lmrec.core.rerank import RerankSpec
     from lmrec.evaluation.runner import metric_label
     from lmrec.experiment.compare import compare_models, parse_model_specs, results_frame
+    from lmrec.experiment.item_embeddings import item_text_vectors
     from lmrec.experiment.report import headline, write_json, write_report
     from lmrec.models.registry import get_model_class
 
     specs = parse_model_specs(models)
     for _label, name in specs:
         get_model_class(name)  # fail on a typo before any work
+    specs_rerank = [RerankSpec.parse(text) for text in _metric_names(reranks or [])]
     ks = sorted(set(ks or [10]))
     names = [metric_label(m) for m in _metric_names(metrics)] if metrics else None
     select = f"ndcg@{ks[0]}"
@@ -84,6 +89,11 @@ def run_compare(
     )
     settings = _settings(sets)
     with progress_messages("compare") as say:
+        vectors = None
+        if diversity or any(spec.method == "mmr" for spec in specs_rerank):
+            vectors, why = item_text_vectors(split.train, say)
+            if vectors is None:
+                console.print(f"intra-list diversity left out: {why}")
         rows = compare_models(
             split,
             models,
@@ -97,6 +107,8 @@ def run_compare(
             select_metric=select,
             progress=say,
             options=fit_options(device, threads, progress, say),
+            item_vectors=vectors,
+            reranks=specs_rerank,
         )
     frame = results_frame(rows)
     shown = ["model", *headline(frame, ks), *(["rmse"] if "rmse" in frame else []), "fit_s"]
@@ -227,6 +239,22 @@ def compare(
             help="MODEL.KEY=VALUE fixes a setting; MODEL.KEY=[V1,V2] tunes over those values",
         ),
     ] = None,
+    rerank: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--rerank",
+            metavar="METHOD:LAMBDA",
+            help="also test each model re-ranked: mmr:0.5 or calibrated:0.5 (repeatable; "
+            "rows labelled 'model (mmr:0.5)')",
+        ),
+    ] = None,
+    diversity: Annotated[
+        bool,
+        typer.Option(
+            "--diversity/--no-diversity",
+            help="intra-list diversity from item text embeddings (needs item text)",
+        ),
+    ] = True,
     device: DeviceOpt = None,
     threads: ThreadsOpt = None,
     progress: ProgressOpt = True,
@@ -253,6 +281,8 @@ def compare(
         device=device,
         threads=threads,
         progress=progress,
+        reranks=rerank,
+        diversity=diversity,
     )
 
 

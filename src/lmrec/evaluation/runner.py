@@ -18,6 +18,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from lmrec.core.ranking import DEFAULT_TIE_SEED, mask_rows, tie_priority, top_k
+from lmrec.core.rerank import Reranker
 from lmrec.data.dataset import Dataset
 from lmrec.errors import ConfigError, DataError, UnsupportedError
 from lmrec.evaluation import beyond as B
@@ -111,6 +112,7 @@ def evaluate(
     memory_mb: int = 512,
     tie_seed: int = DEFAULT_TIE_SEED,
     item_vectors: np.ndarray | None = None,
+    rerank: Reranker | None = None,
 ) -> EvaluationResult:
     """Rank the catalogue for every test user and score the lists against the test items.
 
@@ -130,6 +132,8 @@ def evaluate(
         from this seed (the same for every model evaluated with it), never by item index.
     item_vectors: (n_items, d) item text embeddings for `diversity` (intra-list diversity);
         without them diversity is left out (an error if it was asked for by name).
+    rerank: re-rank each user's top `rerank.pool` items to the lists that are scored
+        (histories for calibration: the excluded interactions, else the history rows).
     """
     started = time.perf_counter()
     model._require_fitted()
@@ -172,7 +176,9 @@ def evaluate(
     max_k = max(ks)
     for start in range(0, len(users), batch_size):
         chunk = users[start : start + batch_size]
-        rec = _ranked_lists(model, chunk, hist_rows, excluded, allowed, max_k, tie_seed)
+        rec = _ranked_lists(
+            model, chunk, hist_rows, excluded, allowed, max_k, tie_seed, rerank=rerank
+        )
         hits = _hit_matrix(rec, relevant[chunk])
         values = M.ranking_metrics(hits, counts[chunk], ks, ranking) if ranking else {}
         if listing:
@@ -239,8 +245,10 @@ def _ranked_lists(
     allowed: np.ndarray | None,
     k: int,
     tie_seed: int,
+    rerank: Reranker | None = None,
 ) -> np.ndarray:
-    """(len(users), <=k) item indices best first; -1 where fewer items could be ranked."""
+    """(len(users), <=k) item indices best first; -1 where fewer items could be ranked.
+    With `rerank`, the top `rerank.pool` items are chosen first and re-ranked to k."""
     if hist_rows is None:
         scores = model.score_users(users)
     elif isinstance(hist_rows, list):  # time-ordered sequences (sequence models)
@@ -262,11 +270,17 @@ def _ranked_lists(
     if allowed is not None:
         scores = scores[:, allowed]
     priority = tie_priority(users, allowed if allowed is not None else model.n_items, tie_seed)
-    idx, top = top_k(scores, k, priority=priority)
+    idx, top = top_k(scores, max(k, rerank.pool) if rerank else k, priority=priority)
     if allowed is not None:
         idx = allowed[idx]
     # -inf (excluded) and NaN (unscorable) items are not recommendations
-    return np.where(top > -np.inf, idx, -1).astype(np.int64)
+    lists = np.where(top > -np.inf, idx, -1).astype(np.int64)
+    if rerank is not None:
+        histories = excluded[users] if excluded is not None else None
+        if histories is None and isinstance(hist_rows, sp.csr_matrix):
+            histories = hist_rows[users]
+        lists = rerank.apply(lists, top, k, histories)
+    return lists
 
 
 def _hit_matrix(rec: np.ndarray, relevant: sp.csr_matrix) -> np.ndarray:

@@ -16,6 +16,8 @@ import numpy as np
 import pandas as pd
 
 from lmrec.core.options import FitOptions
+from lmrec.core.rerank import Reranker, RerankSpec, category_matrix, unit_rows
+from lmrec.data.dataset import Dataset
 from lmrec.data.splitters import Split
 from lmrec.errors import ConfigError
 from lmrec.evaluation.runner import EvaluationResult, evaluate
@@ -45,6 +47,8 @@ class ModelResult:
     #: settings the user fixed (`--set`), and the values tuning chose among, per key
     fixed: dict[str, Any] = field(default_factory=dict)
     tuned_over: dict[str, list[Any]] = field(default_factory=dict)
+    #: the fitted model (not saved; re-ranked variants reuse it)
+    model_obj: Recommender | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         self.family = self.family or self.model
@@ -131,6 +135,8 @@ def fit_and_evaluate(
     fitted: tuple[Recommender, float] | None = None,
     metrics: Sequence[str] | None = None,
     options: FitOptions | None = None,
+    item_vectors: np.ndarray | None = None,
+    rerank: Reranker | None = None,
 ) -> tuple[Recommender, EvaluationResult, float, float]:
     """Fit on train (validation only for early stopping) and test once; `fitted` is a
     model already fit that way and its fit seconds."""
@@ -152,6 +158,8 @@ def fit_and_evaluate(
         exclude=seen if exclude_seen else None,
         candidates=_cold_candidates(split, protocol),
         history=split.train.concat(split.valid) if model.history_at_test_time else None,
+        item_vectors=item_vectors,
+        rerank=rerank,
     )
     return model, result, fit_s, time.perf_counter() - t0
 
@@ -178,13 +186,18 @@ def compare_models(
     select_metric: str = "ndcg@10",
     progress: Progress | None = None,
     options: FitOptions | None = None,
+    item_vectors: np.ndarray | None = None,
+    reranks: Sequence[RerankSpec] = (),
 ) -> list[ModelResult]:
     """Tune each model on validation, fit on train, test once; optionally refit on
     train + validation (a separate row labelled 'train+valid'). `models` entries are
     registry names or LABEL=NAME pairs (see `parse_model_specs`). A setting given as a
     list is a grid: tuning tries those values instead of the model's own grid for that
-    key; a single value fixes the key. `metrics` (None: all) are reported at every k."""
+    key; a single value fixes the key. `metrics` (None: all) are reported at every k.
+    `item_vectors` (item text embeddings) add intra-list diversity; each of `reranks` adds a
+    row per model labelled with it: the same fitted model, its top items re-ranked."""
     say = progress or (lambda _msg: None)
+    rerankers = [build_reranker(spec, split.train, item_vectors) for spec in reranks]
     rows: list[ModelResult] = []
     for label, name in parse_model_specs(models):
         fixed, user_grid = split_grid(name, _config_for(label, name, settings))
@@ -214,7 +227,7 @@ def compare_models(
             )  # fmt: skip
             config, tuned_over = found.config, grid
             trials = found.trials.drop(columns="best").round(5).to_dict(orient="records")
-        run = _Run(label, name, config, protocol, ks, exclude_seen, metrics, options)
+        run = _Run(label, name, config, protocol, ks, exclude_seen, metrics, options, item_vectors)
         extra: dict[str, Any] = {"trials": trials, "fixed": fixed, "tuned_over": tuned_over}
         if found is not None and found.model is not None:
             say(f"{label}: testing the best tuned model (already fit on train)")
@@ -222,6 +235,16 @@ def compare_models(
         else:
             say(f"{label}: fitting on train and testing")
             rows.append(run.test_row(split, **extra))
+        base = rows[-1]
+        for reranker in rerankers:
+            say(f"{label}: re-ranking with {reranker.spec.label} and testing")
+            assert base.model_obj is not None
+            fitted = (base.model_obj, base.fit_seconds)
+            rows.append(
+                run.test_row(split, variant=reranker.spec.label, fitted=fitted, rerank=reranker)
+            )
+            rows[-1].model_obj = None
+        base.model_obj = None  # fitted models are not kept past their variants
         if refit and len(split.valid):
             say(f"{label}: refitting on train + valid")
             nothing = split.valid.subset(np.empty(0, dtype=np.int64))
@@ -247,6 +270,7 @@ class _Run:
     exclude_seen: bool
     metrics: Sequence[str] | None = None
     options: FitOptions | None = None
+    item_vectors: np.ndarray | None = None
 
     def test_row(
         self,
@@ -256,18 +280,47 @@ class _Run:
         fitted: tuple[Recommender, float] | None = None,
         fixed: dict[str, Any] | None = None,
         tuned_over: dict[str, list[Any]] | None = None,
+        rerank: Reranker | None = None,
     ) -> ModelResult:
         model, res, fit_s, eval_s = fit_and_evaluate(
             self.family, self.config, split, self.protocol,
             ks=self.ks, exclude_seen=self.exclude_seen, fitted=fitted, metrics=self.metrics,
-            options=self.options,
+            options=self.options, item_vectors=self.item_vectors, rerank=rerank,
         )  # fmt: skip
         return ModelResult(
             self.label, self.protocol, res.summary(), fit_s, eval_s,
             model.config.model_dump(mode="json"), variant=variant, trials=trials or [],
             result=res, family=self.family, fixed=dict(fixed or {}),
-            tuned_over=dict(tuned_over or {}),
+            tuned_over=dict(tuned_over or {}), model_obj=model,
         )  # fmt: skip
+
+
+def build_reranker(spec: RerankSpec, data: Dataset, item_vectors: np.ndarray | None) -> Reranker:
+    """The re-ranker for `spec` over `data`'s catalogue: item text embeddings for mmr, the
+    items' genres for calibrated (a column named genres or genre, values split on |)."""
+    if spec.method == "mmr":
+        if item_vectors is None:
+            raise ConfigError(
+                f"re-ranker {spec.label} needs item text embeddings: the items need text "
+                "and the text extra must be installed"
+            )
+        return Reranker(spec, vectors=unit_rows(item_vectors))
+    column = genre_column(data)
+    assert data.items is not None
+    categories, _ = category_matrix(data.items[column].tolist())
+    return Reranker(spec, categories=categories)
+
+
+def genre_column(data: Dataset) -> str:
+    """The items' genre column (genres or genre), or a ConfigError saying it is missing."""
+    columns = [] if data.items is None else list(data.items.columns)
+    for name in ("genres", "genre", "categories", "category"):
+        if name in columns:
+            return name
+    raise ConfigError(
+        "the calibrated re-ranker needs item genres: an items table with a 'genres' column "
+        f"(values like Action|Comedy); have: {', '.join(map(str, columns)) or 'no items table'}"
+    )
 
 
 def results_frame(rows: Sequence[ModelResult]) -> pd.DataFrame:

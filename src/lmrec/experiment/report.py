@@ -200,6 +200,74 @@ def write_chart(
     return path
 
 
+#: the beyond-accuracy chart's panels, in order (those a comparison measured are drawn)
+BEYOND_PANELS = ("diversity", "novelty", "longtail", "serendipity", "coverage", "gini")
+
+
+def beyond_values(rows: Sequence[ModelResult], key: str) -> list[tuple[str, float, list[float]]]:
+    """(label, value, [low, high]) per row for one metric key: per-user metrics get the
+    report's per-user bootstrap interval, Gini the interval over resampled users that
+    evaluate() computed; coverage has none (NaN bounds)."""
+    from lmrec.evaluation.stats import bootstrap_ci
+
+    out = []
+    for r in rows:
+        if key not in r.metrics:
+            continue
+        value = float(r.metrics[key])
+        ci = [np.nan, np.nan]
+        if r.result is not None and key in r.result.per_user:
+            lo, hi = bootstrap_ci(r.result.per_user[key].to_numpy(), n_boot=1000, seed=0)
+            ci = [float(lo), float(hi)]
+        elif r.result is not None and key in r.result.meta.get("catalogue_ci", {}):
+            ci = list(r.result.meta["catalogue_ci"][key])
+        out.append((_label(r), value, ci))
+    return out
+
+
+def write_beyond_chart(rows: Sequence[ModelResult], path: Path, k: int = 10) -> Path | None:
+    """One panel per beyond-accuracy metric at k: a bar per model with its 95% bootstrap
+    interval as an error bar. None when the comparison measured none of them."""
+    panels = [(m, beyond_values(rows, f"{m}@{k}")) for m in BEYOND_PANELS]
+    panels = [(m, vals) for m, vals in panels if vals]
+    if not panels:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    n_models = max(len(vals) for _, vals in panels)
+    cols = min(3, len(panels))
+    n_rows = (len(panels) + cols - 1) // cols
+    fig, axes = plt.subplots(
+        n_rows, cols, figsize=(max(9, 1.0 * n_models * cols), 3.4 * n_rows), squeeze=False
+    )
+    for ax, (metric, vals) in zip(axes.ravel(), panels, strict=False):
+        labels = [v[0] for v in vals]
+        heights = np.array([v[1] for v in vals])
+        bounds = np.array([v[2] for v in vals], dtype=np.float64)
+        err = np.vstack([heights - bounds[:, 0], bounds[:, 1] - heights])
+        err = np.where(np.isfinite(err), np.maximum(err, 0.0), 0.0)
+        x = np.arange(len(vals))
+        ax.bar(x, heights, yerr=err, capsize=3, color="#4c72b0")
+        ax.set_xticks(x, labels, rotation=35, ha="right", fontsize=8)
+        better = "lower is better" if metric == "gini" else "higher: more " + {
+            "diversity": "varied lists", "novelty": "unfamiliar items",
+            "longtail": "long-tail items", "serendipity": "surprising hits",
+            "coverage": "catalogue shown",
+        }[metric]  # fmt: skip
+        ax.set_title(f"{metric}@{k} ({better})", fontsize=9)
+    for ax in axes.ravel()[len(panels) :]:
+        ax.axis("off")
+    fig.suptitle("beyond accuracy, with 95% bootstrap intervals", fontsize=10)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
 def write_report(
     rows: Sequence[ModelResult],
     out_dir: Path,
@@ -221,10 +289,14 @@ def write_report(
     markdown = write_markdown(
         rows, out_dir / "report.md", title=title, context=context, metric=metric, ks=ks
     )
-    return {
+    paths = {
         "paired tests": tests_path,
         "json": write_json(rows, out_dir / "results.json"),
         "csv": csv_path,
         "markdown": markdown,
         "chart": write_chart(rows, out_dir / "chart.png", headline(frame, ks)[:2]),
     }
+    beyond = write_beyond_chart(rows, out_dir / "beyond.png", k=min(ks))
+    if beyond is not None:
+        paths["beyond-accuracy chart"] = beyond
+    return paths
