@@ -18,6 +18,7 @@ def register(app: typer.Typer) -> None:
         "lmrec.cli.search_cmd",
         "lmrec.cli.profile_cmd",
         "lmrec.cli.items_cmd",
+        "lmrec.cli.tune_cmd",
     ):
         try:
             mod = importlib.import_module(module)

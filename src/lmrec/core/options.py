@@ -43,6 +43,9 @@ class FitOptions:
     resume: bool = False
     text_backend: str | None = None
     report: Callable[[str], None] | None = field(default=None, compare=False)
+    #: called after every epoch of a torch model with (epoch, validation metric); it may
+    #: raise to stop training (a tuner prunes an unpromising trial this way)
+    on_epoch: Callable[[int, float | None], None] | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         if self.threads is not None and (isinstance(self.threads, bool) or self.threads < 1):

@@ -33,6 +33,7 @@ from lmrec.core.filters import ItemFilter
 from lmrec.core.options import FitOptions, split_run_settings
 from lmrec.core.query import Query
 from lmrec.core.ranking import NO_USER, mask_rows, rank, tie_priority, top_k
+from lmrec.core.search_space import SearchSpace
 from lmrec.data.dataset import Dataset
 from lmrec.data.idmap import IdMap
 from lmrec.errors import NotFittedError, UnknownIdError, UnsupportedError
@@ -82,6 +83,8 @@ class Recommender(ABC, Generic[C]):
     #: small grid (<= 12 combinations) of the most important hyper-parameters, searched on
     #: the validation split by model comparison; config field -> values to try
     tuning_grid: ClassVar[dict[str, list[Any]]] = {}
+    #: the deeper space `lmrec tune` searches (lmrec.core.search_space)
+    search_space: ClassVar[SearchSpace] = {}
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

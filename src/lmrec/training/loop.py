@@ -65,6 +65,8 @@ class LoopSettings:
     metric_name: str = "ndcg@10"
     #: where epoch lines go when `progress` is on (None: a progress bar on stderr)
     report: Callable[[str], None] | None = None
+    #: called after each epoch with (epoch, validation metric); may raise to stop
+    on_epoch: Callable[[int, float | None], None] | None = None
 
     def __post_init__(self) -> None:
         if self.epochs < 1:
@@ -178,6 +180,8 @@ def run_training(module: nn.Module, task: EpochTask, settings: LoopSettings) -> 
                 f"epoch {epoch + 1}/{settings.epochs}: loss {record.loss:.4f}, "
                 f"{settings.metric_name} {shown}{best} ({record.seconds:.1f}s)"
             )
+        if settings.on_epoch is not None:
+            settings.on_epoch(epoch, metric)
     else:
         stopped_early = state.bad_epochs >= settings.patience
     if bar is not None:

@@ -15,6 +15,7 @@ import scipy.sparse as sp
 from pydantic import Field
 from threadpoolctl import threadpool_limits
 
+from lmrec.core.search_space import Float, Int, SearchSpace
 from lmrec.data.dataset import Dataset
 from lmrec.models.base import ModelConfig, Recommender
 from lmrec.models.neighbours.item_item import presence
@@ -82,6 +83,12 @@ class ALS(_FactorModel[ALSConfig]):
     tuning_grid: ClassVar[dict[str, list[Any]]] = {
         "factors": [16, 64],
         "regularization": [5.0, 20.0, 50.0],
+    }
+    search_space: ClassVar[SearchSpace] = {
+        "factors": Int(16, 256, log=True),
+        "regularization": Float(0.01, 200.0, log=True),
+        "alpha": Float(0.1, 50.0, log=True),
+        "iterations": Int(5, 30),
     }
 
     def _implicit_model(self) -> Any:

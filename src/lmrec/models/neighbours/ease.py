@@ -13,6 +13,7 @@ import numpy as np
 import scipy.sparse as sp
 from pydantic import Field
 
+from lmrec.core.search_space import Float, SearchSpace
 from lmrec.data.dataset import Dataset
 from lmrec.errors import ConfigError
 from lmrec.models.base import ModelConfig
@@ -34,6 +35,7 @@ class EASE(ItemItemRecommender[EASEConfig]):
     name = "ease"
     state_attrs = ("weights_",)
     tuning_grid: ClassVar[dict[str, list[Any]]] = {"reg": [50.0, 150.0, 300.0, 500.0, 1000.0]}
+    search_space: ClassVar[SearchSpace] = {"reg": Float(1.0, 5000.0, log=True)}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

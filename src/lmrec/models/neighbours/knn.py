@@ -13,6 +13,7 @@ import numpy as np
 import scipy.sparse as sp
 from pydantic import Field
 
+from lmrec.core.search_space import Choice, Float, Int, SearchSpace
 from lmrec.data.dataset import Dataset
 from lmrec.models.base import ModelConfig, Recommender
 from lmrec.models.neighbours.item_item import ItemItemRecommender, presence
@@ -152,6 +153,11 @@ class ItemKNN(ItemItemRecommender[ItemKNNConfig]):
     tuning_grid: ClassVar[dict[str, list[Any]]] = {
         "neighbors": [50, 100, 200, 400],
         "shrink": [0.0, 20.0],
+    }
+    search_space: ClassVar[SearchSpace] = {
+        "neighbors": Int(10, 1000, log=True),
+        "shrink": Float(0.0, 200.0),
+        "normalize": Choice((False, True)),
     }
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

@@ -34,6 +34,7 @@ import torch
 from pydantic import Field
 from torch import nn
 
+from lmrec.core.search_space import Choice, Float, SearchSpace
 from lmrec.core.threads import torch_threads
 from lmrec.data.dataset import Dataset
 from lmrec.encoders.base import normalize_rows
@@ -105,6 +106,11 @@ class HybridRecommender(TorchRecommender[HybridConfig]):
     #: how much of the time items are seen through their text alone matters most: low
     #: suits items with interactions, high suits new items
     tuning_grid: ClassVar[dict[str, list[Any]]] = {"id_dropout": [0.1, 0.3, 0.6]}
+    search_space: ClassVar[SearchSpace] = {
+        "factors": Choice((32, 64, 128)),
+        "id_dropout": Float(0.0, 0.8),
+        "lr": Float(5e-4, 2e-2, log=True),
+    }
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

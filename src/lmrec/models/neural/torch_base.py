@@ -104,6 +104,7 @@ class TorchRecommender(Recommender[TC]):
             checkpoint_dir=run.checkpoint_dir,
             resume=run.resume,
             report=run.report,
+            on_epoch=run.on_epoch,
         )
 
     def _validator(

@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from pydantic import Field
 from torch import nn
 
+from lmrec.core.search_space import Choice, Float, Int, SearchSpace
 from lmrec.errors import ConfigError
 from lmrec.models.neural.item_repr import ItemRepresentation
 from lmrec.models.sequence.base import SequenceNetwork, SequentialConfig, SequentialRecommender
@@ -136,6 +137,12 @@ class SASRec(SequentialRecommender[SASRecConfig]):
 
     name = "sasrec"
     tuning_grid: ClassVar[dict[str, list[Any]]] = {"dropout": [0.2, 0.5], "hidden": [64, 128]}
+    search_space: ClassVar[SearchSpace] = {
+        "hidden": Choice((32, 64, 128)),
+        "n_layers": Int(1, 3),
+        "dropout": Float(0.1, 0.6),
+        "lr": Float(3e-4, 1e-2, log=True),
+    }
 
     def _build_net(self, items: ItemRepresentation) -> SequenceNetwork:
         return SASRecNet(items, self.config)
