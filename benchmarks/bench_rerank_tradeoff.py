@@ -1,6 +1,6 @@
 """NDCG@10 against intra-list diversity (MMR) and against miscalibration (calibrated
 re-ranking) for lambda from 0 to 1, EASE on MovieLens-100k (ratio split, seed 42, test
-once, reg 250 as the grid picks on validation). Prints a table and writes the plot.
+once, EASE reg fixed at 250: --reg). Prints a table and writes the plot.
 
     python benchmarks/bench_rerank_tradeoff.py --out docs/rerank_tradeoff.png
 """
