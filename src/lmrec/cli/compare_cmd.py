@@ -243,7 +243,7 @@ def compare(
         list[str] | None,
         typer.Option(
             "--rerank",
-            metavar="METHOD:LAMBDA",
+            metavar="SPEC",
             help="also test each model re-ranked: mmr:0.5 or calibrated:0.5 (repeatable; "
             "rows labelled 'model (mmr:0.5)')",
         ),
