@@ -23,6 +23,7 @@ model's prediction for the logged item, qe = its expectation under the target po
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -118,6 +119,27 @@ def ratio_estimate(
         draws[start:stop] = value(sums[:, :k], sums[:, k:])
     low, high = np.quantile(draws, [0.025, 0.975])
     return Estimate(name, point, float(low), float(high))
+
+
+def refit_estimate(
+    name: str,
+    statistic: Callable[[np.ndarray], float],
+    n: int,
+    *,
+    n_boot: int = N_BOOT,
+    seed: int = 0,
+) -> Estimate:
+    """An estimate whose reward model is fitted on the same rows: `statistic(counts)` fits
+    and estimates with row i counted `counts[i]` times. The point estimate counts every
+    row once; each resample refits, so the interval carries the model's own error too."""
+    if n < 1:
+        raise DataError("no logged rows to estimate from")
+    rng = np.random.default_rng(seed)
+    draws = np.array(
+        [statistic(np.bincount(rng.integers(0, n, n), minlength=n)) for _ in range(n_boot)]
+    )
+    low, high = np.quantile(draws, [0.025, 0.975])
+    return Estimate(name, float(statistic(np.ones(n, dtype=np.int64))), float(low), float(high))
 
 
 def ips(
