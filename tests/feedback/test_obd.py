@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 from lmrec.cli.main import _register_commands, app
 from lmrec.errors import FetchError
 from lmrec.feedback import obd
-from lmrec.feedback.bandit_ope import evaluate, shrunk_click_rates, uniform_policy
+from lmrec.feedback.bandit_ope import evaluate, reward_model, uniform_policy
 from lmrec.feedback.obd import MARKER, fetch_obd, read_obd
 
 _register_commands()
@@ -101,7 +101,8 @@ def test_hand_computed_estimates_on_a_tiny_log(tmp_path: Path, small_sample: dic
     assert rows["snips"].estimate == pytest.approx(3.125 / (8 * 0.625 + 2 * 2.5))
     # the reward model: (clicks + 100 * 0.2) / (shown + 100) per item, averaged by the target
     q = np.array([(1 + 20) / 108, (1 + 20) / 102])
-    assert shrunk_click_rates(log)[:, 0] == pytest.approx(q)
+    model = reward_model(uniform_policy(2, 1))
+    assert model.rates(np.array([8.0, 2.0]), np.array([1.0, 1.0])) == pytest.approx(q)
     assert rows["dm"].estimate == pytest.approx(q.mean())
     residual = (0.625 * (1 - q[0]) + 7 * 0.625 * -q[0] + 2.5 * (1 - q[1]) + 2.5 * -q[1]) / 10
     assert rows["dr"].estimate == pytest.approx(q.mean() + residual)

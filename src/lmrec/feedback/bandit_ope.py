@@ -13,8 +13,9 @@ from __future__ import annotations
 import numpy as np
 
 from lmrec.errors import DataError
-from lmrec.feedback.estimators import Estimate, ips, ratio_estimate, refit_estimate, snips
+from lmrec.feedback.estimators import Estimate, ips, ratio_estimate, snips
 from lmrec.feedback.obd import BanditLog
+from lmrec.feedback.reward_table import CellRewardModel
 
 #: pseudo-impressions of the position's click rate added to every (item, position)
 PRIOR_IMPRESSIONS = 100.0
@@ -25,19 +26,14 @@ def uniform_policy(n_items: int, n_positions: int) -> np.ndarray:
     return np.full((n_items, n_positions), 1.0 / n_items)
 
 
-def shrunk_click_rates(
-    log: BanditLog, counts: np.ndarray | None = None, prior: float = PRIOR_IMPRESSIONS
-) -> np.ndarray:
-    """(items, positions) click rate, each pulled towards its position's overall rate;
-    row i counts `counts[i]` times (once when None)."""
-    weight = np.ones(len(log)) if counts is None else counts.astype(np.float64)
-    cell = log.item * log.n_positions + log.position
-    size = log.n_items * log.n_positions
-    shape = (log.n_items, log.n_positions)
-    shown = np.bincount(cell, weights=weight, minlength=size).reshape(shape)
-    clicks = np.bincount(cell, weights=weight * log.click, minlength=size).reshape(shape)
-    position_rate = clicks.sum(axis=0) / np.maximum(shown.sum(axis=0), 1.0)
-    return (clicks + prior * position_rate) / (shown + prior)
+def reward_model(target: np.ndarray, prior: float = PRIOR_IMPRESSIONS) -> CellRewardModel:
+    """Cells are (item, position); a row's group is its position, where the target's
+    expected prediction is sum_a target[a, k] q[a, k]."""
+    n_items, k = target.shape
+    by_position = np.zeros((k, n_items * k))
+    for position in range(k):
+        by_position[position, np.arange(n_items) * k + position] = target[:, position]
+    return CellRewardModel(by_position, k, prior)
 
 
 def evaluate(log: BanditLog, target: np.ndarray, *, seed: int = 0) -> list[Estimate]:
@@ -48,28 +44,13 @@ def evaluate(log: BanditLog, target: np.ndarray, *, seed: int = 0) -> list[Estim
             f"the log has {(log.n_items, log.n_positions)}"
         )
     pe = target[log.item, log.position]
-    w = pe / log.propensity
-
-    def model_terms(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        q_table = shrunk_click_rates(log, counts)
-        q = q_table[log.item, log.position]
-        # expected predicted click under the target at the logged row's position
-        qe = (target * q_table).sum(axis=0)[log.position]
-        return q, qe
-
-    def dm(counts: np.ndarray) -> float:
-        _, qe = model_terms(counts)
-        return float(counts @ qe / counts.sum())
-
-    def dr(counts: np.ndarray) -> float:
-        q, qe = model_terms(counts)
-        return float(counts @ (qe + w * (log.click - q)) / counts.sum())
-
+    cells = (log.item * log.n_positions + log.position)[:, None]
+    w = (pe / log.propensity)[:, None]
+    model = reward_model(target)
     return [
         ips(log.click, pe, log.propensity, seed=seed),
         snips(log.click, pe, log.propensity, seed=seed),
-        refit_estimate("dm", dm, len(log), seed=seed),
-        refit_estimate("dr", dr, len(log), seed=seed),
+        *model.estimates(cells, log.click[:, None], w, log.position, seed=seed),
     ]
 
 

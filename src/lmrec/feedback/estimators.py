@@ -23,10 +23,11 @@ model's prediction for the logged item, qe = its expectation under the target po
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 
 import numpy as np
+import scipy.sparse as sp
 
 from lmrec.errors import DataError
 
@@ -82,6 +83,60 @@ def _rewards(rewards: np.ndarray) -> np.ndarray:
     return r
 
 
+Statistic = Callable[[np.ndarray], float]
+
+
+def bootstrap(
+    features: np.ndarray | sp.spmatrix,
+    statistics: Mapping[str, Statistic],
+    *,
+    n_boot: int = N_BOOT,
+    seed: int = 0,
+) -> list[Estimate]:
+    """Estimates that are functions of column sums of `features` (n rows, d columns),
+    with percentile bootstrap 95% intervals over rows. Each statistic maps the d sums to a
+    value: the point estimate counts each row once, a resample counts row i as often as
+    it was drawn, and all statistics share the resamples. A reward model fitted from such
+    sums (`reward_table`) is refitted in every resample, so its error is in the interval."""
+    f = sp.csr_matrix(features, dtype=np.float64)
+    f.eliminate_zeros()
+    n = f.shape[0]
+    if n < 1:
+        raise DataError("no logged rows to estimate from")
+    if n_boot < 1:
+        raise DataError(f"n_boot must be at least 1 (got {n_boot})")
+    by_column = f.T.tocsr()
+    rng = np.random.default_rng(seed)
+    draws = np.empty((len(statistics), n_boot))
+    chunk = max(1, _MAX_CELLS // n)
+    for start in range(0, n_boot, chunk):
+        size = min(n_boot, start + chunk) - start
+        # row i of resample b is drawn counts[i, b] times
+        flat = rng.integers(0, n, size=(size, n)) + (np.arange(size) * n)[:, None]
+        counts = np.bincount(flat.ravel(), minlength=size * n).reshape(size, n).T
+        sums = np.asarray(by_column @ counts.astype(np.float64)).T  # (size, d)
+        for j, statistic in enumerate(statistics.values()):
+            draws[j, start : start + size] = [statistic(row) for row in sums]
+    point = np.asarray(f.sum(axis=0)).ravel()
+    estimates = []
+    for j, (name, statistic) in enumerate(statistics.items()):
+        low, high = np.quantile(draws[j], [0.025, 0.975])
+        estimates.append(Estimate(name, float(statistic(point)), float(low), float(high)))
+    return estimates
+
+
+def ratio_statistic(k: int, offset: int = 0) -> Statistic:
+    """Sum over positions of num_k / den_k, the sums laid out as [num (k), den (k)] from
+    `offset`; a position whose weights all vanish in a resample contributes nothing."""
+
+    def value(sums: np.ndarray) -> float:
+        num, den = sums[offset : offset + k], sums[offset + k : offset + 2 * k]
+        safe = np.where(den > 0, den, 1.0)
+        return float(np.where(den > 0, num / safe, 0.0).sum())
+
+    return value
+
+
 def ratio_estimate(
     name: str,
     num: np.ndarray,
@@ -93,53 +148,11 @@ def ratio_estimate(
     """sum_k sum_i num[i,k] / sum_i den[i,k] (den = 1 when None), with a percentile
     bootstrap 95% interval over rows. The same seed draws the same resamples."""
     num = np.atleast_2d(np.asarray(num, dtype=np.float64).T).T
-    n, k = num.shape
     den = np.ones_like(num) if den is None else np.atleast_2d(np.asarray(den, np.float64).T).T
     if den.shape != num.shape:
         raise DataError(f"numerator {num.shape} and denominator {den.shape} differ in shape")
-    if n_boot < 1:
-        raise DataError(f"n_boot must be at least 1 (got {n_boot})")
-
-    def value(num_sums: np.ndarray, den_sums: np.ndarray) -> np.ndarray:
-        with np.errstate(invalid="ignore", divide="ignore"):
-            ratio = num_sums / den_sums
-        # a position whose weights all vanish in a resample contributes nothing
-        return np.where(den_sums > 0, ratio, 0.0).sum(axis=-1)
-
-    point = float(value(num.sum(axis=0), den.sum(axis=0)))
-    both = np.concatenate([num, den], axis=1)  # (n, 2k): one product for both sums
-    rng = np.random.default_rng(seed)
-    draws = np.empty(n_boot)
-    chunk = max(1, _MAX_CELLS // n)
-    for start in range(0, n_boot, chunk):
-        stop = min(n_boot, start + chunk)
-        resamples = rng.integers(0, n, size=(stop - start, n))
-        counts = np.stack([np.bincount(row, minlength=n) for row in resamples])
-        sums = counts @ both
-        draws[start:stop] = value(sums[:, :k], sums[:, k:])
-    low, high = np.quantile(draws, [0.025, 0.975])
-    return Estimate(name, point, float(low), float(high))
-
-
-def refit_estimate(
-    name: str,
-    statistic: Callable[[np.ndarray], float],
-    n: int,
-    *,
-    n_boot: int = N_BOOT,
-    seed: int = 0,
-) -> Estimate:
-    """An estimate whose reward model is fitted on the same rows: `statistic(counts)` fits
-    and estimates with row i counted `counts[i]` times. The point estimate counts every
-    row once; each resample refits, so the interval carries the model's own error too."""
-    if n < 1:
-        raise DataError("no logged rows to estimate from")
-    rng = np.random.default_rng(seed)
-    draws = np.array(
-        [statistic(np.bincount(rng.integers(0, n, n), minlength=n)) for _ in range(n_boot)]
-    )
-    low, high = np.quantile(draws, [0.025, 0.975])
-    return Estimate(name, float(statistic(np.ones(n, dtype=np.int64))), float(low), float(high))
+    features = np.concatenate([num, den], axis=1)
+    return bootstrap(features, {name: ratio_statistic(num.shape[1])}, n_boot=n_boot, seed=seed)[0]
 
 
 def ips(
