@@ -88,13 +88,37 @@ def test_items_upsert_and_frame(store: EventStore) -> None:
 
 
 def test_click_through_counts_clicks_on_shown_items(store: EventStore) -> None:
-    store.log_served([("r1", item, rank, "m", "1", 0.0) for rank, item in enumerate("abc", 1)])
-    store.log_served([("r1", "a", 1, "m", "1", 0.0)])  # logged twice: counted once
+    rows = [("r1", item, rank, "m", "1", 0.0, "greedy", 1.0) for rank, item in enumerate("abc", 1)]
+    store.log_served(rows)
+    store.log_served([("r1", "a", 1, "m", "1", 0.0, "greedy", 1.0)])  # twice: counted once
     clicks = [ev("c1", "u", "a", 1), ev("c2", "u", "a", 2), ev("c3", "u", "z", 3)]
     for c in clicks:
         c["request_id"] = "r1"
     store.add_events(clicks)
     assert store.click_through() == (3, 1)
+
+
+def test_a_store_from_before_propensities_gains_the_columns(tmp_path: Path) -> None:
+    """A served-list table created without the policy and propensity columns (as earlier
+    versions did) gets them when the store opens, and keeps its rows."""
+    import sqlite3
+
+    path = tmp_path / "old.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute(
+            "CREATE TABLE lmrec_served (request_id VARCHAR(64) NOT NULL, item_id VARCHAR(256) "
+            "NOT NULL, rank INTEGER NOT NULL, model VARCHAR(64) NOT NULL, version VARCHAR(16) "
+            "NOT NULL, served_at FLOAT NOT NULL, PRIMARY KEY (request_id, item_id))"
+        )
+        conn.execute("INSERT INTO lmrec_served VALUES ('old', 'a', 1, 'm', '1', 0.0)")
+    store = EventStore(f"sqlite:///{path}")
+    store.log_served([("new", "b", 1, "m", "2", 1.0, "epsilon:0.1", 0.905)])
+    store.close()
+    with sqlite3.connect(path) as conn:
+        rows = conn.execute(
+            "SELECT request_id, policy, propensity FROM lmrec_served ORDER BY request_id"
+        ).fetchall()
+    assert rows == [("new", "epsilon:0.1", 0.905), ("old", None, None)]
 
 
 def test_events_to_dataset(url: str, store: EventStore) -> None:

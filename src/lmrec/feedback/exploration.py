@@ -88,3 +88,18 @@ def parse_policy(spec: str) -> ExplorationPolicy:
     if kind == "softmax" and not parameter > 0.0:
         raise ConfigError(f"the softmax temperature must be positive (got {spec!r})")
     return ExplorationPolicy(kind, parameter)
+
+
+def parse_exploration(spec: str) -> dict[str, ExplorationPolicy]:
+    """Policies per model name: 'epsilon:0.1' for every model, or a comma-separated list
+    such as 'softmax:0.5,ease=epsilon:0.1' (a bare policy applies to models not named).
+    The key '' holds the policy for every other model."""
+    plan: dict[str, ExplorationPolicy] = {"": ExplorationPolicy()}
+    for part in (p.strip() for p in spec.split(",")):
+        if not part:
+            continue
+        name, sep, policy = part.partition("=")
+        if sep and not name.strip():
+            raise ConfigError(f"a model name is missing before '=' in {part!r}")
+        plan[name.strip() if sep else ""] = parse_policy(policy if sep else name)
+    return plan
