@@ -111,12 +111,30 @@ def test_run_ope_rows(world: ReplayWorld) -> None:
 
 
 def test_learning_bandits_beat_greedy_and_random(world: ReplayWorld) -> None:
-    curves = run_online(world, standard_bandits(world, None), 6000, seed=0)
+    run = run_online(world, standard_bandits(world, None), 6000, seed=0)
+    assert run.new_item_share is None  # this world has no new items
+    curves = run.curves
     final = {name: curve[-1] for name, curve in curves.items()}
     assert final["thompson"] > final["greedy"] and final["epsilon-greedy"] > final["greedy"]
     assert final["greedy"] > final["random"]
     assert final["thompson"] / 6000 <= oracle_value(world) * 1.05
     assert all(np.all(np.diff(c) >= 0) for c in curves.values())
+
+
+def test_new_items_reach_users_through_bandits_not_greedy() -> None:
+    ds = generate(n_users=120, n_items=80, n_interactions=4000, seed=5, explicit=True)
+    vectors = np.random.default_rng(0).normal(size=(ds.n_items, 8))
+    world = build_world(ds, n_candidates=6, k=3, new_items=0.2, item_vectors=vectors)
+    assert world.new_items is not None and world.new_items.any()
+    assert world.train.item_counts()[world.new_items].sum() == 0  # EASE never saw them
+    assert world.new_items[world.candidates[:, -2:]].all()  # the last two candidates
+    assert not world.new_items[world.candidates[:, :-2]].any()
+    share = run_online(world, standard_bandits(world, vectors), 3000, seed=0).new_item_share
+    assert share is not None
+    assert share["greedy"] == 0.0 and share["thompson"] > 0.05
+    assert share["random"] == pytest.approx(2 / 6, abs=0.03)
+    with pytest.raises(DataError, match="need item text embeddings"):
+        build_world(ds, new_items=0.2)
 
 
 def test_simulate_command_writes_rows_and_a_plot(tmp_path: Path) -> None:

@@ -102,6 +102,12 @@ def simulate_cmd(
     text: Annotated[
         bool, typer.Option("--text/--no-text", help="give the bandits the items' text embeddings")
     ] = True,
+    new_items: Annotated[
+        float,
+        typer.Option(
+            min=0.0, max=0.9, help="share of items added after training (found by their text)"
+        ),
+    ] = 0.0,
     seed: Annotated[int, typer.Option(help="seed of the log, the bootstrap and the bandits")] = 0,
 ) -> None:
     """Replay simulator on ratings: a popularity logger with known propensities shows
@@ -109,11 +115,13 @@ def simulate_cmd(
     the position is looked at); every estimator values an EASE target policy from that log
     beside its true value. Then greedy, random and learning bandits play online."""
     from lmrec.data import load_dataset
+    from lmrec.feedback.bandits import item_text_vectors
     from lmrec.feedback.simulator import build_world, run_ope
 
     with err_console.status(f"building the simulator on {data}"):
         dataset = load_dataset(data)
-        world = build_world(dataset)
+        vectors = item_text_vectors(dataset) if text or new_items else None
+        world = build_world(dataset, new_items=new_items, item_vectors=vectors)
     with err_console.status(f"logging {impressions:,} lists and estimating"):
         result = run_ope(world, impressions, seed=seed)
     typer.echo(
@@ -124,26 +132,24 @@ def simulate_cmd(
     console.print(_table(result.rows, "clicks per list"))
     _write_json(result.rows, json_out)
     if rounds:
-        _online(world, dataset if text else None, rounds, plot, seed)
+        _online(world, vectors if text else None, rounds, plot, seed)
 
 
-def _online(world: Any, dataset: Any, rounds: int, plot: Path | None, seed: int) -> None:
-    from lmrec.feedback.bandits import (
-        item_text_vectors,
-        oracle_value,
-        run_online,
-        standard_bandits,
-    )
+def _online(world: Any, vectors: Any, rounds: int, plot: Path | None, seed: int) -> None:
+    from lmrec.feedback.bandits import oracle_value, run_online, standard_bandits
 
-    vectors = None if dataset is None else item_text_vectors(dataset)
     with err_console.status(f"online bandits, {rounds:,} rounds"):
-        curves = run_online(world, standard_bandits(world, vectors), rounds, seed=seed)
+        run = run_online(world, standard_bandits(world, vectors), rounds, seed=seed)
+    curves = run.curves
     oracle = oracle_value(world)
-    rows = [
+    rows: list[dict[str, Any]] = [
         {"policy": name, "clicks": int(curve[-1]), "per list": curve[-1] / rounds,
          "share of best": curve[-1] / rounds / oracle}
         for name, curve in curves.items()
     ]  # fmt: skip
+    if run.new_item_share is not None:
+        for row in rows:
+            row["new items shown"] = run.new_item_share[row["policy"]]
     console.print(_table(rows, f"online, {rounds:,} rounds; best lists: {oracle:.4f} per list"))
     if plot is not None:
         _plot(curves, oracle, plot)

@@ -220,26 +220,41 @@ def standard_bandits(
     ]
 
 
+@dataclass(frozen=True)
+class OnlineRun:
+    """Cumulative clicks per round of each bandit, and the share of its impressions that
+    went to items added after training (None when the world has none)."""
+
+    curves: dict[str, np.ndarray]
+    new_item_share: dict[str, float] | None
+
+
 def run_online(
     world: ReplayWorld, bandits: list[ListBandit], rounds: int, *, seed: int = 0
-) -> dict[str, np.ndarray]:
-    """Cumulative clicks per round of each bandit. Every bandit meets the same users in
-    the same order and the same click draws (common random numbers), so their curves
-    differ by their choices only."""
+) -> OnlineRun:
+    """Every bandit meets the same users in the same order and the same click draws
+    (common random numbers), so their curves differ by their choices only."""
     rng = np.random.default_rng(seed)
     users = rng.integers(0, world.n_users, rounds)
     draws = rng.random((rounds, world.k))
+    new = None if world.new_items is None else world.new_items[world.candidates]
     curves: dict[str, np.ndarray] = {}
+    shares: dict[str, float] = {}
     for bandit in bandits:
         own = np.random.default_rng([seed, len(curves)])
         clicks_per_round = np.empty(rounds)
+        new_shown = 0
         for t, user in enumerate(users):
             shown = bandit.choose(int(user), own)
             clicks = (draws[t] < world.examination * world.labels[user, shown]).astype(float)
             bandit.update(int(user), shown, clicks)
             clicks_per_round[t] = clicks.sum()
+            if new is not None:
+                new_shown += int(new[user, shown].sum())
         curves[bandit.name] = np.cumsum(clicks_per_round)
-    return curves
+        shares[bandit.name] = new_shown / (rounds * world.k)
+    has_new = new is not None and bool(new.any())
+    return OnlineRun(curves, shares if has_new else None)
 
 
 def oracle_value(world: ReplayWorld) -> float:

@@ -48,6 +48,7 @@ class ReplayWorld:
     popularity_order: np.ndarray  # (U, M) slots by training popularity, most popular first
     examination: np.ndarray  # (K,)
     train: Dataset  # what the candidate model saw
+    new_items: np.ndarray | None = None  # (n_items,) bool: added after training
 
     @property
     def n_users(self) -> int:
@@ -63,10 +64,22 @@ class ReplayWorld:
 
 
 def build_world(
-    dataset: Dataset, *, n_candidates: int = 10, k: int = 3, seed: int = 0
+    dataset: Dataset,
+    *,
+    n_candidates: int = 10,
+    k: int = 3,
+    seed: int = 0,
+    new_items: float = 0.0,
+    item_vectors: np.ndarray | None = None,
+    new_per_user: int = 2,
 ) -> ReplayWorld:
     """Split the ratings in half per user, fit EASE on the first half, and keep, for every
-    user with held-out ratings, the top `n_candidates` unrated items."""
+    user with held-out ratings, the top `n_candidates` unrated items.
+
+    With `new_items` > 0, that share of the catalogue is added after training: all of its
+    ratings are held out, EASE never sees it, and each user's last `new_per_user`
+    candidates are the new items closest in text (`item_vectors`) to the user's training
+    items, after EASE's top ones, so the model's own order puts them last."""
     from lmrec.models.registry import create_model
 
     if not dataset.explicit:
@@ -74,25 +87,44 @@ def build_world(
             f"the simulator needs explicit ratings (a click is a held-out rating >= "
             f"{CLICK_RATING:g}); {dataset.name} holds implicit feedback"
         )
+    if not 0.0 <= new_items < 1.0:
+        raise DataError(f"the share of new items must lie in [0, 1), not {new_items}")
+    if new_items > 0 and item_vectors is None:
+        raise DataError("new items need item text embeddings to be found by their text")
     split = random_split(dataset, (0.5, 0.0, 0.5), seed=seed)
-    held = split.test
+    is_new = np.random.default_rng(seed).random(dataset.n_items) < new_items
+    train = split.train.subset(~is_new[split.train.items_idx])
+    held = split.test.concat(split.train.subset(is_new[split.train.items_idx]))
     users = np.unique(held.users_idx)
-    if len(users) == 0 or n_candidates > dataset.n_items:
+    n_new = new_per_user if is_new.any() else 0
+    if len(users) == 0 or n_candidates > dataset.n_items or n_new >= n_candidates:
         raise DataError(f"{dataset.name} has too few ratings or items for the simulator")
-    model = create_model("ease").fit(split.train)
+    model = create_model("ease").fit(train)
     scores = model.score_users(users).astype(np.float64)
-    seen = split.train.binary_csr[users].toarray() > 0
-    scores[seen | np.isnan(scores)] = -np.inf
-    top = np.argpartition(-scores, n_candidates - 1, axis=1)[:, :n_candidates]
+    seen = train.binary_csr[users].toarray() > 0
+    scores[seen | np.isnan(scores) | is_new[None, :]] = -np.inf
+    candidates = _top(scores, n_candidates - n_new)
+    if n_new:
+        assert item_vectors is not None
+        profiles = np.asarray(train.binary_csr[users] @ item_vectors)
+        closeness = profiles @ item_vectors.T
+        closeness[:, ~is_new] = -np.inf
+        candidates = np.hstack([candidates, _top(closeness, n_new)])
     rows = np.arange(len(users))[:, None]
-    candidates = np.take_along_axis(top, np.argsort(-scores[rows, top], axis=1), axis=1)
     liked = held.csr.multiply(held.csr >= CLICK_RATING).tocsr()[users]
     labels = (np.asarray(liked[rows, candidates].todense()) > 0).astype(np.float64)
-    popularity = split.train.item_counts()[candidates]
+    popularity = train.item_counts()[candidates]
     popularity_order = np.argsort(-popularity, axis=1, kind="stable")
     return ReplayWorld(
-        users, candidates, labels, popularity_order, examination(k), split.train
+        users, candidates, labels, popularity_order, examination(k), train, is_new
     )  # fmt: skip
+
+
+def _top(scores: np.ndarray, n: int) -> np.ndarray:
+    """Per row, the columns of the n highest scores, highest first."""
+    top = np.argpartition(-scores, n - 1, axis=1)[:, :n]
+    rows = np.arange(len(scores))[:, None]
+    return np.take_along_axis(top, np.argsort(-scores[rows, top], axis=1), axis=1)
 
 
 @dataclass(frozen=True)
