@@ -14,6 +14,7 @@ from lmrec.feedback import (
     slate_ips,
     snips,
 )
+from lmrec.feedback.estimators import bootstrap, ratio_statistic
 
 # three logged single actions: w = pe / p0 = [2, 2, 0.5]
 R = np.array([1.0, 0.0, 1.0])
@@ -89,3 +90,22 @@ def test_bad_inputs_name_the_array() -> None:
         slate_ips(np.ones((2, 2)), np.ones((2, 2)), np.ones((2, 2)))
     with pytest.raises(DataError, match="no logged rows"):
         ips(np.array([]), np.array([]), np.array([]))
+
+
+def test_statistics_share_resamples_and_match_their_single_runs() -> None:
+    rng = np.random.default_rng(4)
+    r = rng.binomial(1, 0.3, 400).astype(float)
+    p0 = rng.uniform(0.2, 0.9, 400)
+    pe = rng.uniform(0.2, 0.9, 400)
+    w = pe / p0
+    features = np.column_stack([w * r, np.ones(400), w])
+    both = bootstrap(
+        features,
+        {
+            "ips": ratio_statistic(1),
+            "snips": lambda s: float(s[0] / s[2]),
+        },
+        seed=7,
+    )
+    assert both[0] == ips(r, pe, p0, seed=7)
+    assert both[1] == snips(r, pe, p0, seed=7)
