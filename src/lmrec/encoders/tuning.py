@@ -175,6 +175,7 @@ def _load_fresh(location: str, local: bool, settings: TuneSettings) -> Any:
     with quiet_transformers():
         model = SentenceTransformer(location, device=settings.device, local_files_only=local)
     model.max_seq_length = settings.max_length
+    model.model_card_data.generate_widget_examples = False  # it draws a progress bar
     return model
 
 
