@@ -3,6 +3,7 @@ simulator on rating data."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from typing import Annotated, Any
@@ -71,7 +72,10 @@ def obd_cmd(
     log = read_obd(directory, behavior, campaign)
     truth_log = read_obd(directory, "random", campaign)
     truth = on_policy(truth_log, seed=seed)
-    policy = uniform_policy(log.n_items, log.n_positions)
+    # the catalogue is every item either log showed (a Thompson log may skip some)
+    n_items = max(log.n_items, truth_log.n_items)
+    log = dataclasses.replace(log, n_items=n_items)
+    policy = uniform_policy(n_items, log.n_positions)
     rows = [{**est.as_dict(), "truth": truth.estimate} for est in evaluate(log, policy, seed=seed)]
     rows.append({**truth.as_dict(), "estimator": "truth (random log)", "truth": truth.estimate})
     typer.echo(
