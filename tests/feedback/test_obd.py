@@ -182,3 +182,25 @@ def test_real_sample_truth_and_intervals(tmp_path: Path) -> None:
     assert rows[-1]["estimate"] == pytest.approx(0.0038)
     for row in rows:
         assert row["ci_low"] <= row["truth"] <= row["ci_high"], row
+
+
+def test_the_catalogue_counts_items_only_the_random_log_showed(
+    tmp_path: Path, dead_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the Thompson log only ever showed item 0 (chance 0.9); the random log shows 0 and 1
+    bts_only_zero = _log([(0, 1, 1, 0.9)] + [(0, 1, 0, 0.9)] * 9)
+    files = {
+        f"{b}/{c}/{c}.csv": (bts_only_zero if b == "bts" else RANDOM)
+        for b in ("bts", "random")
+        for c in obd.CAMPAIGNS
+    }
+    table = {rel: hashlib.sha256(text.encode()).hexdigest() for rel, text in files.items()}
+    monkeypatch.setattr(obd, "SAMPLE_SHA256", table)
+    archive = _sdist(tmp_path / "obp-0.4.1.tar.gz", files)
+    monkeypatch.setattr(obd, "DEFAULT_PIP_DOWNLOAD", tuple(_copy(archive)))
+    monkeypatch.setenv("LMREC_OBD_URL", dead_url)
+    out = tmp_path / "rows.json"
+    args = ["ope", "obd", "--home", str(tmp_path / "h"), "--json", str(out)]
+    assert CliRunner().invoke(app, args).exit_code == 0
+    ips_row = json.loads(out.read_text())[0]
+    assert ips_row["estimate"] == pytest.approx(0.5 / 0.9 * 1 / 10)  # uniform: 1 of 2 items
