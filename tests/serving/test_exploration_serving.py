@@ -3,6 +3,7 @@ model's top candidates, and every served row carries the policy and the item's c
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -95,3 +96,52 @@ def test_a_bad_policy_is_one_line_at_start(
 def test_make_settings_rejects_a_bad_policy(registry_dir: Path, tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="softmax temperature must be positive"):
         make_settings(registry_dir, f"sqlite:///{tmp_path / 'e.db'}", exploration="softmax:0")
+
+
+def test_ope_served_values_greedy_from_the_services_epsilon_log(
+    registry_dir: Path, db_url: str, tmp_path: Path
+) -> None:
+    """Serve with epsilon 0.5, click some shown items by request id, then value greedy and
+    the logger itself from that log with `lmrec ope served`."""
+    from typer.testing import CliRunner
+
+    from lmrec.cli.main import _register_commands, app
+
+    liked = {"i3", "i4", "i6"}
+    settings = make_settings(registry_dir, db_url, exploration="epsilon:0.5")
+    with TestClient(create_app(settings)) as client:
+        clicks = []
+        for n in range(60):
+            user = f"u{1 + n % 4}"
+            answer = client.get(f"/v1/users/{user}/recommendations", params={"k": 2}).json()
+            for item in answer["items"]:
+                if item["item_id"] in liked:
+                    clicks.append(
+                        {"event_id": f"c{len(clicks)}", "user_id": user, "type": "click",
+                         "item_id": item["item_id"], "request_id": answer["request_id"]}
+                    )  # fmt: skip
+        assert clicks, "the rule clicked nothing"
+        assert client.post("/v1/events", json=clicks, headers=AUTH).status_code == 200
+    rows = _served(db_url)
+    own = [r for r in rows if r[5] >= 0.5]  # the model's own item at its rank
+    assert own and len(own) < len(rows)
+    clicked = {(c["request_id"], c["item_id"]) for c in clicks}
+    greedy_by_hand = sum(1 / r[5] for r in own if (r[0], r[1]) in clicked) / 60
+
+    _register_commands()
+    out = tmp_path / "served.json"
+    args = ["ope", "served", "--model", "pop", "--db", db_url, "--json", str(out)]
+    result = CliRunner().invoke(app, [*args, "--target", "greedy"])
+    assert result.exit_code == 0, result.output
+    by_name = {r["estimator"]: r for r in json.loads(out.read_text())}
+    assert by_name["logged"]["estimate"] == pytest.approx(len(clicks) / 60)
+    assert by_name["iips"]["estimate"] == pytest.approx(greedy_by_hand)
+
+    result = CliRunner().invoke(app, [*args, "--target", "epsilon:0.5"])
+    assert result.exit_code == 0, result.output
+    by_name = {r["estimator"]: r for r in json.loads(out.read_text())}
+    for name in ("iips", "snips"):  # the logger valued on its own log: the logged mean
+        assert by_name[name]["estimate"] == pytest.approx(len(clicks) / 60)
+
+    refused = CliRunner().invoke(app, [*args, "--target", "softmax:1"])
+    assert refused.exit_code == 2 and "needs the model's scores" in refused.output

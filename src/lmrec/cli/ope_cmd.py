@@ -181,5 +181,44 @@ def _plot(curves: dict[str, Any], oracle: float, path: Path) -> None:
     plt.close(fig)
 
 
+@ope_app.command("served")
+def served_cmd(
+    model: Annotated[str, typer.Option(help="the model whose served lists to read")],
+    target: Annotated[
+        str, typer.Option(help="the policy to value: greedy or epsilon:E (same model)")
+    ] = "greedy",
+    db: Annotated[
+        str | None,
+        typer.Option(metavar="URL", help="event store (default: $LMREC_HOME/events.db)"),
+    ] = None,
+    json_out: Annotated[
+        Path | None, typer.Option("--json", metavar="FILE", help="write the rows as JSON")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="bootstrap seed")] = 0,
+) -> None:
+    """Value another exploration setting of a served model from the service's own log:
+    lists served with LMREC_EXPLORATION=epsilon:E (E <= 0.5), clicks and purchases joined
+    by request id. Prints clicks per list, logged and estimated."""
+    from lmrec.core.paths import lmrec_home
+    from lmrec.events.store import EventStore
+    from lmrec.feedback.exploration import parse_policy
+    from lmrec.feedback.served_ope import evaluate_served
+
+    policy = parse_policy(target)
+    store = EventStore(db or f"sqlite:///{lmrec_home() / 'events.db'}")
+    try:
+        frame = store.served_with_rewards(model)
+    finally:
+        store.close()
+    rows = [e.as_dict() for e in evaluate_served(frame, policy, seed=seed)]
+    typer.echo(
+        f"{model}: {frame['request_id'].nunique()} lists logged by "
+        f"{frame['policy'].iloc[0]}, {int(frame['reward'].sum())} rewarded items; "
+        f"target {policy.label}"
+    )
+    console.print(_table(rows, "clicks per list"))
+    _write_json(rows, json_out)
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(ope_app, name="ope")

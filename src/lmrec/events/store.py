@@ -258,6 +258,36 @@ class EventStore:
             clicks = conn.execute(select(func.count()).select_from(clicked)).scalar_one()
         return int(shown), int(clicks)
 
+    def served_with_rewards(
+        self, model: str | None = None, reward_types: Sequence[str] = ("click", "purchase")
+    ) -> pd.DataFrame:
+        """Every served row (request_id, item_id, rank, model, version, served_at, policy,
+        propensity) with `reward` 1 when an event of `reward_types` names its request and
+        item, else 0; only `model`'s rows when given."""
+        rewarded = (
+            select(events.c.request_id, events.c.item_id)
+            .where(events.c.type.in_(list(reward_types)))
+            .where(events.c.request_id.is_not(None))
+            .distinct()
+            .subquery()
+        )
+        query = select(
+            *served.c,
+            (rewarded.c.item_id.is_not(None)).label("reward"),
+        ).outerjoin(
+            rewarded,
+            (served.c.request_id == rewarded.c.request_id)
+            & (served.c.item_id == rewarded.c.item_id),
+        )
+        if model is not None:
+            query = query.where(served.c.model == model)
+        with self.engine.connect() as conn:
+            frame = pd.DataFrame(conn.execute(query.order_by(served.c.request_id, served.c.rank)))
+        if frame.empty:
+            frame = pd.DataFrame(columns=[*served.c.keys(), "reward"])
+        frame["reward"] = frame["reward"].astype(float)
+        return frame
+
 
 def events_to_dataset(
     url: str | Path, *, types: Iterable[str] | None = None, name: str = "event-store"
