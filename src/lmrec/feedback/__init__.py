@@ -1,8 +1,8 @@
 """Learning from feedback: off-policy estimators, the Open Bandit Dataset sample, a replay
 simulator on rating data and online bandits.
 
-Importing this package loads NumPy only; the simulator and the data readers are modules
-of their own (`lmrec.feedback.simulator`, `lmrec.feedback.obd`).
+Importing this package loads NumPy and SciPy only; the simulator and the data readers are
+modules of their own (`lmrec.feedback.simulator`, `lmrec.feedback.obd`).
 """
 
 from lmrec.feedback.estimators import (
