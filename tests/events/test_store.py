@@ -98,27 +98,30 @@ def test_click_through_counts_clicks_on_shown_items(store: EventStore) -> None:
     assert store.click_through() == (3, 1)
 
 
-def test_a_store_from_before_propensities_gains_the_columns(tmp_path: Path) -> None:
+def test_a_store_from_before_propensities_gains_the_columns(url: str) -> None:
     """A served-list table created without the policy and propensity columns (as earlier
     versions did) gets them when the store opens, and keeps its rows."""
-    import sqlite3
+    from sqlalchemy import create_engine, text
 
-    path = tmp_path / "old.db"
-    with sqlite3.connect(path) as conn:
+    old = create_engine(normalize_url(url))
+    with old.begin() as conn:
         conn.execute(
-            "CREATE TABLE lmrec_served (request_id VARCHAR(64) NOT NULL, item_id VARCHAR(256) "
-            "NOT NULL, rank INTEGER NOT NULL, model VARCHAR(64) NOT NULL, version VARCHAR(16) "
-            "NOT NULL, served_at FLOAT NOT NULL, PRIMARY KEY (request_id, item_id))"
+            text(
+                "CREATE TABLE lmrec_served (request_id VARCHAR(64) NOT NULL, item_id "
+                "VARCHAR(256) NOT NULL, rank INTEGER NOT NULL, model VARCHAR(64) NOT NULL, "
+                "version VARCHAR(16) NOT NULL, served_at FLOAT NOT NULL, "
+                "PRIMARY KEY (request_id, item_id))"
+            )
         )
-        conn.execute("INSERT INTO lmrec_served VALUES ('old', 'a', 1, 'm', '1', 0.0)")
-    store = EventStore(f"sqlite:///{path}")
+        conn.execute(text("INSERT INTO lmrec_served VALUES ('old', 'a', 1, 'm', '1', 0.0)"))
+    old.dispose()
+    store = EventStore(url)
     store.log_served([("new", "b", 1, "m", "2", 1.0, "epsilon:0.1", 0.905)])
+    frame = store.served_with_rewards()
     store.close()
-    with sqlite3.connect(path) as conn:
-        rows = conn.execute(
-            "SELECT request_id, policy, propensity FROM lmrec_served ORDER BY request_id"
-        ).fetchall()
-    assert rows == [("new", "epsilon:0.1", 0.905), ("old", None, None)]
+    assert frame["request_id"].tolist() == ["new", "old"]
+    assert frame["policy"].tolist()[0] == "epsilon:0.1" and frame["policy"].isna().tolist()[1]
+    assert frame["propensity"].tolist()[0] == pytest.approx(0.905)
 
 
 def test_events_to_dataset(url: str, store: EventStore) -> None:
