@@ -35,11 +35,11 @@ _HISTORY_SQL = (
 )
 _SERVED_SQL = (
     "INSERT INTO lmrec_served "
-    "(request_id, item_id, rank, model, version, served_at, policy, propensity) "
+    "(request_id, item_id, rank, model, version, served_at, policy, propensity, arm, user_id) "
     "VALUES ({values}) ON CONFLICT DO NOTHING"
 )
-#: (request_id, item_id, rank, model, version, served_at, policy, propensity)
-ServedRow = tuple[str, str, int, str, str, float, str, float]
+#: (request_id, item_id, rank, model, version, served_at, policy, propensity, arm, user_id)
+ServedRow = tuple[str, str, int, str, str, float, str, float, str | None, str | None]
 
 
 def normalize_url(url: str | Path) -> str:
@@ -78,7 +78,7 @@ class EventStore:
         self.dialect = self.engine.dialect.name
         mark = "?" if self.dialect == "sqlite" else "%s"
         self._history_sql = _HISTORY_SQL.format(p=mark)
-        self._served_sql = _SERVED_SQL.format(values=", ".join([mark] * 8))
+        self._served_sql = _SERVED_SQL.format(values=", ".join([mark] * 10))
         if create:
             try:
                 metadata.create_all(self.engine)
@@ -231,7 +231,7 @@ class EventStore:
     # ---- served recommendations ------------------------------------------------------------
     def log_served(self, rows: Sequence[ServedRow]) -> None:
         """Record shown items as (request_id, item_id, rank, model, version, served_at,
-        policy, propensity)."""
+        policy, propensity, arm, user_id)."""
         if not rows:
             return
         # Plain driver executemany: the driver loops in C. SQLAlchemy's per-row parameter
@@ -242,21 +242,30 @@ class EventStore:
 
     def click_through(self) -> tuple[int, int]:
         """(items shown in served recommendations, distinct clicks on shown items)."""
-        clicked = (
-            select(events.c.request_id, events.c.item_id)
-            .join(
-                served,
-                (served.c.request_id == events.c.request_id)
-                & (served.c.item_id == events.c.item_id),
-            )
-            .where(events.c.type == "click")
-            .distinct()
-            .subquery()
-        )
+        clicked = _clicked_shown().subquery()
         with self.engine.connect() as conn:
             shown = conn.execute(select(func.count()).select_from(served)).scalar_one()
             clicks = conn.execute(select(func.count()).select_from(clicked)).scalar_one()
         return int(shown), int(clicks)
+
+    def click_through_by_arm(self) -> dict[str, tuple[int, int]]:
+        """arm -> (items shown to the arm's users, distinct clicks on them), for the served
+        rows of an A/B split."""
+        clicked = _clicked_shown().add_columns(served.c.arm).subquery()
+        shown_q = (
+            select(served.c.arm, func.count())
+            .where(served.c.arm.is_not(None))
+            .group_by(served.c.arm)
+        )
+        clicks_q = (
+            select(clicked.c.arm, func.count())
+            .where(clicked.c.arm.is_not(None))
+            .group_by(clicked.c.arm)
+        )
+        with self.engine.connect() as conn:
+            shown = {arm: int(n) for arm, n in conn.execute(shown_q).all()}
+            clicks = {arm: int(n) for arm, n in conn.execute(clicks_q).all()}
+        return {arm: (n, clicks.get(arm, 0)) for arm, n in sorted(shown.items())}
 
     def served_with_rewards(
         self, model: str | None = None, reward_types: Sequence[str] = ("click", "purchase")
@@ -287,6 +296,19 @@ class EventStore:
             frame = pd.DataFrame(columns=[*served.c.keys(), "reward"])
         frame["reward"] = frame["reward"].astype(float)
         return frame
+
+
+def _clicked_shown() -> Any:
+    """Distinct (request, item) clicks on items a served list showed."""
+    return (
+        select(events.c.request_id, events.c.item_id)
+        .join(
+            served,
+            (served.c.request_id == events.c.request_id) & (served.c.item_id == events.c.item_id),
+        )
+        .where(events.c.type == "click")
+        .distinct()
+    )
 
 
 def events_to_dataset(

@@ -19,6 +19,7 @@ from lmrec.feedback.exploration import ExplorationPolicy, parse_exploration
 from lmrec.models.base import Recommender
 from lmrec.models.capabilities import SupportsAddItems
 from lmrec.search import supports_text_search
+from lmrec.serving.ab_split import parse_ab
 from lmrec.serving.live import LiveModel, ModelHub, ServiceUnavailable, items_frame_for
 from lmrec.serving.metrics import ServiceMetrics
 from lmrec.serving.settings import ServeSettings
@@ -41,6 +42,7 @@ class ServiceContext:
         self.metrics = metrics or ServiceMetrics()
         self.metrics.add_state_collector(self.metrics_state)
         self.exploration = parse_exploration(settings.exploration)
+        self.ab = parse_ab(settings.ab, settings.ab_salt)
         self._served: list[ServedRow] = []
         self._served_lock = threading.Lock()
         self._items_lock = threading.Lock()
@@ -137,6 +139,19 @@ class ServiceContext:
         """The policy drawing lists for the live model named `model`."""
         return self.exploration.get(model, self.exploration[""])
 
+    def ab_arm(self, user_id: str | None, model: str | None) -> str | None:
+        """The A/B arm answering a request: only requests for a user that name no model
+        take part (a history-only request has no stable unit to split by)."""
+        if self.ab is None or model is not None or user_id is None:
+            return None
+        arm = self.ab.arm_for(user_id)
+        if arm not in self.hub.snapshot():
+            raise ServiceUnavailable(
+                f"A/B arm '{arm}' (LMREC_AB={self.settings.ab!r}) is not live: promote a "
+                "version of it (`lmrec models promote NAME VERSION`) or change LMREC_AB"
+            )
+        return arm
+
     def log_served(
         self,
         request_id: str,
@@ -144,15 +159,18 @@ class ServiceContext:
         item_ids: Sequence[str],
         propensities: Sequence[float] | None = None,
         policy: str = "greedy",
+        *,
+        arm: str | None = None,
+        user_id: str | None = None,
     ) -> None:
-        """Queue one row per shown item, with the policy that drew the list and the chance
-        of the item at its position (1.0 for a greedy list)."""
+        """Queue one row per shown item, with the policy that drew the list, the chance
+        of the item at its position (1.0 for a greedy list), the A/B arm and the user."""
         if not self.settings.log_served or not item_ids:
             return
         now = time.time()
         chances = propensities if propensities is not None else [1.0] * len(item_ids)
-        rows = [
-            (request_id, item, rank, live.name, live.version, now, policy, float(p))
+        rows: list[ServedRow] = [
+            (request_id, item, rank, live.name, live.version, now, policy, float(p), arm, user_id)
             for rank, (item, p) in enumerate(zip(item_ids, chances, strict=True), start=1)
         ]
         with self._served_lock:
@@ -203,6 +221,7 @@ class ServiceContext:
     def metrics_state(self) -> dict[str, Any]:
         self.flush_served()
         shown, clicks = self.store.click_through()
+        arms = self.store.click_through_by_arm() if self.ab is not None else {}
         models = [
             {
                 "name": live.name,
@@ -217,6 +236,7 @@ class ServiceContext:
             "stored_items": self.store.count_items(),
             "impressions": shown,
             "clicks": clicks,
+            "arms": arms,
         }
 
 

@@ -67,7 +67,8 @@ def recommendations(ctx: Ctx, body: RecommendationRequest) -> RecommendationResp
 def answer(
     ctx: Ctx, body: RecommendationRequest, fields_at: str = "body"
 ) -> RecommendationResponse:
-    live = ctx.hub.get(body.model)  # this reference serves the whole request
+    arm = ctx.ab_arm(body.user_id, body.model)  # None outside an A/B test
+    live = ctx.hub.get(arm or body.model)  # this reference serves the whole request
     check_fields(live, body.fields, (fields_at, "fields"))
     history = body.history or []
     ctx.require_items(live, history, "history")
@@ -101,7 +102,15 @@ def answer(
         for item, values in zip(items, found_fields, strict=True):
             item.fields = values
     request_id = uuid.uuid4().hex
-    ctx.log_served(request_id, result.live, result.item_ids, propensities, policy.label)
+    ctx.log_served(
+        request_id,
+        result.live,
+        result.item_ids,
+        propensities,
+        policy.label,
+        arm=arm,
+        user_id=body.user_id,
+    )
     used = result.live
     ctx.metrics.recommendations.labels(used.name, used.version, str(result.cold_start)).inc()
     return RecommendationResponse(
@@ -110,4 +119,5 @@ def answer(
         version=used.version,
         request_id=request_id,
         cold_start=result.cold_start,
+        arm=arm,
     )
