@@ -21,6 +21,7 @@ def register(app: typer.Typer) -> None:
         "lmrec.cli.tune_cmd",
         "lmrec.cli.encoders_cmd",
         "lmrec.cli.ope_cmd",
+        "lmrec.cli.ab_cmd",
     ):
         try:
             mod = importlib.import_module(module)
