@@ -48,8 +48,9 @@ def test_a_challenger_whose_lists_draw_more_clicks_is_promoted(
     registry_dir: Path, tmp_path: Path, exploration: str
 ) -> None:
     """u3 (seen i1, i5) gets i2 first from v1 and i3 first from v2; users like i3, so v2's
-    lists are worth 0.5 clicks and v1's 0.25. With 600 lists the lower end clears v1's
-    estimate in every one of 1,000 simulated logs (the service draws without a seed)."""
+    lists are worth 0.5 clicks and v1's 0.25. With 600 lists the lower end cleared v1's
+    estimate in 1,000 of 1,000 simulated epsilon:0.5 logs and 200 of 200 softmax:1 logs
+    (the service draws without a seed, so the margin matters)."""
     db_url = f"sqlite:///{tmp_path / 'events.db'}"
     assert _serve_and_click(registry_dir, db_url, "i3", exploration, lists=600) > 0
     code, output = _promote(registry_dir, db_url, "--gate", "ope")
