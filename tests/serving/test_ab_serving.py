@@ -139,6 +139,7 @@ def test_the_split_is_stable_and_near_its_shares() -> None:
         ("pop:half,mf:0.5", "is not a number"),
         ("pop,mf", "needs the form MODEL:SHARE"),
         ("pop:0.5,pop:0.5", "given twice"),
+        ("pop@:0.5,mf:0.5", "NAME@VERSION"),
     ],
 )
 def test_a_bad_split_is_one_line_at_start(
@@ -148,3 +149,36 @@ def test_a_bad_split_is_one_line_at_start(
     with pytest.raises(ConfigError, match="LMREC_AB") as info:
         load_settings()
     assert message in str(info.value) and "\n" not in str(info.value)
+
+
+def test_two_versions_of_one_model_side_by_side(registry_dir: Path, tmp_path: Path) -> None:
+    """pop@1 (live) against pop@2 (registered, not live): each user's arm answers with its
+    version, whatever is promoted meanwhile."""
+    db_url = f"sqlite:///{tmp_path / 'events.db'}"
+    split = "pop@1:0.5,pop@2:0.5"
+    settings = make_settings(registry_dir, db_url, ab=split)
+    with TestClient(create_app(settings)) as client:
+        answers = {u: client.get(f"/v1/users/{u}/recommendations").json() for u in USERS}
+        # promoting version 2 does not move the pinned arms
+        promoted = client.post("/v1/models/pop/versions/2/promote", headers=AUTH)
+        assert promoted.status_code == 200, promoted.text
+        after = client.get("/v1/users/u3/recommendations").json()
+    assert {a["arm"] for a in answers.values()} == {"pop@1", "pop@2"}
+    for answer in answers.values():
+        assert answer["model"] == "pop" and f"pop@{answer['version']}" == answer["arm"]
+    assert after["version"] == answers["u3"]["version"]
+    store = EventStore(db_url)
+    with store.engine.connect() as conn:
+        logged = conn.execute(text("SELECT DISTINCT arm, version FROM lmrec_served")).fetchall()
+    store.close()
+    assert sorted(tuple(r) for r in logged) == [("pop@1", "1"), ("pop@2", "2")]
+
+
+def test_a_version_arm_that_does_not_load_is_a_503(registry_dir: Path, tmp_path: Path) -> None:
+    settings = make_settings(registry_dir, f"sqlite:///{tmp_path / 'e.db'}", ab="pop:0.5,pop@9:0.5")
+    with TestClient(create_app(settings)) as client:
+        answers = [client.get(f"/v1/users/{u}/recommendations") for u in USERS]
+    failed = [a for a in answers if a.status_code != 200]
+    assert failed and all(a.status_code == 503 for a in failed)
+    assert "A/B arm 'pop@9'" in failed[0].json()["detail"]
+    assert "not loaded" in failed[0].json()["detail"]

@@ -1,5 +1,6 @@
 """A/B tests in the service: requests that name no model are split between live models by
-a stable hash of the user id (LMREC_AB='ease:0.5,als:0.5').
+a stable hash of the user id (LMREC_AB='ease:0.5,als:0.5'); an arm NAME@VERSION serves that
+registered version, so two versions of one model can be compared ('ease@3:0.5,ease@4:0.5').
 
 The hash is SHA-256 of the salt and the user id, not Python's `hash` (salted per process),
 so a user keeps their arm across requests, restarts and replicas. Changing the salt
@@ -58,6 +59,9 @@ def parse_ab(spec: str, salt: str = "lmrec-ab") -> ABSplit | None:
             ) from None
         if not 0.0 < share <= 1.0:
             raise ConfigError(f"A/B arm {name!r}: share {share} must be in (0, 1]")
+        model, at, version = name.partition("@")
+        if at and not (model and version):
+            raise ConfigError(f"A/B arm {name!r}: write a version as NAME@VERSION, e.g. ease@3")
         if name in arms:
             raise ConfigError(f"A/B arm {name!r} is given twice")
         arms.append(name)

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from lmrec.errors import UnknownIdError
+from lmrec.errors import LmrecError, UnknownIdError
 from lmrec.events.store import EventStore, ServedRow
 from lmrec.feedback.exploration import ExplorationPolicy, parse_exploration
 from lmrec.models.base import Recommender
@@ -43,6 +43,8 @@ class ServiceContext:
         self.metrics.add_state_collector(self.metrics_state)
         self.exploration = parse_exploration(settings.exploration)
         self.ab = parse_ab(settings.ab, settings.ab_salt)
+        self._pinned: dict[str, LiveModel] = {}
+        self._pinned_errors: dict[str, str] = {}
         self._served: list[ServedRow] = []
         self._served_lock = threading.Lock()
         self._items_lock = threading.Lock()
@@ -52,6 +54,7 @@ class ServiceContext:
     # ---- life cycle ------------------------------------------------------------------------
     def start(self) -> None:
         self.hub.load_all()
+        self._load_pinned_arms()
         self._spawn(self._flush_loop, "lmrec-served-log")
         if self.settings.registry_poll_seconds > 0:
             self._spawn(self._poll_loop, "lmrec-registry-poll")
@@ -139,18 +142,34 @@ class ServiceContext:
         """The policy drawing lists for the live model named `model`."""
         return self.exploration.get(model, self.exploration[""])
 
-    def ab_arm(self, user_id: str | None, model: str | None) -> str | None:
-        """The A/B arm answering a request: only requests for a user that name no model
-        take part (a history-only request has no stable unit to split by)."""
+    def ab_arm(self, user_id: str | None, model: str | None) -> tuple[str, LiveModel] | None:
+        """The A/B arm answering a request and its model: only requests for a user that
+        name no model take part (a history-only request has no stable unit to split by)."""
         if self.ab is None or model is not None or user_id is None:
             return None
         arm = self.ab.arm_for(user_id)
-        if arm not in self.hub.snapshot():
-            raise ServiceUnavailable(
-                f"A/B arm '{arm}' (LMREC_AB={self.settings.ab!r}) is not live: promote a "
-                "version of it (`lmrec models promote NAME VERSION`) or change LMREC_AB"
+        live = self._pinned.get(arm) or self.hub.snapshot().get(arm)
+        if live is None:
+            why = self._pinned_errors.get(arm) or (
+                "not live: promote a version of it (`lmrec models promote NAME VERSION`)"
             )
-        return arm
+            raise ServiceUnavailable(
+                f"A/B arm '{arm}' (LMREC_AB={self.settings.ab!r}) is {why}, or change LMREC_AB"
+            )
+        return arm, live
+
+    def _load_pinned_arms(self) -> None:
+        """Arms NAME@VERSION serve that version whatever is live (two versions of one
+        model side by side); loaded once at start, they do not follow promotions."""
+        for arm in self.ab.arms if self.ab is not None else ():
+            name, sep, version = arm.partition("@")
+            if not sep:
+                continue
+            try:
+                self._pinned[arm] = self.hub.load(name, version)
+            except (LmrecError, OSError) as exc:
+                log.error("cannot load A/B arm %s: %s", arm, exc)
+                self._pinned_errors[arm] = f"not loaded ({exc})"
 
     def log_served(
         self,

@@ -67,8 +67,10 @@ def recommendations(ctx: Ctx, body: RecommendationRequest) -> RecommendationResp
 def answer(
     ctx: Ctx, body: RecommendationRequest, fields_at: str = "body"
 ) -> RecommendationResponse:
-    arm = ctx.ab_arm(body.user_id, body.model)  # None outside an A/B test
-    live = ctx.hub.get(arm or body.model)  # this reference serves the whole request
+    in_test = ctx.ab_arm(body.user_id, body.model)  # None outside an A/B test
+    arm = in_test[0] if in_test else None
+    # this reference serves the whole request
+    live = in_test[1] if in_test else ctx.hub.get(body.model)
     check_fields(live, body.fields, (fields_at, "fields"))
     history = body.history or []
     ctx.require_items(live, history, "history")
