@@ -69,6 +69,12 @@ class ClickNet(nn.Module):
         self.item_text = nn.Linear(vocab.text_dim, dim, bias=False)
         self.user_text = nn.Linear(vocab.text_dim, dim, bias=False)
         self.text_w = nn.Linear(2 * vocab.text_dim, 1, bias=False)
+        # first-order weights start at zero (plain logistic regression's start), so no
+        # random projection of the text outweighs the retriever's score at the start
+        nn.init.zeros_(self.text_w.weight)
+        nn.init.zeros_(self.dense_w.weight)
+        nn.init.normal_(self.item_text.weight, std=0.01)
+        nn.init.normal_(self.user_text.weight, std=0.01)
         for emb in self.cat:
             assert isinstance(emb, nn.Embedding)
             nn.init.normal_(emb.weight, std=0.01)

@@ -76,7 +76,13 @@ class PairTensors:
 
 
 class ClickTask:
-    """Binary cross-entropy on (user, candidate) pairs labelled click / no click."""
+    """Binary cross-entropy on (user, candidate) pairs labelled click / no click, plus
+    (with `list_weight` > 0) a listwise term per user: the softmax cross-entropy of the
+    user's clicked candidates among all of theirs (ListNet-style, Cao et al. 2007).
+    Cross-entropy alone calibrates the probabilities (AUC, log-loss); the listwise term
+    asks only for the order within each user's list, which is what the ranking is.
+
+    A batch is a set of users with all of their candidates."""
 
     def __init__(
         self,
@@ -86,21 +92,55 @@ class ClickTask:
         items: ItemTensors,
         batch_size: int,
         validate: Callable[[], float | None],
+        list_weight: float = 0.0,
     ) -> None:
         self.net, self.pairs, self.items = net, pairs, items
-        self.labels = torch.as_tensor(labels, dtype=torch.float32, device=pairs.items.device)
-        self.batch_size = batch_size
+        device = pairs.items.device
+        self.labels = torch.as_tensor(labels, dtype=torch.float32, device=device)
+        rows = pairs.user_rows.cpu().numpy()
+        n_rows = int(rows.max(initial=-1)) + 1
+        counts = np.bincount(rows, minlength=n_rows)
+        # (users, most candidates) pair indices, -1 = padding; pairs come grouped by user
+        width = int(counts.max(initial=1))
+        starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+        order = np.argsort(rows, kind="stable")
+        slot = np.arange(len(rows)) - starts[rows[order]]
+        table = np.full((n_rows, width), -1, dtype=np.int64)
+        table[rows[order], slot] = order
+        self.table = torch.as_tensor(table, device=device)
+        # users per batch so that a batch holds about batch_size pairs
+        self.users_per_batch = max(1, batch_size // width)
+        self.list_weight = list_weight
         self._validate = validate
 
-    def batches(self, rng: np.random.Generator) -> Iterator[tuple[ClickBatch, torch.Tensor]]:
-        order = torch.as_tensor(rng.permutation(len(self.pairs)), device=self.labels.device)
-        for start in range(0, len(order), self.batch_size):
-            pick = order[start : start + self.batch_size]
-            yield self.pairs.batch(self.items, pick), self.labels[pick]
+    def batches(
+        self, rng: np.random.Generator
+    ) -> Iterator[tuple[ClickBatch, torch.Tensor, torch.Tensor]]:
+        order = torch.as_tensor(rng.permutation(len(self.table)), device=self.table.device)
+        for start in range(0, len(order), self.users_per_batch):
+            table = self.table[order[start : start + self.users_per_batch]]
+            pick = table[table >= 0]
+            yield self.pairs.batch(self.items, pick), self.labels[pick], table
 
-    def loss(self, batch: tuple[ClickBatch, torch.Tensor]) -> torch.Tensor:
-        inputs, labels = batch
-        return binary_ce(self.net(inputs), labels)
+    def loss(self, batch: tuple[ClickBatch, torch.Tensor, torch.Tensor]) -> torch.Tensor:
+        inputs, labels, table = batch
+        logits = self.net(inputs)
+        loss = binary_ce(logits, labels)
+        if self.list_weight <= 0:
+            return loss
+        present = table >= 0
+        grid = torch.full(table.shape, -torch.inf, device=logits.device)
+        grid[present] = logits
+        clicks = torch.zeros(table.shape, device=logits.device)
+        clicks[present] = labels
+        n_clicks = clicks.sum(dim=1)
+        with_clicks = n_clicks > 0
+        if not bool(with_clicks.any()):
+            return loss
+        log_p = torch.log_softmax(grid[with_clicks], dim=1)
+        log_p = torch.where(present[with_clicks], log_p, torch.zeros_like(log_p))
+        listwise = -(clicks[with_clicks] * log_p).sum(dim=1) / n_clicks[with_clicks]
+        return loss + self.list_weight * listwise.mean()
 
     def validate(self) -> float | None:
         return self._validate()

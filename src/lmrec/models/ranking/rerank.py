@@ -5,11 +5,12 @@ items. The ranker (`ctr`: DeepFM; `fm` and `lr` as baselines; lmrec.models.ranki
 predicts the chance that the user clicks each candidate from user attributes, item
 attributes, text embeddings and the retriever's own score and rank.
 
-Training learns from the retriever's mistakes. The latest `ranker_holdout` share of each
-user's training interactions is held back, a copy of the retriever is fit on the rest, and
-its candidates for those users are labelled: a click where the user later took the item
-with a value >= `click_threshold` (any value on implicit data), no click otherwise (a lower
-rating, or a candidate never touched). The served retriever is then fit on all of the
+Training learns from the retriever's mistakes. A `ranker_holdout` share of each user's
+training interactions is held back (at random like a ratio split's held-out part, or the
+latest with ranker_split="latest"), a copy of the retriever is fit on the rest, and
+its candidates for those users are labelled: a click where the user took the item (with
+a value >= `click_threshold` when one is set, on rated data), no click otherwise (a
+candidate never touched, or a lower rating). The served retriever is then fit on all of the
 training data. With validation data, the ranker stops early on the validation NDCG@10 of
 the re-ranked lists.
 
@@ -62,14 +63,25 @@ class RerankConfig(TorchTrainConfig):
     candidates: int = Field(100, ge=1)
     #: "ctr" (DeepFM), or the baselines "fm" (factorisation machine), "lr" (logistic)
     ranker: Literal["ctr", "fm", "lr"] = "ctr"
-    #: share of each user's latest training interactions the ranker learns to predict
+    #: share of each user's training interactions the ranker learns to predict
     ranker_holdout: float = Field(0.2, gt=0.0, lt=1.0)
-    #: on rated data, values at or above this are clicks; lower ones are not
-    click_threshold: float = 4.0
+    #: which ones: "random" (like a ratio split's held-out part) or "latest" (like a
+    #: temporal split, and like serving, which predicts what comes next)
+    ranker_split: Literal["random", "latest"] = "random"
+    #: what the ranker learns to predict on rated data: None, any interaction (what the
+    #: ranking metrics count as relevant); a number, values at or above it (e.g. 4.0:
+    #: liked), lower ratings being non-clicks
+    click_threshold: float | None = None
     #: size of each field's vector, the MLP's widths (ctr only) and its dropout
     dim: int = Field(16, ge=1)
     hidden: tuple[int, ...] = (128, 64)
     dropout: float = Field(0.1, ge=0.0, lt=1.0)
+    #: weight of the listwise term (softmax cross-entropy of each user's clicked
+    #: candidates among theirs) added to the pointwise cross-entropy; 0: pointwise only
+    list_weight: float = Field(1.0, ge=0.0)
+    #: give each item its own learned vector (False: items are read by their
+    #: attributes and text alone)
+    item_ids: bool = True
     #: read item text embeddings (MiniLM by default; False: no text fields)
     use_text: bool = True
     text: TextSpec = Field(default_factory=TextSpec)
@@ -102,7 +114,7 @@ class RerankRecommender(Recommender[RerankConfig]):
         "max_activity_",
         "vocab_",
     )
-    tuning_grid: ClassVar[dict[str, list[Any]]] = {"candidates": [50, 100], "dim": [8, 16]}
+    tuning_grid: ClassVar[dict[str, list[Any]]] = {"ranker_split": ["random", "latest"]}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -129,7 +141,7 @@ class RerankRecommender(Recommender[RerankConfig]):
         self._device = resolve_device(self.options.device)
         has_id = train.item_counts() > 0
         self.user_codes_ = F.user_codes(train.users, train.n_users)
-        self.item_codes_ = F.item_codes(train.items, train.n_items, has_id)
+        self.item_codes_ = F.item_codes(train.items, train.n_items, has_id & cfg.item_ids)
         self.item_genres_ = F.genre_matrix(train.items, train.n_items)
         self.item_text_ = self._item_text(train)
         self.item_pop_ = F.item_popularity(train.csr)
@@ -144,7 +156,7 @@ class RerankRecommender(Recommender[RerankConfig]):
             ],
             dtype=np.int64,
         )
-        inner, targets = holdout_latest(train, cfg.ranker_holdout)
+        inner, targets = hold_back(train, cfg.ranker_holdout, cfg.ranker_split, cfg.seed)
         pairs, labels = self._training_pairs(train, inner, targets)
         if labels.sum() == 0:
             raise DataError(
@@ -167,6 +179,7 @@ class RerankRecommender(Recommender[RerankConfig]):
                 self._items_t,
                 cfg.batch_size,
                 self._validator(train, valid),
+                cfg.list_weight,
             )
             self.training_ = run_training(net, task, self._loop_settings())
             net.eval()
@@ -192,9 +205,13 @@ class RerankRecommender(Recommender[RerankConfig]):
         cands, cand_scores = self._candidates(raw, seen, users)
         assert self.user_codes_ is not None
         side = self._user_side(seen, self.user_codes_[users])
-        block = self._block(cands, cand_scores, side)
-        threshold = self.config.click_threshold if train.explicit else -np.inf
-        clicked = targets.multiply(targets >= threshold).tocsr() if train.explicit else targets
+        # popularity as the inner retriever saw it: counting the held-back interactions
+        # would tell the ranker which items were taken
+        block = self._block(cands, cand_scores, side, F.item_popularity(inner.csr))
+        threshold = self.config.click_threshold
+        clicked = targets
+        if train.explicit and threshold is not None:
+            clicked = targets.multiply(targets >= threshold).tocsr()
         rows_of = users[block.user_rows]
         labels = np.asarray(clicked[rows_of, block.items]).ravel() > 0
         return (block, side), labels.astype(np.float32)
@@ -273,11 +290,16 @@ class RerankRecommender(Recommender[RerankConfig]):
         assert self.item_text_ is not None and self.max_activity_ is not None
         return F.user_side(seen, codes, self.item_text_, float(self.max_activity_))
 
-    def _block(self, cands: np.ndarray, cand_scores: np.ndarray, side: F.UserSide) -> F.PairBlock:
+    def _block(
+        self,
+        cands: np.ndarray,
+        cand_scores: np.ndarray,
+        side: F.UserSide,
+        item_pop: np.ndarray | None = None,
+    ) -> F.PairBlock:
         assert self.item_text_ is not None and self.item_pop_ is not None
-        return F.pair_block(
-            cands, cand_scores, side, self.item_text_, self.item_pop_, self.config.candidates
-        )
+        pop = self.item_pop_ if item_pop is None else item_pop
+        return F.pair_block(cands, cand_scores, side, self.item_text_, pop, self.config.candidates)
 
     def _logits(self, block: F.PairBlock, side: F.UserSide) -> np.ndarray:
         assert self.net_ is not None and self._items_t is not None
@@ -450,10 +472,16 @@ def _below(raw: np.ndarray, cand_rows: np.ndarray, logits: np.ndarray) -> np.nda
     return out
 
 
-def holdout_latest(train: Dataset, share: float) -> tuple[Dataset, sp.csr_matrix]:
-    """(train without each user's latest `share` of interactions, those as a matrix of
-    values). Users with fewer than two interactions keep them all."""
-    order = np.lexsort((np.arange(train.n_interactions), train.timestamps, train.users_idx))
+def hold_back(
+    train: Dataset, share: float, how: Literal["random", "latest"], seed: int
+) -> tuple[Dataset, sp.csr_matrix]:
+    """(train without `share` of each user's interactions, those as a matrix of values):
+    the latest ones, or a seeded random choice. Users with one interaction keep it."""
+    if how == "latest":
+        key = train.timestamps
+    else:
+        key = np.random.default_rng([seed, 2]).random(train.n_interactions)
+    order = np.lexsort((np.arange(train.n_interactions), key, train.users_idx))
     users = train.users_idx[order]
     counts = np.bincount(users, minlength=train.n_users)
     starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
