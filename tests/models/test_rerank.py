@@ -146,3 +146,21 @@ def test_fold_in_follows_the_retriever() -> None:
     with pytest.raises(UnsupportedError, match="cannot score a new history"):
         model.recommend(Query(history=["i0", "i1"]))
     assert len(model.recommend("u0", k=3)) == 3
+
+
+def test_signal_models_are_read_saved_and_loaded(tmp_path: Path) -> None:
+    data = blocks()
+    config = {**FAST, "signals": ["itemknn", "pop"], "signal_configs": {"itemknn": {}}}
+    model = create_model("rerank", config).fit(data.train)
+    assert isinstance(model, RerankRecommender)
+    assert [m.name for m in model.signals_] == ["itemknn", "pop"]
+    assert model.vocab_ is not None and model.vocab_[-1] == 5 + 2  # two more dense values
+    model.save(tmp_path / "m")
+    assert (tmp_path / "m" / "signals" / "0-itemknn" / "model.json").exists()
+    loaded = load_model(tmp_path / "m")
+    users = np.arange(model.n_users)
+    np.testing.assert_array_equal(loaded.score_users(users), model.score_users(users))
+    with pytest.raises(ConfigError, match="not signals"):
+        create_model("rerank", {"signals": ["als"], "signal_configs": {"ease": {}}})
+    with pytest.raises(ConfigError, match="appear once"):
+        create_model("rerank", {"signals": ["als", "als"]})

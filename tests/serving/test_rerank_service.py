@@ -4,7 +4,6 @@ explanations that say what the ranker fell back on (no user attributes, no item 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient

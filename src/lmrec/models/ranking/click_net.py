@@ -34,6 +34,8 @@ class Vocab:
     items: int
     genres: int
     text_dim: int
+    #: dense per-pair values: DENSE plus one per extra signal model
+    n_dense: int = len(DENSE)
 
 
 @dataclass
@@ -42,7 +44,7 @@ class ClickBatch:
     item_codes: torch.Tensor  # (B, 2) long: decade, item
     rank_bucket: torch.Tensor  # (B,) long
     genres: torch.Tensor  # (B, G) float multi-hot
-    dense: torch.Tensor  # (B, len(DENSE)) float
+    dense: torch.Tensor  # (B, n_dense) float
     item_text: torch.Tensor  # (B, text_dim)
     user_text: torch.Tensor  # (B, text_dim)
 
@@ -64,8 +66,8 @@ class ClickNet(nn.Module):
         self.cat_w = nn.ModuleList(nn.Embedding(n, 1) for n in sizes)
         self.genre = nn.Parameter(torch.randn(vocab.genres, dim) * 0.01)
         self.genre_w = nn.Parameter(torch.zeros(vocab.genres))
-        self.dense = nn.Parameter(torch.randn(len(DENSE), dim) * 0.01)
-        self.dense_w = nn.Linear(len(DENSE), 1)  # its bias is the model's global bias
+        self.dense = nn.Parameter(torch.randn(vocab.n_dense, dim) * 0.01)
+        self.dense_w = nn.Linear(vocab.n_dense, 1)  # its bias is the model's global bias
         self.item_text = nn.Linear(vocab.text_dim, dim, bias=False)
         self.user_text = nn.Linear(vocab.text_dim, dim, bias=False)
         self.text_w = nn.Linear(2 * vocab.text_dim, 1, bias=False)
@@ -81,7 +83,7 @@ class ClickNet(nn.Module):
         for emb in self.cat_w:
             assert isinstance(emb, nn.Embedding)
             nn.init.zeros_(emb.weight)
-        n_fields = len(sizes) + 1 + len(DENSE) + 2
+        n_fields = len(sizes) + 1 + vocab.n_dense + 2
         layers: list[nn.Module] = []
         width = n_fields * dim
         for h in hidden if arch == "deepfm" else ():

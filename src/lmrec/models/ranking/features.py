@@ -15,6 +15,7 @@ the model falls back to what is known (`fallback_notes` says which).
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -47,7 +48,7 @@ class PairBlock:
     user_rows: np.ndarray  # (P,) row into the UserSide arrays
     items: np.ndarray  # (P,) item indices
     rank_bucket: np.ndarray  # (P,) int64
-    dense: np.ndarray  # (P, len(DENSE)) float32
+    dense: np.ndarray  # (P, len(DENSE) + signals) float32
 
 
 def user_codes(users: pd.DataFrame | None, n_users: int) -> np.ndarray:
@@ -129,17 +130,30 @@ def pair_block(
     item_text: np.ndarray,
     item_pop: np.ndarray,
     n_candidates: int,
+    signals: Sequence[np.ndarray] = (),
 ) -> PairBlock:
     """Features of every (row, item) in `candidates` (n, c), -1 = none, where
-    `candidates[:, j]` is the retriever's rank j and `scores` its scores of them."""
+    `candidates[:, j]` is the retriever's rank j and `scores` its scores of them.
+    `signals` are other models' scores over all items (n, n_items each)."""
     rows, cols = np.nonzero(candidates >= 0)
     items = candidates[rows, cols]
     return pair_block_at(
-        scores, rows, items, scores[rows, cols], cols, side, item_text, item_pop, n_candidates
+        candidates,
+        scores,
+        rows,
+        items,
+        scores[rows, cols],
+        cols,
+        side,
+        item_text,
+        item_pop,
+        n_candidates,
+        signals,
     )
 
 
 def pair_block_at(
+    candidates: np.ndarray,
     cand_scores: np.ndarray,
     rows: np.ndarray,
     items: np.ndarray,
@@ -149,19 +163,13 @@ def pair_block_at(
     item_text: np.ndarray,
     item_pop: np.ndarray,
     n_candidates: int,
+    signals: Sequence[np.ndarray] = (),
 ) -> PairBlock:
     """Features of the pairs (rows[p], items[p]) whose retriever score is item_scores[p]
     and rank ranks[p] (0 = first). Scores are z-scored with the mean and spread of each
     row's candidate scores `cand_scores` (n, c; -inf = none), so the ranker reads how far
     an item stands out for this user, not the retriever's own scale."""
-    s = np.where(np.isfinite(cand_scores), cand_scores, np.nan).astype(np.float64)
-    with np.errstate(all="ignore"), warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # rows without candidates
-        mean = np.nan_to_num(np.nanmean(s, axis=1))
-        std = np.nan_to_num(np.nanstd(s, axis=1))
-    own = np.asarray(item_scores, dtype=np.float64)
-    z = (own - mean[rows]) / np.where(std[rows] > 0, std[rows], 1.0)
-    z = np.clip(np.where(np.isfinite(z), z, -6.0), -6.0, 6.0)
+    z = _z_scores(cand_scores, rows, item_scores)
     rank = np.asarray(ranks, dtype=np.int64)
     bucket = np.minimum(np.floor(np.log2(rank + 1.0)).astype(np.int64), RANK_BUCKETS - 1)
     cosine = np.einsum("pd,pd->p", side.profile[rows], item_text[items])
@@ -172,10 +180,33 @@ def pair_block_at(
             cosine,
             item_pop[items],
             side.activity[rows],
+            *(_signal_z(signal, candidates, rows, items) for signal in signals),
         ],
         axis=1,
     ).astype(np.float32)
     return PairBlock(rows.astype(np.int64), items.astype(np.int64), bucket, dense)
+
+
+def _z_scores(cand_scores: np.ndarray, rows: np.ndarray, item_scores: np.ndarray) -> np.ndarray:
+    """item_scores z-scored with the mean and spread of their row's candidate scores."""
+    s = np.where(np.isfinite(cand_scores), cand_scores, np.nan).astype(np.float64)
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # rows without candidates
+        mean = np.nan_to_num(np.nanmean(s, axis=1))
+        std = np.nan_to_num(np.nanstd(s, axis=1))
+    own = np.asarray(item_scores, dtype=np.float64)
+    z = (own - mean[rows]) / np.where(std[rows] > 0, std[rows], 1.0)
+    return np.clip(np.where(np.isfinite(z), z, -6.0), -6.0, 6.0)
+
+
+def _signal_z(
+    signal: np.ndarray, candidates: np.ndarray, rows: np.ndarray, items: np.ndarray
+) -> np.ndarray:
+    """Another model's scores of the pairs, z-scored over each row's candidates."""
+    safe = np.where(candidates >= 0, candidates, 0)
+    at_cands = np.take_along_axis(np.asarray(signal, dtype=np.float64), safe, axis=1)
+    at_cands = np.where(candidates >= 0, at_cands, np.nan)
+    return _z_scores(at_cands, rows, np.asarray(signal, dtype=np.float64)[rows, items])
 
 
 def item_popularity(history: sp.csr_matrix) -> np.ndarray:

@@ -47,6 +47,7 @@ from lmrec.training.device import resolve_device, seed_everything
 from lmrec.training.loop import LoopSettings, TrainResult, run_training
 
 _RETRIEVER_DIR = "retriever"
+_SIGNALS_DIR = "signals"
 #: users re-ranked per pass when scoring many (bounds the pair arrays)
 _USERS_PER_PASS = 512
 
@@ -59,6 +60,11 @@ class RerankConfig(TorchTrainConfig):
     retriever: str = "ease"
     #: the retriever's own config, e.g. {"reg": 300}
     retriever_config: dict[str, Any] = Field(default_factory=dict)
+    #: other models whose scores of the candidates the ranker reads too (z-scored per
+    #: user), e.g. ["als", "content"]; each is fit like the retriever
+    signals: list[str] = Field(default_factory=list)
+    #: their configs by name, e.g. {"als": {"factors": 64}}
+    signal_configs: dict[str, dict[str, Any]] = Field(default_factory=dict)
     #: candidates re-ranked per user
     candidates: int = Field(100, ge=1)
     #: "ctr" (DeepFM), or the baselines "fm" (factorisation machine), "lr" (logistic)
@@ -92,6 +98,13 @@ class RerankConfig(TorchTrainConfig):
     weight_decay: float = Field(1e-4, ge=0)
     patience: int = Field(3, ge=1)
 
+    @field_validator("signals")
+    @classmethod
+    def _distinct_signals(cls, names: list[str]) -> list[str]:
+        if len(set(names)) != len(names) or "rerank" in names:
+            raise ValueError("each signal model may appear once, and not rerank itself")
+        return names
+
     @field_validator("retriever")
     @classmethod
     def _not_itself(cls, name: str) -> str:
@@ -120,8 +133,15 @@ class RerankRecommender(Recommender[RerankConfig]):
         super().__init__(*args, **kwargs)
         from lmrec.models.registry import get_model_class
 
-        get_model_class(self.config.retriever)  # an unknown name fails here, not at fit
+        for name in [self.config.retriever, *self.config.signals]:
+            get_model_class(name)  # an unknown name fails here, not at fit
+        unknown = set(self.config.signal_configs) - set(self.config.signals)
+        if unknown:
+            raise ConfigError(
+                f"rerank: signal_configs names {sorted(unknown)}, which are not signals"
+            )
         self.retriever_: Recommender[Any] | None = None
+        self.signals_: list[Recommender[Any]] = []
         self.weights_: np.ndarray | None = None
         self.user_codes_: np.ndarray | None = None
         self.item_codes_: np.ndarray | None = None
@@ -153,6 +173,7 @@ class RerankRecommender(Recommender[RerankConfig]):
                 train.n_items + 1,
                 self.item_genres_.shape[1],
                 self.item_text_.shape[1],
+                len(F.DENSE) + len(cfg.signals),
             ],
             dtype=np.int64,
         )
@@ -165,6 +186,10 @@ class RerankRecommender(Recommender[RerankConfig]):
                 "`candidates` or `ranker_holdout`, or use another retriever"
             )
         self.retriever_ = self._new_retriever().fit(train, valid, self._retriever_options())
+        self.signals_ = [
+            self._new_signal(name).fit(train, valid, self._retriever_options())
+            for name in cfg.signals
+        ]
         with torch_threads(self.options.threads):
             seed_everything(cfg.seed)
             net = self._new_net()
@@ -190,6 +215,24 @@ class RerankRecommender(Recommender[RerankConfig]):
 
         return create_model(self.config.retriever, self.config.retriever_config)
 
+    def _new_signal(self, name: str) -> Recommender[Any]:
+        from lmrec.models.registry import create_model
+
+        return create_model(name, self.config.signal_configs.get(name, {}))
+
+    def _signal_scores(
+        self, models: Sequence[Recommender[Any]], users: np.ndarray | None, rows: sp.csr_matrix
+    ) -> list[np.ndarray]:
+        """Each signal model's scores of known users (or of new history rows)."""
+        out = []
+        for model in models:
+            if users is not None:
+                out.append(np.asarray(model.score_users(users), dtype=np.float32))
+            else:
+                assert isinstance(model, FoldsIn)
+                out.append(np.asarray(model.score_histories(rows), dtype=np.float32))
+        return out
+
     def _retriever_options(self) -> Any:
         return self._new_retriever().options.under(self.options)
 
@@ -200,6 +243,10 @@ class RerankRecommender(Recommender[RerankConfig]):
         labelled by those items (see the module doc)."""
         users = np.flatnonzero(np.diff(targets.indptr) > 0)
         retriever = self._new_retriever().fit(inner, None, self._retriever_options())
+        signals = [
+            self._new_signal(name).fit(inner, None, self._retriever_options())
+            for name in self.config.signals
+        ]
         seen = inner.csr[users]
         raw = np.asarray(retriever.score_users(users), dtype=np.float32)
         cands, cand_scores = self._candidates(raw, seen, users)
@@ -207,7 +254,8 @@ class RerankRecommender(Recommender[RerankConfig]):
         side = self._user_side(seen, self.user_codes_[users])
         # popularity as the inner retriever saw it: counting the held-back interactions
         # would tell the ranker which items were taken
-        block = self._block(cands, cand_scores, side, F.item_popularity(inner.csr))
+        extra = self._signal_scores(signals, users, seen)
+        block = self._block(cands, cand_scores, side, extra, F.item_popularity(inner.csr))
         threshold = self.config.click_threshold
         clicked = targets
         if train.explicit and threshold is not None:
@@ -220,7 +268,7 @@ class RerankRecommender(Recommender[RerankConfig]):
         assert self.vocab_ is not None
         v = self.vocab_.tolist()
         n_user = len(F.USER_COLUMNS)
-        vocab = Vocab(tuple(v[:n_user]), v[n_user], v[n_user + 1], v[n_user + 2], v[n_user + 3])
+        vocab = Vocab(tuple(v[:n_user]), *v[n_user : n_user + 5])
         cfg = self.config
         net = ClickNet(vocab, RANKERS[cfg.ranker], cfg.dim, cfg.hidden, cfg.dropout)
         return net.to(self._device)
@@ -295,11 +343,14 @@ class RerankRecommender(Recommender[RerankConfig]):
         cands: np.ndarray,
         cand_scores: np.ndarray,
         side: F.UserSide,
+        signals: Sequence[np.ndarray],
         item_pop: np.ndarray | None = None,
     ) -> F.PairBlock:
         assert self.item_text_ is not None and self.item_pop_ is not None
         pop = self.item_pop_ if item_pop is None else item_pop
-        return F.pair_block(cands, cand_scores, side, self.item_text_, pop, self.config.candidates)
+        return F.pair_block(
+            cands, cand_scores, side, self.item_text_, pop, self.config.candidates, signals
+        )
 
     def _logits(self, block: F.PairBlock, side: F.UserSide) -> np.ndarray:
         assert self.net_ is not None and self._items_t is not None
@@ -315,7 +366,9 @@ class RerankRecommender(Recommender[RerankConfig]):
         raw = np.asarray(raw, dtype=np.float32)
         cands, cand_scores = self._candidates(raw, seen, users)
         side = self._user_side(seen, codes)
-        block = self._block(cands, cand_scores, side)
+        block = self._block(
+            cands, cand_scores, side, self._signal_scores(self.signals_, users, seen)
+        )
         logits = self._logits(block, side)
         out = _below(raw, block.user_rows, logits)
         out[block.user_rows, block.items] = logits
@@ -373,6 +426,7 @@ class RerankRecommender(Recommender[RerankConfig]):
         rows, cols = np.nonzero(present)
         asked = items[rows, cols]
         block = F.pair_block_at(
+            cands,
             cand_scores,
             rows,
             asked,
@@ -382,6 +436,7 @@ class RerankRecommender(Recommender[RerankConfig]):
             self.item_text_,
             self.item_pop_,
             c,
+            self._signal_scores(self.signals_, users, seen),
         )
         out = np.full(items.shape, np.nan, dtype=np.float64)
         out[rows, cols] = 1.0 / (1.0 + np.exp(-self._logits(block, side).astype(np.float64)))
@@ -405,15 +460,17 @@ class RerankRecommender(Recommender[RerankConfig]):
 
     # ---- abilities follow the retriever ------------------------------------------------------
     def declined_capabilities(self) -> frozenset[type]:
-        if self.retriever_ is not None and not isinstance(self.retriever_, FoldsIn):
+        models = [self.retriever_, *self.signals_] if self.retriever_ is not None else []
+        if not all(isinstance(m, FoldsIn) for m in models):
             return frozenset({FoldsIn})
         return frozenset()
 
     def _cannot_fold_in(self) -> str:
-        name = self.retriever_.name if self.retriever_ is not None else self.config.retriever
+        models = [self.retriever_, *self.signals_] if self.retriever_ is not None else []
+        lacking = [m.name for m in models if not isinstance(m, FoldsIn)]
         return (
-            f"rerank's retriever '{name}' cannot score a new history without refitting; "
-            "use a retriever with fold-in (e.g. ease, itemknn, als)"
+            f"rerank's model(s) {', '.join(lacking)} cannot score a new history without "
+            "refitting; use a retriever and signals with fold-in (e.g. ease, itemknn, als)"
         )
 
     @property
@@ -424,6 +481,8 @@ class RerankRecommender(Recommender[RerankConfig]):
     def _save_extra(self, path: Path) -> None:
         assert self.retriever_ is not None
         self.retriever_.save(path / _RETRIEVER_DIR)
+        for i, model in enumerate(self.signals_):
+            model.save(path / _SIGNALS_DIR / f"{i}-{model.name}")
 
     def _load_extra(self, path: Path) -> None:
         from lmrec.models.artifacts import load_model
@@ -432,6 +491,14 @@ class RerankRecommender(Recommender[RerankConfig]):
         if not sub.exists():
             raise ArtifactError(f"{path}: the rerank model's retriever is missing ({sub})")
         self.retriever_ = load_model(sub, self.options)
+        self.signals_ = []
+        for i, name in enumerate(self.config.signals):
+            sub = path / _SIGNALS_DIR / f"{i}-{name}"
+            if not sub.exists():
+                raise ArtifactError(
+                    f"{path}: the rerank model's signal '{name}' is missing ({sub})"
+                )
+            self.signals_.append(load_model(sub, self.options))
 
     def _after_load(self) -> None:
         assert self.weights_ is not None
