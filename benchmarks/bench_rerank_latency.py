@@ -2,7 +2,8 @@
 
     nice -n 10 .venv/bin/python benchmarks/bench_rerank_latency.py --threads 1
 
-Trains `rerank` (EASE retriever, `ctr` ranker) and EASE alone on the ml-100k 8:1:1
+Trains `rerank` (EASE retriever, `ctr` ranker, ALS and content as signals: the
+configuration of docs/benchmarks.md) and EASE alone on the ml-100k 8:1:1
 training part, registers both, and sends GET /v1/users/{id}/recommendations?k=10 to the
 real app in this process (FastAPI's TestClient: routing, validation, the model and JSON,
 no network), one request at a time for --requests users drawn with replacement. Prints
@@ -51,6 +52,8 @@ def main() -> None:
             "rerank",
             {
                 "retriever_config": {"reg": 300},
+                "signals": ["als", "content"],
+                "item_ids": False,
                 "candidates": args.candidates,
                 "epochs": args.epochs,
                 "threads": args.threads,
