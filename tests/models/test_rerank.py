@@ -164,3 +164,28 @@ def test_signal_models_are_read_saved_and_loaded(tmp_path: Path) -> None:
         create_model("rerank", {"signals": ["als"], "signal_configs": {"ease": {}}})
     with pytest.raises(ConfigError, match="appear once"):
         create_model("rerank", {"signals": ["als", "als"]})
+
+
+def test_multi_task_heads_rank_by_their_combination() -> None:
+    data = blocks(explicit=True)
+    config = {**FAST, "click_threshold": 4.0, "extra_heads": [5.0, None]}
+    single = create_model("rerank", config).fit(data.train)
+    assert isinstance(single, RerankRecommender) and single.net_ is not None
+    assert single.net_.n_tasks == 3
+    weighted = create_model("rerank", {**config, "head_weights": [0.0, 0.0, 1.0]})
+    weighted = weighted.fit(data.train)
+    assert isinstance(weighted, RerankRecommender)
+    users = np.arange(data.train.n_users)
+    # the same training (same seed, same heads); only the combination that orders differs
+    assert not np.array_equal(weighted.score_users(users), single.score_users(users))
+    seen = data.train.binary_csr[users[:4]]
+    items = np.tile(np.arange(6), (4, 1))
+    loved = create_model("rerank", {**config, "click_head": 1}).fit(data.train)
+    assert isinstance(loved, RerankRecommender)
+    p_liked = single.click_probabilities(users[:4], items, seen)
+    p_loved = loved.click_probabilities(users[:4], items, seen)
+    assert p_liked.shape == (4, 6) and not np.allclose(p_liked, p_loved)
+    with pytest.raises(ConfigError, match="head_weights needs 3"):
+        create_model("rerank", {**config, "head_weights": [1.0]})
+    with pytest.raises(ConfigError, match="click_head"):
+        create_model("rerank", {**config, "click_head": 3})

@@ -57,20 +57,22 @@ class ClickNet(nn.Module):
         dim: int = 16,
         hidden: tuple[int, ...] = (128, 64),
         dropout: float = 0.1,
+        n_tasks: int = 1,
     ) -> None:
         super().__init__()
         self.arch = arch
+        self.n_tasks = n_tasks
         sizes = [*vocab.user, vocab.decades, vocab.items, RANK_BUCKETS]
         assert len(vocab.user) == len(USER_COLUMNS)
         self.cat = nn.ModuleList(nn.Embedding(n, dim) for n in sizes)
-        self.cat_w = nn.ModuleList(nn.Embedding(n, 1) for n in sizes)
+        self.cat_w = nn.ModuleList(nn.Embedding(n, n_tasks) for n in sizes)
         self.genre = nn.Parameter(torch.randn(vocab.genres, dim) * 0.01)
-        self.genre_w = nn.Parameter(torch.zeros(vocab.genres))
+        self.genre_w = nn.Parameter(torch.zeros(vocab.genres, n_tasks))
         self.dense = nn.Parameter(torch.randn(vocab.n_dense, dim) * 0.01)
-        self.dense_w = nn.Linear(vocab.n_dense, 1)  # its bias is the model's global bias
+        self.dense_w = nn.Linear(vocab.n_dense, n_tasks)  # its bias is the model's global bias
         self.item_text = nn.Linear(vocab.text_dim, dim, bias=False)
         self.user_text = nn.Linear(vocab.text_dim, dim, bias=False)
-        self.text_w = nn.Linear(2 * vocab.text_dim, 1, bias=False)
+        self.text_w = nn.Linear(2 * vocab.text_dim, n_tasks, bias=False)
         # first-order weights start at zero (plain logistic regression's start), so no
         # random projection of the text outweighs the retriever's score at the start
         nn.init.zeros_(self.text_w.weight)
@@ -89,7 +91,7 @@ class ClickNet(nn.Module):
         for h in hidden if arch == "deepfm" else ():
             layers += [nn.Linear(width, h), nn.ReLU(), nn.Dropout(dropout)]
             width = h
-        self.mlp = nn.Sequential(*layers, nn.Linear(width, 1)) if arch == "deepfm" else None
+        self.mlp = nn.Sequential(*layers, nn.Linear(width, n_tasks)) if arch == "deepfm" else None
 
     def _cats(self, batch: ClickBatch) -> list[torch.Tensor]:
         return [
@@ -99,15 +101,17 @@ class ClickNet(nn.Module):
         ]
 
     def forward(self, batch: ClickBatch) -> torch.Tensor:
-        """Click logits (B,)."""
+        """Click logits (B, n_tasks): one column per head. The fields and the MLP's
+        hidden layers are shared by the heads (a shared bottom); each head has its own
+        first-order weights and output unit, and the pairwise (FM) term is common."""
         cats = self._cats(batch)
         genre_count = batch.genres.sum(dim=1, keepdim=True).clamp(min=1.0)
         texts = torch.cat([batch.item_text, batch.user_text], dim=1)
         first = (
-            sum(w(c).squeeze(-1) for w, c in zip(self.cat_w, cats, strict=True))
-            + (batch.genres @ self.genre_w) / genre_count.squeeze(1)
-            + self.dense_w(batch.dense).squeeze(-1)
-            + self.text_w(texts).squeeze(-1)
+            sum(w(c) for w, c in zip(self.cat_w, cats, strict=True))
+            + (batch.genres @ self.genre_w) / genre_count
+            + self.dense_w(batch.dense)
+            + self.text_w(texts)
         )
         assert isinstance(first, torch.Tensor)
         if self.arch == "lr":
@@ -123,8 +127,8 @@ class ClickNet(nn.Module):
             dim=1,
         )  # (B, F, dim)
         summed = fields.sum(dim=1)
-        pairs = 0.5 * (summed.pow(2) - fields.pow(2).sum(dim=1)).sum(dim=1)
+        pairs = 0.5 * (summed.pow(2) - fields.pow(2).sum(dim=1)).sum(dim=1, keepdim=True)
         out = first + pairs
         if self.mlp is not None:
-            out = out + self.mlp(fields.flatten(1)).squeeze(-1)
+            out = out + self.mlp(fields.flatten(1))
         return out

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from lmrec.models.ranking.click_net import ClickBatch
+from lmrec.models.ranking.click_net import ClickBatch, ClickNet
 from lmrec.models.ranking.features import PairBlock, UserSide
 from lmrec.training.losses import binary_ce
 
@@ -124,33 +124,40 @@ class ClickTask:
 
     def loss(self, batch: tuple[ClickBatch, torch.Tensor, torch.Tensor]) -> torch.Tensor:
         inputs, labels, table = batch
-        logits = self.net(inputs)
+        logits = self.net(inputs)  # (B, heads); labels likewise
         loss = binary_ce(logits, labels)
         if self.list_weight <= 0:
             return loss
-        present = table >= 0
-        grid = torch.full(table.shape, -torch.inf, device=logits.device)
-        grid[present] = logits
-        clicks = torch.zeros(table.shape, device=logits.device)
-        clicks[present] = labels
-        n_clicks = clicks.sum(dim=1)
-        with_clicks = n_clicks > 0
-        if not bool(with_clicks.any()):
-            return loss
-        log_p = torch.log_softmax(grid[with_clicks], dim=1)
-        log_p = torch.where(present[with_clicks], log_p, torch.zeros_like(log_p))
-        listwise = -(clicks[with_clicks] * log_p).sum(dim=1) / n_clicks[with_clicks]
-        return loss + self.list_weight * listwise.mean()
+        heads = [_listwise(logits[:, t], labels[:, t], table) for t in range(logits.shape[1])]
+        return loss + self.list_weight * torch.stack(heads).mean()
 
     def validate(self) -> float | None:
         return self._validate()
 
 
+def _listwise(logits: torch.Tensor, labels: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
+    """Mean over users with a click of the softmax cross-entropy of their clicks among
+    their candidates (0 when no user in the batch has one)."""
+    present = table >= 0
+    grid = torch.full(table.shape, -torch.inf, device=logits.device)
+    grid[present] = logits
+    clicks = torch.zeros(table.shape, device=logits.device)
+    clicks[present] = labels
+    n_clicks = clicks.sum(dim=1)
+    with_clicks = n_clicks > 0
+    if not bool(with_clicks.any()):
+        return logits.sum() * 0.0
+    log_p = torch.log_softmax(grid[with_clicks], dim=1)
+    log_p = torch.where(present[with_clicks], log_p, torch.zeros_like(log_p))
+    listwise = -(clicks[with_clicks] * log_p).sum(dim=1) / n_clicks[with_clicks]
+    return listwise.mean()
+
+
 def predict_logits(
-    net: torch.nn.Module, pairs: PairTensors, items: ItemTensors, chunk: int = 1 << 15
+    net: ClickNet, pairs: PairTensors, items: ItemTensors, chunk: int = 1 << 15
 ) -> np.ndarray:
-    """Click logits of every pair, in chunks (network in eval mode, no grad)."""
-    out = np.empty(len(pairs), dtype=np.float32)
+    """Click logits (pairs, heads) of every pair, in chunks (eval mode, no grad)."""
+    out = np.empty((len(pairs), net.n_tasks), dtype=np.float32)
     with torch.no_grad():
         for start in range(0, len(pairs), chunk):
             part = slice(start, start + chunk)

@@ -28,7 +28,7 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 import scipy.sparse as sp
 import torch
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from lmrec.core.ranking import NO_USER, mask_rows, tie_priority, top_k
 from lmrec.core.threads import torch_threads
@@ -78,6 +78,14 @@ class RerankConfig(TorchTrainConfig):
     #: ranking metrics count as relevant); a number, values at or above it (e.g. 4.0:
     #: liked), lower ratings being non-clicks
     click_threshold: float | None = None
+    #: more heads (multi-task, shared bottom): each is a click at a value >= its entry
+    #: (None: any interaction), e.g. [4.0, 5.0] for "liked" and "loved" on MovieLens
+    extra_heads: list[float | None] = Field(default_factory=list)
+    #: the ranking orders by this weighted sum of the heads' log-odds (first the main
+    #: head, then extra_heads); None: the main head alone
+    head_weights: list[float] | None = None
+    #: the head whose probability the click metrics read (0: the main head)
+    click_head: int = Field(0, ge=0)
     #: size of each field's vector, the MLP's widths (ctr only) and its dropout
     dim: int = Field(16, ge=1)
     hidden: tuple[int, ...] = (128, 64)
@@ -97,6 +105,15 @@ class RerankConfig(TorchTrainConfig):
     lr: float = Field(2e-3, gt=0)
     weight_decay: float = Field(1e-4, ge=0)
     patience: int = Field(3, ge=1)
+
+    @model_validator(mode="after")
+    def _heads_fit(self) -> RerankConfig:
+        n = 1 + len(self.extra_heads)
+        if self.head_weights is not None and len(self.head_weights) != n:
+            raise ValueError(f"head_weights needs {n} values, one per head")
+        if self.click_head >= n:
+            raise ValueError(f"click_head must be below the number of heads ({n})")
+        return self
 
     @field_validator("signals")
     @classmethod
@@ -179,7 +196,7 @@ class RerankRecommender(Recommender[RerankConfig]):
         )
         inner, targets = hold_back(train, cfg.ranker_holdout, cfg.ranker_split, cfg.seed)
         pairs, labels = self._training_pairs(train, inner, targets)
-        if labels.sum() == 0:
+        if labels[:, 0].sum() == 0:
             raise DataError(
                 f"rerank: none of the retriever's {cfg.candidates} candidates was taken in "
                 "the held-back latest interactions, so there is nothing to learn; raise "
@@ -256,12 +273,16 @@ class RerankRecommender(Recommender[RerankConfig]):
         # would tell the ranker which items were taken
         extra = self._signal_scores(signals, users, seen)
         block = self._block(cands, cand_scores, side, extra, F.item_popularity(inner.csr))
-        threshold = self.config.click_threshold
-        clicked = targets
-        if train.explicit and threshold is not None:
-            clicked = targets.multiply(targets >= threshold).tocsr()
         rows_of = users[block.user_rows]
-        labels = np.asarray(clicked[rows_of, block.items]).ravel() > 0
+        taken = np.asarray(targets[rows_of, block.items]).ravel()
+        heads = [self.config.click_threshold, *self.config.extra_heads]
+        labels = np.stack(
+            [
+                (taken > 0) & (taken >= t if train.explicit and t is not None else True)
+                for t in heads
+            ],
+            axis=1,
+        )
         return (block, side), labels.astype(np.float32)
 
     def _new_net(self) -> ClickNet:
@@ -270,7 +291,8 @@ class RerankRecommender(Recommender[RerankConfig]):
         n_user = len(F.USER_COLUMNS)
         vocab = Vocab(tuple(v[:n_user]), *v[n_user : n_user + 5])
         cfg = self.config
-        net = ClickNet(vocab, RANKERS[cfg.ranker], cfg.dim, cfg.hidden, cfg.dropout)
+        n_tasks = 1 + len(cfg.extra_heads)
+        net = ClickNet(vocab, RANKERS[cfg.ranker], cfg.dim, cfg.hidden, cfg.dropout, n_tasks)
         return net.to(self._device)
 
     def _loop_settings(self) -> LoopSettings:
@@ -359,6 +381,13 @@ class RerankRecommender(Recommender[RerankConfig]):
                 self.net_, PairTensors.of(block, side, self._device), self._items_t
             )
 
+    def _ranking_score(self, logits: np.ndarray) -> np.ndarray:
+        """(pairs,) the score a list is ordered by, from the heads' logits (pairs, heads)."""
+        weights = self.config.head_weights
+        if weights is None:
+            return logits[:, 0]
+        return (logits @ np.asarray(weights, dtype=np.float32)).astype(np.float32)
+
     def _rerank(
         self, raw: np.ndarray, seen: sp.csr_matrix, users: np.ndarray | None, codes: np.ndarray
     ) -> np.ndarray:
@@ -369,7 +398,7 @@ class RerankRecommender(Recommender[RerankConfig]):
         block = self._block(
             cands, cand_scores, side, self._signal_scores(self.signals_, users, seen)
         )
-        logits = self._logits(block, side)
+        logits = self._ranking_score(self._logits(block, side))
         out = _below(raw, block.user_rows, logits)
         out[block.user_rows, block.items] = logits
         return out
@@ -439,7 +468,8 @@ class RerankRecommender(Recommender[RerankConfig]):
             self._signal_scores(self.signals_, users, seen),
         )
         out = np.full(items.shape, np.nan, dtype=np.float64)
-        out[rows, cols] = 1.0 / (1.0 + np.exp(-self._logits(block, side).astype(np.float64)))
+        head = self._logits(block, side)[:, self.config.click_head].astype(np.float64)
+        out[rows, cols] = 1.0 / (1.0 + np.exp(-head))
         return out
 
     # ---- what the ranker could not read (explanations) ---------------------------------------
