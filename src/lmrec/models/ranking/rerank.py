@@ -199,14 +199,11 @@ class RerankRecommender(Recommender[RerankConfig]):
         if labels[:, 0].sum() == 0:
             raise DataError(
                 f"rerank: none of the retriever's {cfg.candidates} candidates was taken in "
-                "the held-back latest interactions, so there is nothing to learn; raise "
+                "the held-back interactions, so there is nothing to learn; raise "
                 "`candidates` or `ranker_holdout`, or use another retriever"
             )
-        self.retriever_ = self._new_retriever().fit(train, valid, self._retriever_options())
-        self.signals_ = [
-            self._new_signal(name).fit(train, valid, self._retriever_options())
-            for name in cfg.signals
-        ]
+        self.retriever_ = self._fitted(self._new_retriever(), train, valid)
+        self.signals_ = [self._fitted(self._new_signal(n), train, valid) for n in cfg.signals]
         with torch_threads(self.options.threads):
             seed_everything(cfg.seed)
             net = self._new_net()
@@ -250,8 +247,11 @@ class RerankRecommender(Recommender[RerankConfig]):
                 out.append(np.asarray(model.score_histories(rows), dtype=np.float32))
         return out
 
-    def _retriever_options(self) -> Any:
-        return self._new_retriever().options.under(self.options)
+    def _fitted(
+        self, model: Recommender[Any], train: Dataset, valid: Dataset | None
+    ) -> Recommender[Any]:
+        """`model` fit with its own run options where it has them, the rerank's elsewhere."""
+        return model.fit(train, valid, model.options.under(self.options))
 
     def _training_pairs(
         self, train: Dataset, inner: Dataset, targets: sp.csr_matrix
@@ -259,11 +259,8 @@ class RerankRecommender(Recommender[RerankConfig]):
         """Candidates of a retriever fit on `inner` for users with held-back items,
         labelled by those items (see the module doc)."""
         users = np.flatnonzero(np.diff(targets.indptr) > 0)
-        retriever = self._new_retriever().fit(inner, None, self._retriever_options())
-        signals = [
-            self._new_signal(name).fit(inner, None, self._retriever_options())
-            for name in self.config.signals
-        ]
+        retriever = self._fitted(self._new_retriever(), inner, None)
+        signals = [self._fitted(self._new_signal(n), inner, None) for n in self.config.signals]
         seen = inner.csr[users]
         raw = np.asarray(retriever.score_users(users), dtype=np.float32)
         cands, cand_scores = self._candidates(raw, seen, users)
