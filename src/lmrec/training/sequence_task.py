@@ -67,18 +67,6 @@ def sequence_windows(sequences: list[np.ndarray], width: int) -> np.ndarray:
     return np.where(valid, flat[np.clip(pos, 0, None)] + 1, 0)
 
 
-def left_pad(sequences: list[np.ndarray], max_len: int) -> np.ndarray:
-    """The last max_len items of each sequence as left-padded tokens (n, width), width
-    being the longest kept sequence (at least 1)."""
-    kept = [np.asarray(s, dtype=np.int64)[-max_len:] for s in sequences]
-    width = max([len(s) for s in kept] + [1])
-    out = np.zeros((len(kept), width), dtype=np.int64)
-    for row, s in enumerate(kept):  # one slice copy per sequence, not per item
-        if len(s):
-            out[row, width - len(s) :] = s + 1
-    return out
-
-
 def prefix_tokens(inputs: torch.Tensor) -> torch.Tensor:
     """(B, L) tokens -> (B, L, L): row [b, t] holds the tokens at positions 0..t of
     sequence b and 0 after t, i.e. what position t has read."""

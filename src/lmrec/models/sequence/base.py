@@ -24,7 +24,7 @@ import torch
 from pydantic import Field, model_validator
 from torch import nn
 
-from lmrec.core.query import Query
+from lmrec.core.sequences import left_pad
 from lmrec.core.threads import torch_threads
 from lmrec.data.dataset import Dataset
 from lmrec.errors import ConfigError
@@ -41,9 +41,10 @@ from lmrec.models.neural.torch_base import (
     TorchTrainConfig,
     flatten_state,
 )
+from lmrec.models.sequence.ordered import OrderedHistory, add_repeat_offset
 from lmrec.models.sequence.transfer import start_from
 from lmrec.training.loop import EpochTask
-from lmrec.training.sequence_task import SequenceTask, left_pad, sequence_windows
+from lmrec.training.sequence_task import SequenceTask, sequence_windows
 
 
 class SequentialConfig(TorchTrainConfig):
@@ -106,16 +107,13 @@ class SequenceNetwork(nn.Module):
     items: ItemRepresentation
 
 
-class SequentialRecommender(NetworkRecommender[SC]):
+class SequentialRecommender(NetworkRecommender[SC], OrderedHistory[SC]):
     """Base of next-item models; subclasses build the network in `_build_net`."""
 
     state_attrs = ("weights_", "seq_items_", "seq_times_", "seq_offsets_", "has_id_", "item_text_")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.seq_items_: np.ndarray | None = None  # all users' items, user-major, time-ordered
-        self.seq_times_: np.ndarray | None = None
-        self.seq_offsets_: np.ndarray | None = None  # user u: [offsets[u], offsets[u+1])
         self.has_id_: np.ndarray | None = None  # item occurred in training
         self.item_text_: np.ndarray | None = None
 
@@ -157,18 +155,6 @@ class SequentialRecommender(NetworkRecommender[SC]):
                 "item table; load items with text fields or use item_repr='id'"
             )
         return item_text_matrix(train.items, self.config.text)
-
-    def _store_sequences(self, data: Dataset) -> None:
-        order = np.lexsort((np.arange(data.n_interactions), data.timestamps, data.users_idx))
-        self.seq_items_ = data.items_idx[order].astype(np.int32)
-        self.seq_times_ = data.timestamps[order].astype(np.int64)
-        bounds = np.searchsorted(data.users_idx[order], np.arange(data.n_users + 1))
-        self.seq_offsets_ = bounds.astype(np.int64)
-
-    def sequences(self) -> list[np.ndarray]:
-        """Each known user's training items, oldest first."""
-        assert self.seq_items_ is not None and self.seq_offsets_ is not None
-        return np.split(self.seq_items_, self.seq_offsets_[1:-1])
 
     def _build(self, train: Dataset, device: torch.device) -> nn.Module:
         net = self._new_net(device)
@@ -218,13 +204,6 @@ class SequentialRecommender(NetworkRecommender[SC]):
         return net
 
     # ---- scoring -------------------------------------------------------------------------
-    def score_users(self, users: np.ndarray) -> np.ndarray:
-        self._require_fitted()
-        assert self.seq_items_ is not None and self.seq_offsets_ is not None
-        offsets = self.seq_offsets_
-        seqs = [self.seq_items_[offsets[u] : offsets[u + 1]] for u in np.asarray(users)]
-        return self.score_sequences(seqs)
-
     @torch.no_grad()
     def score_sequences(self, sequences: list[np.ndarray], batch_size: int = 256) -> np.ndarray:
         """Next-item scores (n, n_items) float32 for item-index sequences, oldest first.
@@ -243,53 +222,11 @@ class SequentialRecommender(NetworkRecommender[SC]):
                 last = net(tokens)[:, -1]
                 out[start : start + len(chunk)] = (last @ table.T).float().cpu().numpy()
             if net.items.repeat is not None:
-                _add_repeat_offset(out, sequences, net.items.repeat.item())
+                add_repeat_offset(out, sequences, net.items.repeat.item())
         empty = np.array([len(s) == 0 for s in sequences], dtype=bool)
         out[empty] = np.nan
         out[:, net.items.unscorable()] = np.nan
         return out
-
-    def score_histories(
-        self, histories: sp.csr_matrix, timestamps: sp.csr_matrix | None = None
-    ) -> np.ndarray:
-        """Rows of a user x item matrix; ordered by `timestamps` (same sparsity pattern)
-        when given, else by item index (the row carries no order)."""
-        rows = sp.csr_matrix(histories)
-        rows.sort_indices()
-        seqs = np.split(rows.indices.astype(np.int64), rows.indptr[1:-1])
-        if timestamps is not None:
-            times = sp.csr_matrix(timestamps)
-            times.sort_indices()
-            if times.shape != rows.shape or not np.array_equal(times.indices, rows.indices):
-                raise ConfigError("timestamps must have the same shape and entries as histories")
-            stamp = np.split(times.data, times.indptr[1:-1])
-            seqs = [s[np.argsort(t, kind="stable")] for s, t in zip(seqs, stamp, strict=True)]
-        return self.score_sequences(seqs)
-
-    def _score_query(self, query: Query) -> tuple[np.ndarray, np.ndarray]:
-        """Known user + fresh history: append in the query's order (or merge by time)."""
-        if not query.history:
-            return super()._score_query(query)
-        assert self.user_map is not None and self.item_map is not None
-        assert self.seq_items_ is not None and self.seq_offsets_ is not None
-        assert self.seq_times_ is not None
-        added = self.item_map.lookup(query.history)
-        items, times = np.zeros(0, np.int64), np.zeros(0, np.int64)
-        if query.user_id is not None and query.user_id in self.user_map:
-            u = self.user_map.index_of(query.user_id)
-            lo, hi = self.seq_offsets_[u], self.seq_offsets_[u + 1]
-            items, times = self.seq_items_[lo:hi].astype(np.int64), self.seq_times_[lo:hi]
-        if query.timestamps is not None:
-            if len(query.timestamps) != len(added):
-                raise ConfigError(
-                    f"query has {len(added)} history items but {len(query.timestamps)} "
-                    "timestamps; give one timestamp per item or none"
-                )
-            merged_t = np.concatenate([times, np.asarray(query.timestamps, dtype=np.int64)])
-            seq = np.concatenate([items, added])[np.argsort(merged_t, kind="stable")]
-        else:
-            seq = np.concatenate([items, added])
-        return self.score_sequences([seq])[0], np.unique(seq)
 
     # ---- new catalogue rows --------------------------------------------------------------
     def add_items(self, items: pd.DataFrame) -> AddedItems:
@@ -341,15 +278,3 @@ class SequentialRecommender(NetworkRecommender[SC]):
         self._require_fitted()
         with torch.no_grad():
             return self._network().items.all_items().float().cpu().numpy()
-
-
-def _add_repeat_offset(scores: np.ndarray, sequences: list[np.ndarray], offset: float) -> None:
-    """Add the learned repeat offset, once, to every item of each row's whole sequence
-    (in place). The whole history counts, not only the max_len items the network reads:
-    an item watched long ago has been watched all the same."""
-    lengths = np.array([len(s) for s in sequences], dtype=np.int64)
-    if not lengths.sum():
-        return
-    rows = np.repeat(np.arange(len(sequences)), lengths)
-    cols = np.concatenate([np.asarray(s, dtype=np.int64) for s in sequences])
-    scores[rows, cols] += offset  # buffered: an item seen twice is offset once
