@@ -54,6 +54,7 @@ class _ScoringGraph(nn.Module):
             offset = 0.0 if repeat is None else float(repeat.item())
         padded = torch.cat([torch.zeros(1, items.shape[1]), items])
         self.table = nn.Parameter(padded, requires_grad=False)
+        self.repeat: torch.Tensor
         self.register_buffer("repeat", torch.tensor(offset))
         body = copy.deepcopy(net).cpu().float().eval()
         body.items = _TableLookup(self.table)  # type: ignore[assignment]
@@ -76,7 +77,6 @@ def export_graph(net: SequenceNetwork) -> onnx.ModelProto:
     history = torch.tensor([[0, 0, 0, 1, 2], [2, 1, 1, 2, 1]], dtype=torch.int64)
     batch = torch.export.Dim("batch")
     dims = ({0: batch, 1: torch.export.Dim("length")}, {0: batch, 1: torch.export.Dim("h")})
-    buffer = io.BytesIO()
     # The math kernel: the fused CPU attention kernel decomposes into a layout the
     # exporter cannot reshape when the length is dynamic.
     with _quiet_export(), sdpa_kernel(SDPBackend.MATH), torch.no_grad():
@@ -89,9 +89,12 @@ def export_graph(net: SequenceNetwork) -> onnx.ModelProto:
             dynamo=True,
         )
     assert program is not None
-    program.save(buffer)
-    model = onnx.load_from_string(buffer.getvalue())
+    model = program.model_proto
     _share_item_table(model, padded=graph.table.detach().numpy())
+    for node in model.graph.node:
+        # the exporter's per-node notes (source stack traces): most of a small graph's file
+        del node.metadata_props[:]
+        node.doc_string = ""
     return model
 
 

@@ -18,6 +18,7 @@ from pydantic import Field
 from lmrec.core.sequences import left_pad
 from lmrec.data.dataset import Dataset
 from lmrec.errors import ArtifactError, UnsupportedError
+from lmrec.models.artifact_format import read_meta
 from lmrec.models.base import ModelConfig, Recommender
 from lmrec.models.compressed.shrink import Quantize
 from lmrec.models.sequence.ordered import SEQUENCE_ATTRS, OrderedHistory
@@ -52,6 +53,8 @@ class OnnxSequenceRecommender(OrderedHistory[OnnxSequenceConfig]):
         self.graph_: bytes | None = None
         #: parity with the source model, measured when this model was made
         self.parity_: dict[str, float | int] | None = None
+        #: parameters of the source model (its fp32 weights are 4 bytes each)
+        self.source_params_: int | None = None
         self._session: Any = None
 
     # ---- making one ------------------------------------------------------------------------
@@ -104,13 +107,21 @@ class OnnxSequenceRecommender(OrderedHistory[OnnxSequenceConfig]):
         self.unscorable_ = net.items.unscorable()
         table_shape = (source.n_items + 1, int(net.items.dim))
         self.graph_ = shrink(export_graph(net), self.config.quantize, table_shape)
+        self.source_params_ = sum(p.numel() for p in net.parameters())
         self._open_session()
         self.parity_ = check_parity(source, self, self.config.parity_users, self.config.seed)
 
     # ---- persistence -----------------------------------------------------------------------
     def save(self, path: str | Path, extra: dict[str, Any] | None = None) -> Path:
         """As any model, plus `model.onnx`; the parity check goes into model.json."""
-        compression = {"format": "onnx", "quantize": self.config.quantize, "parity": self.parity_}
+        assert self.graph_ is not None
+        compression = {
+            "format": "onnx",
+            "quantize": self.config.quantize,
+            "graph_bytes": len(self.graph_),
+            "source_params": self.source_params_,
+            "parity": self.parity_,
+        }
         return super().save(path, {**(extra or {}), "compression": compression})
 
     def _save_extra(self, path: Path) -> None:
@@ -122,10 +133,9 @@ class OnnxSequenceRecommender(OrderedHistory[OnnxSequenceConfig]):
         if not graph.exists():
             raise ArtifactError(f"{path}: incomplete model directory ({GRAPH_FILE} missing)")
         self.graph_ = graph.read_bytes()
-        meta = (path / "model.json").read_text()
-        import json
-
-        self.parity_ = json.loads(meta).get("compression", {}).get("parity")
+        compression = read_meta(path).get("compression", {})
+        self.parity_ = compression.get("parity")
+        self.source_params_ = compression.get("source_params")
 
     def _after_load(self) -> None:
         self._open_session()
@@ -143,7 +153,9 @@ class OnnxSequenceRecommender(OrderedHistory[OnnxSequenceConfig]):
                 self.graph_, options, providers=["CPUExecutionProvider"]
             )
         except Exception as exc:  # ONNX Runtime raises its own error types for bad graphs
-            raise ArtifactError(f"{GRAPH_FILE} is not a graph ONNX Runtime can run ({exc})") from None
+            raise ArtifactError(
+                f"{GRAPH_FILE} is not a graph ONNX Runtime can run ({exc})"
+            ) from None
 
     # ---- scoring ---------------------------------------------------------------------------
     @property

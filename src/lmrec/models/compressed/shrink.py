@@ -115,5 +115,7 @@ def _find(model: onnx.ModelProto, shape: tuple[int, int], dtype: int) -> onnx.Te
         if tuple(init.dims) == shape and init.data_type == dtype and init.name in looked_up
     ]
     if len(found) != 1:
-        raise ValueError(f"expected one item table of shape {shape} in the graph, found {len(found)}")
+        raise ValueError(
+            f"expected one item table of shape {shape} in the graph, found {len(found)}"
+        )
     return found[0]
