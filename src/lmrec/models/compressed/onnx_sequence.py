@@ -61,7 +61,9 @@ class OnnxSequenceRecommender(OrderedHistory[OnnxSequenceConfig]):
     def _fit(self, train: Dataset, valid: Dataset | None) -> None:
         from lmrec.models.registry import create_model
 
-        source = create_model(self.config.source, dict(self.config.source_config))
+        # this model's seed is the source's, unless its settings name another
+        settings = {"seed": self.config.seed, **self.config.source_config}
+        source = create_model(self.config.source, settings)
         source.fit(train, valid, self.options)
         self._take_from(source)
 
@@ -81,6 +83,7 @@ class OnnxSequenceRecommender(OrderedHistory[OnnxSequenceConfig]):
                 "source_config": source.config.model_dump(mode="json"),
                 "quantize": quantize,
                 "parity_users": parity_users,
+                "seed": source.config.seed,
             }
         )
         model.options = source.options
@@ -114,6 +117,7 @@ class OnnxSequenceRecommender(OrderedHistory[OnnxSequenceConfig]):
     # ---- persistence -----------------------------------------------------------------------
     def save(self, path: str | Path, extra: dict[str, Any] | None = None) -> Path:
         """As any model, plus `model.onnx`; the parity check goes into model.json."""
+        self._require_fitted()
         assert self.graph_ is not None
         compression = {
             "format": "onnx",
