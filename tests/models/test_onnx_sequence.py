@@ -132,5 +132,5 @@ def test_saved_export_loads_and_scores_without_torch(sasrec: Any, tmp_path: Path
 def test_models_without_an_export_are_refused(sasrec: Any) -> None:
     data: Dataset = cycle_data()
     gru = create_model("gru4rec", {"hidden": 8, "epochs": 1, "threads": 1}).fit(data)
-    with pytest.raises(UnsupportedError, match="no ONNX export yet .*exportable: sasrec"):
+    with pytest.raises(UnsupportedError, match=r"no ONNX export yet .*exportable: sasrec"):
         OnnxSequenceRecommender.from_model(gru)
