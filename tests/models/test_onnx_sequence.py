@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 from onnx import numpy_helper
 
-from lmrec.data.dataset import Dataset, from_frame
+from lmrec.data.dataset import from_frame
 from lmrec.errors import UnsupportedError
 from lmrec.models.artifacts import load_model
 from lmrec.models.compressed.onnx_sequence import OnnxSequenceRecommender
@@ -129,8 +129,21 @@ def test_saved_export_loads_and_scores_without_torch(sasrec: Any, tmp_path: Path
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr
 
 
-def test_models_without_an_export_are_refused(sasrec: Any) -> None:
-    data: Dataset = cycle_data()
-    gru = create_model("gru4rec", {"hidden": 8, "epochs": 1, "threads": 1}).fit(data)
-    with pytest.raises(UnsupportedError, match=r"no ONNX export yet .*exportable: sasrec"):
-        OnnxSequenceRecommender.from_model(gru)
+def test_gru4rec_exports_and_scores_like_torch() -> None:
+    """GRU4Rec runs packed in torch; its graph runs the GRU over every column and gets
+    the same states at the items."""
+    gru = create_model("gru4rec", {"hidden": 8, "epochs": 3, "threads": 1}).fit(cycle_data())
+    for quantize in ("none", "int8"):
+        onnx_model = OnnxSequenceRecommender.from_model(gru, quantize, parity_users=40)  # type: ignore[arg-type]
+        seqs = _sequences(gru)
+        expected, got = gru.score_sequences(seqs), onnx_model.score_sequences(seqs)
+        np.testing.assert_array_equal(np.isnan(got), np.isnan(expected))
+        tolerance = 1e-4 if quantize == "none" else 0.05 * np.nanmax(np.abs(expected))
+        np.testing.assert_allclose(got, expected, atol=tolerance, rtol=0)
+        assert onnx_model.parity_ is not None and onnx_model.parity_["top10_overlap"] >= 0.8
+
+
+def test_models_without_an_export_are_refused() -> None:
+    ease = create_model("ease").fit(cycle_data())
+    with pytest.raises(UnsupportedError, match=r"no ONNX export yet .*exportable: sasrec, gru4rec"):
+        OnnxSequenceRecommender.from_model(ease)

@@ -20,6 +20,7 @@ import io
 import logging
 import warnings
 from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 import onnx
@@ -56,7 +57,7 @@ class _ScoringGraph(nn.Module):
         self.table = nn.Parameter(padded, requires_grad=False)
         self.repeat: torch.Tensor
         self.register_buffer("repeat", torch.tensor(offset))
-        body = copy.deepcopy(net).cpu().float().eval()
+        body = copy.deepcopy(net).cpu().float().eval().for_export()
         body.items = _TableLookup(self.table)  # type: ignore[assignment]
         self.body = body
 
@@ -75,27 +76,51 @@ def export_graph(net: SequenceNetwork) -> onnx.ModelProto:
     # Different widths, so the exporter keeps the two lengths apart.
     tokens = torch.tensor([[0, 1, 2], [1, 2, 1]], dtype=torch.int64)
     history = torch.tensor([[0, 0, 0, 1, 2], [2, 1, 1, 2, 1]], dtype=torch.int64)
-    batch = torch.export.Dim("batch")
-    dims = ({0: batch, 1: torch.export.Dim("length")}, {0: batch, 1: torch.export.Dim("h")})
-    # The math kernel: the fused CPU attention kernel decomposes into a layout the
-    # exporter cannot reshape when the length is dynamic.
     with _quiet_export(), sdpa_kernel(SDPBackend.MATH), torch.no_grad():
-        program = torch.onnx.export(
-            graph,
-            (tokens, history),
-            input_names=list(INPUTS),
-            output_names=[OUTPUT],
-            dynamic_shapes=dims,
-            dynamo=True,
-        )
-    assert program is not None
-    model = program.model_proto
+        if net.onnx_exporter == "torchscript":
+            model = _torchscript_export(graph, (tokens, history))
+        else:
+            model = _dynamo_export(graph, (tokens, history))
     _share_item_table(model, padded=graph.table.detach().numpy())
     for node in model.graph.node:
         # the exporter's per-node notes (source stack traces): most of a small graph's file
         del node.metadata_props[:]
         node.doc_string = ""
     return model
+
+
+def _dynamo_export(graph: nn.Module, sample: tuple[torch.Tensor, ...]) -> onnx.ModelProto:
+    batch = torch.export.Dim("batch")
+    dims = ({0: batch, 1: torch.export.Dim("length")}, {0: batch, 1: torch.export.Dim("h")})
+    # (under the math attention kernel: the fused CPU kernel decomposes into a layout the
+    # exporter cannot reshape when the length is dynamic)
+    program = torch.onnx.export(
+        graph,
+        sample,
+        input_names=list(INPUTS),
+        output_names=[OUTPUT],
+        dynamic_shapes=dims,
+        dynamo=True,
+    )
+    assert program is not None
+    return program.model_proto
+
+
+def _torchscript_export(graph: nn.Module, sample: tuple[torch.Tensor, ...]) -> onnx.ModelProto:
+    buffer = io.BytesIO()
+    target: Any = buffer  # a file object works; the stubs name paths only
+    axes = {"tokens": {0: "batch", 1: "length"}, "history": {0: "batch", 1: "h"}}
+    torch.onnx.export(
+        graph,
+        sample,
+        target,
+        input_names=list(INPUTS),
+        output_names=[OUTPUT],
+        dynamic_axes={**axes, OUTPUT: {0: "batch"}},
+        dynamo=False,
+        opset_version=17,
+    )
+    return onnx.load_from_string(buffer.getvalue())
 
 
 def _share_item_table(model: onnx.ModelProto, padded: np.ndarray) -> None:

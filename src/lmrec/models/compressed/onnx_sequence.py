@@ -24,13 +24,13 @@ from lmrec.models.compressed.shrink import Quantize
 from lmrec.models.sequence.ordered import SEQUENCE_ATTRS, OrderedHistory
 
 GRAPH_FILE = "model.onnx"
-#: the families whose scoring graph exports (GRU4Rec's packed recurrence does not yet)
-EXPORTABLE = ("sasrec",)
+#: the families whose scoring graph exports
+EXPORTABLE = ("sasrec", "gru4rec")
 
 
 class OnnxSequenceConfig(ModelConfig):
     #: the model trained (and exported) when this one is fitted from data
-    source: Literal["sasrec"] = "sasrec"
+    source: Literal["sasrec", "gru4rec"] = "sasrec"
     #: its settings; after fitting or export, every setting of the model it came from
     source_config: dict[str, Any] = Field(default_factory=dict)
     #: how the weights are stored: "none" (fp32), "int8" (dense layers and item table),

@@ -15,7 +15,7 @@ Order matters to these models, and a user x item matrix has none. So:
 from __future__ import annotations
 
 from abc import abstractmethod
-from typing import Any, Literal, TypeVar
+from typing import Any, ClassVar, Literal, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -105,6 +105,15 @@ class SequenceNetwork(nn.Module):
     tokens into vectors and scores states against every item."""
 
     items: ItemRepresentation
+    #: the torch ONNX exporter that keeps this network's length dynamic: "dynamo" (the
+    #: default), or "torchscript" for recurrent layers, which torch.export unrolls over
+    #: the sample's length
+    onnx_exporter: ClassVar[Literal["dynamo", "torchscript"]] = "dynamo"
+
+    def for_export(self) -> SequenceNetwork:
+        """This network set up for a traced export (ONNX): the same states, through
+        operations an exported graph can hold. Called on a copy."""
+        return self
 
 
 class SequentialRecommender(NetworkRecommender[SC], OrderedHistory[SC]):
