@@ -86,6 +86,8 @@ def export_graph(net: SequenceNetwork) -> onnx.ModelProto:
         # the exporter's per-node notes (source stack traces): most of a small graph's file
         del node.metadata_props[:]
         node.doc_string = ""
+    # shapes of intermediate values: hints ONNX Runtime infers again on load
+    del model.graph.value_info[:]
     return model
 
 

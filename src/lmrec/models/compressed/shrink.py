@@ -59,8 +59,8 @@ def _int8_dense_layers(model: onnx.ModelProto) -> onnx.ModelProto:
 
 
 def _int8_table(model: onnx.ModelProto, table_shape: tuple[int, int]) -> None:
-    """Replace the item table by int8 values, a scale per item (symmetric: zero point
-    0), and a DequantizeLinear node whose output its readers take instead."""
+    """Replace the item table by int8 values, a scale per item (symmetric), and a
+    DequantizeLinear node whose output its readers take instead."""
     table = _find(model, table_shape, TensorProto.FLOAT)
     values = numpy_helper.to_array(table)
     peak = np.abs(values).max(axis=1)
@@ -72,12 +72,11 @@ def _int8_table(model: onnx.ModelProto, table_shape: tuple[int, int]) -> None:
         [
             numpy_helper.from_array(quantised, f"{name}_int8"),
             numpy_helper.from_array(scale, f"{name}_scale"),
-            numpy_helper.from_array(np.zeros(len(scale), np.int8), f"{name}_zero"),
         ]
     )
     node = helper.make_node(
         "DequantizeLinear",
-        [f"{name}_int8", f"{name}_scale", f"{name}_zero"],
+        [f"{name}_int8", f"{name}_scale"],  # no zero point: 0, of the values' type
         [name],
         name=f"{name}_dequantize",
         axis=0,
