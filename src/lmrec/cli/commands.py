@@ -20,6 +20,7 @@ def register(app: typer.Typer) -> None:
         "lmrec.cli.items_cmd",
         "lmrec.cli.tune_cmd",
         "lmrec.cli.export_cmd",
+        "lmrec.cli.distil_cmd",
     ):
         try:
             mod = importlib.import_module(module)

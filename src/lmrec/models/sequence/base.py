@@ -44,7 +44,7 @@ from lmrec.models.neural.torch_base import (
 from lmrec.models.sequence.ordered import OrderedHistory, add_repeat_offset
 from lmrec.models.sequence.transfer import start_from
 from lmrec.training.loop import EpochTask
-from lmrec.training.sequence_task import SequenceTask, sequence_windows
+from lmrec.training.sequence_task import SequenceTask, Teacher, sequence_windows
 
 
 class SequentialConfig(TorchTrainConfig):
@@ -89,6 +89,19 @@ class SequentialConfig(TorchTrainConfig):
     #: a trained model directory (text or fused items) whose network starts this one:
     #: transfer to another catalogue, whose items are known here by their text alone
     init_from: str | None = None
+    #: a trained sequence model directory on the same catalogue whose soft targets the
+    #: model also learns from (distillation; loss "ce"); see lmrec distil
+    teacher: str | None = None
+    #: share of the loss that follows the teacher (the rest follows the data)
+    distil_weight: float = Field(0.5, ge=0.0, le=1.0)
+    #: softening of both distributions before they are compared
+    distil_temperature: float = Field(2.0, gt=0.0)
+
+    @model_validator(mode="after")
+    def _teacher_needs_full_softmax(self) -> SequentialConfig:
+        if self.teacher is not None and self.loss != "ce":
+            raise ValueError(f"teacher needs loss='ce' (got loss='{self.loss}')")
+        return self
 
     @model_validator(mode="after")
     def _zero_epochs_need_a_source(self) -> SequentialConfig:
@@ -155,7 +168,17 @@ class SequentialRecommender(NetworkRecommender[SC], OrderedHistory[SC]):
             negatives=cfg.negatives,
             logq=cfg.logq,
             chunk=cfg.ce_chunk,
+            teacher=self._teacher(train, device),
         )
+
+    def _teacher(self, train: Dataset, device: torch.device) -> Teacher | None:
+        cfg = self.config
+        if cfg.teacher is None:
+            return None
+        from lmrec.models.sequence.distil import load_teacher
+
+        ids = np.asarray(train.item_map.ids)
+        return load_teacher(cfg.teacher, ids, device, cfg.distil_weight, cfg.distil_temperature)
 
     def _text_for(self, train: Dataset) -> np.ndarray:
         if train.items is None:
