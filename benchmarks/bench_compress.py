@@ -4,6 +4,8 @@ ONNX exports (fp32, int8, fp16), all on one CPU thread.
     python benchmarks/bench_compress.py                 # trains runs/bench-compress/sasrec first
     python benchmarks/bench_compress.py --model-dir runs/sasrec-loo
     python benchmarks/bench_compress.py --model-dir runs/sasrec-loo --variants torch,onnx-int8
+    python benchmarks/bench_compress.py --model-dir runs/sasrec-loo \
+        --also student=runs/student32 --also small=runs/plain32   # + their int8 exports
 
 MODEL_DIR is a SASRec trained with `lmrec train sasrec --data ml-100k --protocol loo ...`
 (without --model-dir: one is trained on ml-100k, --epochs, one thread);
@@ -36,6 +38,13 @@ def main() -> None:
     parser.add_argument("--model-dir", type=Path, default=Path("runs/bench-compress/sasrec"))
     parser.add_argument("--epochs", type=int, default=30, help="when MODEL_DIR is trained here")
     parser.add_argument("--variants", default=",".join(VARIANTS))
+    parser.add_argument(
+        "--also",
+        action="append",
+        default=[],
+        metavar="LABEL=DIR",
+        help="another model on the same split (a distilled student), as torch and int8",
+    )
     parser.add_argument("--calls-1", type=int, default=300, help="batch-1 calls timed")
     parser.add_argument("--calls-256", type=int, default=20, help="batch-256 calls timed")
     args = parser.parse_args()
@@ -52,14 +61,18 @@ def main() -> None:
     history = split.train.concat(split.valid)
     print(f"# {args.model_dir}: {meta['model']} {json.dumps(meta['config'])}")
     one_thread = FitOptions(device="cpu", threads=1)
+    runs = [(v, args.model_dir, v) for v in args.variants.split(",")]
+    for also in args.also:
+        label, _, path = also.partition("=")
+        runs += [(label, Path(path), "torch"), (f"{label}-int8", Path(path), "onnx-int8")]
     rows = []
-    for variant in args.variants.split(","):
+    for label, source_dir, variant in runs:
         if variant == "torch":
-            model_dir = args.model_dir
+            model_dir = source_dir
         else:
-            model_dir = _exported(args.model_dir, variant.removeprefix("onnx-"))
+            model_dir = _exported(source_dir, variant.removeprefix("onnx-"))
         model = load_model(model_dir, one_thread)
-        row = {"variant": variant, **_size(model, model_dir)}
+        row = {"variant": label, **_size(model, model_dir)}
         row.update(_latency(model, history, args.calls_1, args.calls_256))
         row["ndcg@10"] = round(_ndcg(model, split, history), 4)
         if variant != "torch":
@@ -70,6 +83,7 @@ def main() -> None:
     for row in rows[1:]:
         print(
             f"# {row['variant']}: size {row['bytes'] / base['bytes']:.0%} of {base['variant']}, "
+            f"params {row['params'] / base['params']:.0%}, "
             f"NDCG@10 {row['ndcg@10'] / base['ndcg@10']:.1%}, p50 batch 1 "
             f"{base['p50_ms_1'] / row['p50_ms_1']:.2f}x faster, batch 256 "
             f"{base['p50_ms_256'] / row['p50_ms_256']:.2f}x faster"
