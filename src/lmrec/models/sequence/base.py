@@ -82,6 +82,12 @@ class SequentialConfig(TorchTrainConfig):
     #: the model, end to end (Recformer-style); the layers below run once. Every step
     #: runs the N layers over the catalogue, so use a GPU for real catalogues
     text_tune_layers: int = Field(0, ge=0)
+    #: embedding pruning: items seen fewer than this many times in training share
+    #: `rare_buckets` ID vectors (by a hash of their index), so the ID table grows with
+    #: the popular items, not the catalogue; text and fused items keep their own text
+    #: path. 0: every item its own ID vector
+    min_item_count: int = Field(0, ge=0)
+    rare_buckets: int = Field(1, ge=1)
     #: learn one score offset for items already in the user's sequence (see
     #: ItemRepresentation); it matters when seen items stay in the ranking
     repeat_bias: bool = True
@@ -132,11 +138,22 @@ class SequenceNetwork(nn.Module):
 class SequentialRecommender(NetworkRecommender[SC], OrderedHistory[SC]):
     """Base of next-item models; subclasses build the network in `_build_net`."""
 
-    state_attrs = ("weights_", "seq_items_", "seq_times_", "seq_offsets_", "has_id_", "item_text_")
+    state_attrs = (
+        "weights_",
+        "seq_items_",
+        "seq_times_",
+        "seq_offsets_",
+        "has_id_",
+        "item_text_",
+        "id_own_",
+    )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.has_id_: np.ndarray | None = None  # item occurred in training
+        #: with min_item_count: whether each item has an ID vector of its own (the rest
+        #: share the rare buckets; see pruned_rows)
+        self.id_own_: np.ndarray | None = None
         self.item_text_: np.ndarray | None = None
 
     @abstractmethod
@@ -146,7 +163,10 @@ class SequentialRecommender(NetworkRecommender[SC], OrderedHistory[SC]):
     # ---- training ------------------------------------------------------------------------
     def _prepare(self, train: Dataset) -> None:
         self._store_sequences(train)
-        self.has_id_ = train.item_counts() > 0
+        counts = train.item_counts()
+        self.has_id_ = counts > 0
+        pruned = self.config.min_item_count > 0
+        self.id_own_ = counts >= self.config.min_item_count if pruned else None
         reads_text = self.config.item_repr != "id" and not self.config.text_tune_layers
         self.item_text_ = self._text_for(train) if reads_text else None
 
@@ -196,7 +216,7 @@ class SequentialRecommender(NetworkRecommender[SC], OrderedHistory[SC]):
 
     def _new_net(self, device: torch.device) -> SequenceNetwork:
         assert self.has_id_ is not None
-        cfg = self.config
+        cfg, own = self.config, self.id_own_
         items = ItemRepresentation(
             len(self.has_id_),
             cfg.hidden,
@@ -204,6 +224,8 @@ class SequentialRecommender(NetworkRecommender[SC], OrderedHistory[SC]):
             fusion=cfg.fusion,
             text=self.item_text_,
             has_id=self.has_id_,
+            id_rows=None if own is None else pruned_rows(own, cfg.rare_buckets),
+            id_table_rows=None if own is None else int(own.sum()) + cfg.rare_buckets + 1,
             id_dropout=cfg.id_dropout,
             repeat_bias=cfg.repeat_bias,
             adaptor=cfg.text_adaptor,
@@ -276,6 +298,8 @@ class SequentialRecommender(NetworkRecommender[SC], OrderedHistory[SC]):
             shape=(self.history_.shape[0], n_new),
         )
         self.has_id_ = np.concatenate([self.has_id_, np.zeros(n_new - n_old, dtype=bool)])
+        if self.id_own_ is not None:  # new items share the rare buckets (unused: no ID)
+            self.id_own_ = np.concatenate([self.id_own_, np.zeros(n_new - n_old, dtype=bool)])
         if self.item_text_ is not None:
             assert self.items is not None
             rows = self.items.iloc[positions].reset_index(drop=True)
@@ -300,7 +324,8 @@ class SequentialRecommender(NetworkRecommender[SC], OrderedHistory[SC]):
         state = {k: v.detach().cpu() for k, v in self._network().state_dict().items()}
         net = self._new_net(torch.device("cpu"))
         for key, value in net.state_dict().items():
-            if key.endswith("id_emb.weight") and state[key].shape[0] == n_old + 1:
+            grows = self.id_own_ is None  # a pruned table keeps its size
+            if grows and key.endswith("id_emb.weight") and state[key].shape[0] == n_old + 1:
                 state[key] = torch.cat([state[key], value[n_old + 1 :].zero_()])
         net.load_state_dict(state)
         self.net_ = net.to(self._device).eval()
@@ -310,3 +335,16 @@ class SequentialRecommender(NetworkRecommender[SC], OrderedHistory[SC]):
         self._require_fitted()
         with torch.no_grad():
             return self._network().items.all_items().float().cpu().numpy()
+
+
+def pruned_rows(own: np.ndarray, buckets: int) -> np.ndarray:
+    """Row of the pruned ID table (0 is padding) of each item: items marked `own` get rows
+    1..n_own in index order, the rest share rows n_own + 1 .. n_own + buckets by a
+    multiplicative hash of their index. Items added later come after every own item in
+    index order, so the rows of own items never move."""
+    n_own = int(own.sum())
+    rows = np.empty(len(own), dtype=np.int64)
+    rows[own] = np.arange(1, n_own + 1)
+    rare = np.flatnonzero(~own)
+    rows[rare] = n_own + 1 + (rare * 2654435761 % 2**32) % buckets
+    return rows
