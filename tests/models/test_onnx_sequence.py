@@ -120,6 +120,7 @@ def test_saved_export_loads_and_scores_without_torch(sasrec: Any, tmp_path: Path
         recs = model.recommend(Query(history=["i0", "i1"], k=3))
         assert len(recs) == 3, recs
         assert "torch" not in sys.modules, "loading an ONNX model imported torch"
+        assert "onnx" not in sys.modules, "loading an ONNX model imported the onnx package"
         print("ok")
         """
     )

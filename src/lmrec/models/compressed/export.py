@@ -11,8 +11,8 @@ from lmrec.core.options import FitOptions
 from lmrec.errors import ConfigError
 from lmrec.models.artifact_format import read_meta
 from lmrec.models.artifacts import load_model
+from lmrec.models.compressed import QUANTIZE_CHOICES, Quantize
 from lmrec.models.compressed.onnx_sequence import OnnxSequenceRecommender
-from lmrec.models.compressed.shrink import QUANTIZE_CHOICES, Quantize
 
 FORMATS = ("onnx",)
 #: model.json keys the exported model writes itself; every other key (the data it was

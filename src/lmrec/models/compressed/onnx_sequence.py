@@ -20,7 +20,7 @@ from lmrec.data.dataset import Dataset
 from lmrec.errors import ArtifactError, UnsupportedError
 from lmrec.models.artifact_format import read_meta
 from lmrec.models.base import ModelConfig, Recommender
-from lmrec.models.compressed.shrink import Quantize
+from lmrec.models.compressed import Quantize
 from lmrec.models.sequence.ordered import SEQUENCE_ATTRS, OrderedHistory
 
 GRAPH_FILE = "model.onnx"

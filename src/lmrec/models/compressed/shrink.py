@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
 import onnx
@@ -21,9 +20,7 @@ from onnx import TensorProto, helper, numpy_helper
 # the quantiser's advice goes through the root logger; the text encoder's export keeps it
 # out of the user's logging the same way
 from lmrec.encoders.onnx_export import _quiet_root_logger
-
-Quantize = Literal["none", "int8", "fp16"]
-QUANTIZE_CHOICES: tuple[Quantize, ...] = ("none", "int8", "fp16")
+from lmrec.models.compressed import Quantize
 
 #: weights smaller than this stay fp32 under fp16 (norm scales, biases of a few values:
 #: nothing to gain, and a cast per call)
