@@ -28,6 +28,7 @@ _MODELS: dict[str, str] = {
     "gru4rec": "lmrec.models.sequence.gru4rec:GRU4Rec",
     "ncf": "lmrec.models.neural.ncf:NCF",
     "rerank": "lmrec.models.ranking.rerank:RerankRecommender",
+    "onnx": "lmrec.models.compressed.onnx_sequence:OnnxSequenceRecommender",
 }
 
 
