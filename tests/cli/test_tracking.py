@@ -147,6 +147,9 @@ def test_track_uses_the_lmrec_home_and_the_environment_uri(
     code, text = invoke(*args, "--out", tmp_path / "m3")  # no --track: the variable is enough
     assert code == 0, text
     assert len(_runs(other)) == 1 and len(_runs(f"sqlite:///{home / 'mlflow.db'}")) == 1
+    code, text = invoke(*args, "--out", tmp_path / "m4", "--no-track")  # one run left out
+    assert code == 0, text
+    assert "tracked" not in text and len(_runs(other)) == 1
 
 
 def test_an_unusable_tracking_uri_is_a_one_line_error(

@@ -91,11 +91,12 @@ ResumeOpt = Annotated[
 
 # Experiment tracking (MLflow), shared by compare, tune and train.
 TrackOpt = Annotated[
-    bool,
+    bool | None,
     typer.Option(
-        "--track",
-        help="log the run to MLflow (default store: mlflow.db in the lmrec home; on by "
-        "itself when $LMREC_TRACKING_URI is set)",
+        "--track/--no-track",
+        show_default=False,
+        help="log the run to MLflow (default store: mlflow.db in the lmrec home); "
+        "\\[default: on when $LMREC_TRACKING_URI is set]",
     ),
 ]
 TrackingUriOpt = Annotated[
@@ -109,7 +110,7 @@ ExperimentOpt = Annotated[
 
 @contextmanager
 def tracking(
-    track: bool, uri: str | None, experiment: str, name: str, command: str
+    track: bool | None, uri: str | None, experiment: str, name: str, command: str
 ) -> Iterator[TrackedRun | None]:
     """An MLflow run for the command when tracking is on (else None); says where it went."""
     from lmrec.experiment.tracking import resolve_uri, tracked_run

@@ -69,7 +69,7 @@ def run_compare(
     progress: bool = True,
     reranks: list[str] | None = None,
     diversity: bool = False,
-    track: bool = False,
+    track: bool | None = None,
     tracking_uri: str | None = None,
     experiment: str = DEFAULT_EXPERIMENT,
 ) -> list[Any]:
@@ -278,7 +278,7 @@ def compare(
     device: DeviceOpt = None,
     threads: ThreadsOpt = None,
     progress: ProgressOpt = True,
-    track: TrackOpt = False,
+    track: TrackOpt = None,
     tracking_uri: TrackingUriOpt = None,
     experiment: ExperimentOpt = DEFAULT_EXPERIMENT,
     *,

@@ -84,7 +84,7 @@ def train(
     progress: ProgressOpt = True,
     checkpoint_dir: CheckpointOpt = None,
     resume: ResumeOpt = False,
-    track: TrackOpt = False,
+    track: TrackOpt = None,
     tracking_uri: TrackingUriOpt = None,
     experiment: ExperimentOpt = DEFAULT_EXPERIMENT,
     *,

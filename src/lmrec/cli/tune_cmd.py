@@ -58,7 +58,7 @@ def tune(
     device: DeviceOpt = None,
     threads: ThreadsOpt = None,
     progress: ProgressOpt = False,
-    track: TrackOpt = False,
+    track: TrackOpt = None,
     tracking_uri: TrackingUriOpt = None,
     experiment: ExperimentOpt = DEFAULT_EXPERIMENT,
     *,

@@ -38,12 +38,14 @@ def default_uri(home: str | Path | None = None) -> str:
     return f"sqlite:///{(lmrec_home(home) / 'mlflow.db').resolve()}"
 
 
-def resolve_uri(track: bool, uri: str | None) -> str | None:
-    """The tracking URI to use, or None when tracking is off: --tracking-uri, else
-    $LMREC_TRACKING_URI (which turns tracking on by itself), else the default SQLite file
-    when --track was given."""
+def resolve_uri(track: bool | None, uri: str | None) -> str | None:
+    """The tracking URI to use, or None when tracking is off: --tracking-uri, else off
+    with --no-track, else $LMREC_TRACKING_URI (which turns tracking on by itself), else
+    the default SQLite file when --track was given."""
     if uri:
         return uri
+    if track is False:
+        return None
     env = os.environ.get(ENV_URI, "").strip()
     if env:
         return env
