@@ -100,9 +100,13 @@ def test_a_bad_spec_is_422_naming_rerank(client: TestClient, spec: str) -> None:
     assert "rerank" in problem_of(r)["detail"]
 
 
-def test_a_catalogue_without_genres_is_422(client: TestClient) -> None:
-    r = client.get(
-        "/v1/users/7/recommendations", params={"model": "bare", "rerank": "calibrated:0.5"}
-    )
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [("calibrated:0.5", "needs item genres"), ("mmr:0.5", "the items have no text to embed")],
+)
+def test_a_catalogue_without_genres_or_text_is_422(
+    client: TestClient, spec: str, message: str
+) -> None:
+    r = client.get("/v1/users/7/recommendations", params={"model": "bare", "rerank": spec})
     assert r.status_code == 422
-    assert "needs item genres" in problem_of(r)["detail"]
+    assert message in problem_of(r)["detail"]
