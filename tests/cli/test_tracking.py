@@ -180,3 +180,16 @@ def test_commands_without_tracking_never_import_mlflow(ratings_dir: Path, tmp_pa
         [sys.executable, "-c", script], capture_output=True, text=True, env=env, check=True
     )
     assert done.stdout.strip().splitlines()[-1] == "False"
+
+
+def test_a_command_that_fails_leaves_a_failed_run(
+    invoke: Invoke, ratings_dir: Path, tmp_path: Path
+) -> None:
+    uri = f"sqlite:///{tmp_path / 'track.db'}"
+    code, text = invoke(
+        "tune", "pop", "--data", ratings_dir, "--trials", "1", "--study", tmp_path / "s.db",
+        "--tracking-uri", uri,
+    )  # fmt: skip
+    assert code == 2 and "declares no search space" in text
+    (run,) = _runs(uri)
+    assert run.info.status == "FAILED" and run.info.run_name == "tune pop"

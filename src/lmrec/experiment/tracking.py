@@ -136,8 +136,8 @@ def tracked_run(
     experiment: str = DEFAULT_EXPERIMENT,
     tags: Mapping[str, Any] | None = None,
 ) -> Iterator[TrackedRun]:
-    """Start a run in `experiment` (created when missing); it ends FINISHED, or FAILED
-    when the command raises (what was logged until then stays)."""
+    """Start a run in `experiment` (created when missing); it ends FINISHED, FAILED when
+    the command raises, KILLED when it is interrupted (what was logged until then stays)."""
     client = _client(uri)
     found = client.get_experiment_by_name(experiment)
     if found is not None:
@@ -153,6 +153,9 @@ def tracked_run(
 def _finishing(run: TrackedRun) -> Iterator[TrackedRun]:
     try:
         yield run
+    except KeyboardInterrupt:  # stopped by the user: MLflow's KILLED, not a failure
+        run.client.set_terminated(run.run_id, "KILLED")
+        raise
     except BaseException:
         run.client.set_terminated(run.run_id, "FAILED")
         raise
