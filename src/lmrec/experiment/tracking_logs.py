@@ -13,6 +13,7 @@ from lmrec.models.base import Recommender
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
+    from lmrec.evaluation.study import SearchResult
     from lmrec.experiment.compare import ModelResult
     from lmrec.experiment.tracking import TrackedRun
 
@@ -29,8 +30,8 @@ def log_training(
     model directory (under `model/`)."""
     run.params({"model": model.name, **model.config.model_dump(mode="json")})
     run.params({k: meta[k] for k in ("data", "protocol", "split_seed") if k in meta}, prefix="run.")
-    run.metrics({"fit_seconds": float(meta.get("fit_seconds", 0.0)), "train_interactions":
-                 float(n_interactions)})  # fmt: skip
+    fit_seconds = float(meta.get("fit_seconds", 0.0))
+    run.metrics({"fit_seconds": fit_seconds, "train_interactions": float(n_interactions)})
     history = model.training_history()
     run.epochs(history)
     if history:
@@ -72,7 +73,7 @@ def log_search(
     model: str,
     fixed: Mapping[str, Any],
     settings: Mapping[str, Any],
-    result: Any,
+    result: SearchResult,
     config_file: Path,
 ) -> None:
     """`lmrec tune`: one nested run per trial (its parameters, state, validation score
