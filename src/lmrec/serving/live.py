@@ -23,6 +23,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from lmrec.core.filters import ItemFilter
+from lmrec.core.rerank import Reranker
 from lmrec.errors import LmrecError, UnknownIdError
 from lmrec.models.artifacts import load_model, read_meta
 from lmrec.models.base import Recommender
@@ -67,6 +68,8 @@ class LiveModel:
     #: where index graphs of this (unchanged) version may be cached; None once changed
     cache_dir: Path | None = None
     ann_threshold: int = 100_000
+    #: re-rankers' item data, built on first use (lmrec.serving.reranking)
+    rerankers: dict[tuple[str, int, int], Reranker] = field(default_factory=dict)
 
     @property
     def kind(self) -> str:

@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -20,6 +21,9 @@ from pydantic import (
     model_validator,
 )
 
+from lmrec.core.rerank import RerankSpec
+from lmrec.errors import ConfigError
+
 MAX_K = 1000
 MAX_EXPLAIN = 100  # explanations cost a similarity and attribute pass per item
 MAX_BATCH_ROWS = 100_000  # users x k in one batch request (bounds the answer's size)
@@ -27,6 +31,28 @@ Id = Annotated[str, StringConstraints(min_length=1, max_length=256, strip_whites
 K = Annotated[int, Field(ge=1, le=MAX_K, description=f"number of items (1..{MAX_K})")]
 AttributeValue = str | int | float | bool | list[str]
 FieldName = Annotated[str, StringConstraints(min_length=1, max_length=128)]
+
+
+def _checked_rerank(value: str | None) -> str | None:
+    """A re-ranker spec (mmr:0.5, calibrated:0.3) as its normal label; a bad one is a
+    validation error naming the forms that work."""
+    if value is None:
+        return None
+    try:
+        return RerankSpec.parse(value).label
+    except ConfigError as exc:
+        raise ValueError(str(exc)) from None
+
+
+Rerank = Annotated[
+    str | None,
+    Field(
+        max_length=64,
+        description="re-rank the model's top 100: mmr:LAMBDA (varied items, by their text) "
+        "or calibrated:LAMBDA (the user's genre mix), LAMBDA in [0, 1]",
+    ),
+    AfterValidator(_checked_rerank),
+]
 
 
 class Strict(BaseModel):
@@ -54,6 +80,7 @@ class RecommendationRequest(Strict):
     fields: list[FieldName] | None = Field(
         default=None, max_length=50, description="item fields to include, e.g. ['title']"
     )
+    rerank: Rerank = None
 
     @model_validator(mode="after")
     def _explain_few(self) -> RecommendationRequest:
@@ -263,6 +290,7 @@ class BatchRecommendationRequest(Strict):
     fields: list[FieldName] | None = Field(
         default=None, max_length=50, description="item fields to include, e.g. ['title']"
     )
+    rerank: Rerank = None
 
     @field_validator("filters", mode="before")
     @classmethod
