@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from sqlalchemy.exc import SQLAlchemyError
 
 from lmrec.errors import UnknownIdError
 from lmrec.events.store import EventStore
@@ -185,8 +186,6 @@ class ServiceContext:
 
     # ---- metrics ---------------------------------------------------------------------------
     def metrics_state(self) -> dict[str, Any]:
-        self.flush_served()
-        shown, clicks = self.store.click_through()
         models = [
             {
                 "name": live.name,
@@ -196,12 +195,18 @@ class ServiceContext:
             }
             for live in self.hub.snapshot().values()
         ]
-        return {
+        state: dict[str, Any] = {
             "models": models,
-            "stored_items": self.store.count_items(),
-            "impressions": shown,
-            "clicks": clicks,
+            "sync": self.hub.sync_state(),
+            "load_failures": {n: f.version for n, f in self.hub.failures.items()},
         }
+        try:  # the models' state is shown even while the event store is away
+            self.flush_served()
+            shown, clicks = self.store.click_through()
+            state.update(stored_items=self.store.count_items(), impressions=shown, clicks=clicks)
+        except SQLAlchemyError as exc:
+            log.error("cannot read the event store for /metrics: %s", exc)
+        return state
 
 
 def detached_copy(model: Recommender) -> Recommender:
