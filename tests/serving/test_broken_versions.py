@@ -120,9 +120,7 @@ def test_http_promote_of_a_version_that_does_not_load_is_409(
     client: TestClient, registry_dir: Path, corrupt: Corrupt, force: bool
 ) -> None:
     corrupt(registry_dir / "pop" / "2")
-    r = client.post(
-        "/v1/models/pop/versions/2/promote", params={"force": force}, headers=AUTH
-    )
+    r = client.post("/v1/models/pop/versions/2/promote", params={"force": force}, headers=AUTH)
     assert r.status_code == 409, r.text
     assert r.headers["content-type"].startswith("application/problem+json")
     assert "version 2 does not load" in r.json()["detail"]
@@ -162,9 +160,7 @@ def test_a_running_server_retries_until_the_live_version_loads(
     """The registry names a version the server cannot load (files copied in place, or
     promoted by a tool that does not check): the server keeps the version it has, says
     so, and loads the new one once its files are whole."""
-    settings = make_settings(
-        registry_dir, f"sqlite:///{tmp_path}/e.db", registry_poll_seconds=0.1
-    )
+    settings = make_settings(registry_dir, f"sqlite:///{tmp_path}/e.db", registry_poll_seconds=0.1)
     good = tmp_path / "pop-2-intact"
     shutil.copytree(registry_dir / "pop" / "2", good)
     truncate_params(registry_dir / "pop" / "2")

@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -20,11 +21,23 @@ from pydantic import (
     model_validator,
 )
 
+from lmrec.core.ids import check_id, check_text
+
 MAX_K = 1000
 MAX_EXPLAIN = 100  # explanations cost a similarity and attribute pass per item
 MAX_BATCH_ROWS = 100_000  # users x k in one batch request (bounds the answer's size)
-Id = Annotated[str, StringConstraints(min_length=1, max_length=256, strip_whitespace=True)]
-K = Annotated[int, Field(ge=1, le=MAX_K, description=f"number of items (1..{MAX_K})")]
+#: ids follow one rule on every route and both databases (lmrec.core.ids): printable
+Id = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=256, strip_whitespace=True),
+    AfterValidator(check_id),
+]
+EventId = Annotated[str, StringConstraints(min_length=1, max_length=128), AfterValidator(check_id)]
+RequestId = Annotated[str, StringConstraints(max_length=64), AfterValidator(check_id)]
+#: free text keeps tabs and line breaks, but not NUL (PostgreSQL cannot store it)
+ItemText = Annotated[str, StringConstraints(max_length=20_000), AfterValidator(check_text)]
+#: a JSON integer: true, 5.0 and "5" are refused rather than read as a number
+K = Annotated[int, Field(strict=True, ge=1, le=MAX_K, description=f"number of items (1..{MAX_K})")]
 AttributeValue = str | int | float | bool | list[str]
 FieldName = Annotated[str, StringConstraints(min_length=1, max_length=128)]
 
@@ -154,7 +167,9 @@ class ExplanationResponse(Explanation):
 
 
 class Event(Strict):
-    event_id: Annotated[str, StringConstraints(min_length=1, max_length=128)]
+    event_id: Annotated[
+        str, StringConstraints(min_length=1, max_length=128), AfterValidator(check_id)
+    ]
     user_id: Id
     item_id: Id
     type: Annotated[str, StringConstraints(pattern=r"^[A-Za-z][A-Za-z0-9_-]{0,31}$")] = Field(
@@ -164,9 +179,9 @@ class Event(Strict):
     timestamp: datetime | None = Field(
         default=None, description="seconds since the epoch or ISO 8601; default: arrival time"
     )
-    request_id: Annotated[str, StringConstraints(max_length=64)] | None = Field(
-        default=None, description="the request_id of the recommendation this event answers"
-    )
+    request_id: (
+        Annotated[str, StringConstraints(max_length=64), AfterValidator(check_id)] | None
+    ) = Field(default=None, description="the request_id of the recommendation this event answers")
 
     @field_validator("value")
     @classmethod
@@ -193,7 +208,9 @@ class EventsResponse(BaseModel):
 
 class CatalogueItem(Strict):
     item_id: Id
-    text: Annotated[str, StringConstraints(max_length=20_000)] | None = None
+    text: (
+        Annotated[str, StringConstraints(max_length=20_000), AfterValidator(check_text)] | None
+    ) = None
     attributes: dict[str, AttributeValue] = Field(default_factory=dict)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Query
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
@@ -14,7 +14,7 @@ from lmrec.errors import UnknownIdError
 from lmrec.serving.explain import explain_many
 from lmrec.serving.item_fields import check_fields, fields_of, parse_fields
 from lmrec.serving.recommend import recommend
-from lmrec.serving.routes.deps import READ, Ctx
+from lmrec.serving.routes.deps import READ, Ctx, PathId
 from lmrec.serving.schemas import (
     MAX_K,
     Explanation,
@@ -29,7 +29,7 @@ router = APIRouter(prefix="/v1", tags=["recommendations"], dependencies=READ)
 @router.get("/users/{user_id}/recommendations", response_model=RecommendationResponse)
 def user_recommendations(
     ctx: Ctx,
-    user_id: Annotated[str, Path(min_length=1, max_length=256)],
+    user_id: PathId,
     k: Annotated[int, Query(ge=1, le=MAX_K)] = 10,
     model: str | None = None,
     exclude_seen: bool = True,
