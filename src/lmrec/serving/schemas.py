@@ -8,12 +8,13 @@ instead of silently ignored.
 from __future__ import annotations
 
 import math
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StringConstraints,
@@ -36,6 +37,33 @@ EventId = Annotated[str, StringConstraints(min_length=1, max_length=128), AfterV
 RequestId = Annotated[str, StringConstraints(max_length=64), AfterValidator(check_id)]
 #: free text keeps tabs and line breaks, but not NUL (PostgreSQL cannot store it)
 ItemText = Annotated[str, StringConstraints(max_length=20_000), AfterValidator(check_text)]
+
+
+def _epoch_seconds(value: Any) -> Any:
+    """A number is seconds since the epoch, whatever its size (pydantic alone would read
+    a large one as milliseconds, so one far-future time would pass as 1973)."""
+    if isinstance(value, bool):
+        raise ValueError("a timestamp is seconds since the epoch or ISO 8601, not true/false")
+    if isinstance(value, int | float):
+        try:
+            return datetime.fromtimestamp(value, UTC)
+        except (OverflowError, OSError, ValueError):
+            raise ValueError(
+                f"{value} is not a time in seconds since the epoch (it lies beyond the year "
+                "9999): send seconds, not milliseconds"
+            ) from None
+    return value
+
+
+def _from_1970(value: datetime) -> datetime:
+    stamp = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    if stamp < datetime(1970, 1, 1, tzinfo=UTC):
+        raise ValueError(f"{value.isoformat()} is before 1970-01-01; send the time it happened")
+    return stamp
+
+
+#: when an event happened, as an aware datetime (a time without zone is read as UTC)
+EventTime = Annotated[datetime, BeforeValidator(_epoch_seconds), AfterValidator(_from_1970)]
 #: a JSON integer: true, 5.0 and "5" are refused rather than read as a number
 K = Annotated[int, Field(strict=True, ge=1, le=MAX_K, description=f"number of items (1..{MAX_K})")]
 AttributeValue = str | int | float | bool | list[str]
@@ -176,8 +204,11 @@ class Event(Strict):
         description="view, click, purchase, rating, ... (letters, digits, '_', '-')"
     )
     value: float | None = None
-    timestamp: datetime | None = Field(
-        default=None, description="seconds since the epoch or ISO 8601; default: arrival time"
+    timestamp: EventTime | None = Field(
+        default=None,
+        description="seconds since the epoch or ISO 8601 (UTC when no zone is given), from "
+        "1970 on and not further ahead than the server allows (default 1 day); "
+        "default: arrival time",
     )
     request_id: (
         Annotated[str, StringConstraints(max_length=64), AfterValidator(check_id)] | None
