@@ -142,6 +142,10 @@ def pg_role_url(pg_schema_url: str) -> Iterator[tuple[str, str]]:
             )
             conn.execute(f'DROP OWNED BY "{role}"')
             conn.execute(f'DROP ROLE "{role}"')
+            # the schema lives for the whole run: the next test starts from empty tables
+            conn.execute(
+                f'TRUNCATE "{schema}".lmrec_events, "{schema}".lmrec_items, "{schema}".lmrec_served'
+            )
 
 
 def set_read_only(role: str, read_only: bool) -> None:

@@ -207,7 +207,7 @@ class ServiceContext:
         state: dict[str, Any] = {
             "models": models,
             "sync": self.hub.sync_state(),
-            "load_failures": {n: f.version for n, f in self.hub.failures.items()},
+            "load_failures": self.hub.failed_versions(),
         }
         try:  # the models' state is shown even while the event store is away
             self.flush_served()

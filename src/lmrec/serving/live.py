@@ -236,7 +236,12 @@ class ModelHub:
     @property
     def load_errors(self) -> dict[str, str]:
         """name -> "version V: why it does not load", for live versions not loaded here."""
-        return {name: f"version {f.version}: {f.error}" for name, f in self.failures.items()}
+        failures = self.failures.copy()  # one C-level copy: the poll thread may change it
+        return {name: f"version {f.version}: {f.error}" for name, f in sorted(failures.items())}
+
+    def failed_versions(self) -> dict[str, str]:
+        """name -> the registry's live version that did not load here."""
+        return {name: f.version for name, f in sorted(self.failures.copy().items())}
 
     # ---- reading (lock-free: one reference read) ------------------------------------------
     def snapshot(self) -> dict[str, LiveModel]:
