@@ -64,8 +64,21 @@ def _from_1970(value: datetime) -> datetime:
 
 #: when an event happened, as an aware datetime (a time without zone is read as UTC)
 EventTime = Annotated[datetime, BeforeValidator(_epoch_seconds), AfterValidator(_from_1970)]
-#: a JSON integer: true, 5.0 and "5" are refused rather than read as a number
-K = Annotated[int, Field(strict=True, ge=1, le=MAX_K, description=f"number of items (1..{MAX_K})")]
+
+
+def _json_integer(value: Any) -> Any:
+    """A JSON integer (5, or 5.0, which JSON Schema counts as one): true and "5" are
+    refused rather than read as a number."""
+    if isinstance(value, bool | str):
+        raise ValueError("k must be a JSON integer")
+    return value
+
+
+K = Annotated[
+    int,
+    Field(ge=1, le=MAX_K, description=f"number of items (1..{MAX_K})"),
+    BeforeValidator(_json_integer),
+]
 AttributeValue = str | int | float | bool | list[str]
 FieldName = Annotated[str, StringConstraints(min_length=1, max_length=128)]
 
