@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Query
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
@@ -17,7 +17,7 @@ from lmrec.serving.exploration import candidates_to_rank, draw_list
 from lmrec.serving.item_fields import check_fields, fields_of, parse_fields
 from lmrec.serving.recommend import recommend
 from lmrec.serving.reranking import reranked
-from lmrec.serving.routes.deps import READ, Ctx
+from lmrec.serving.routes.deps import READ, Ctx, PathId
 from lmrec.serving.schemas import (
     MAX_K,
     Explanation,
@@ -32,7 +32,7 @@ router = APIRouter(prefix="/v1", tags=["recommendations"], dependencies=READ)
 @router.get("/users/{user_id}/recommendations", response_model=RecommendationResponse)
 def user_recommendations(
     ctx: Ctx,
-    user_id: Annotated[str, Path(min_length=1, max_length=256)],
+    user_id: PathId,
     k: Annotated[int, Query(ge=1, le=MAX_K)] = 10,
     model: str | None = None,
     exclude_seen: bool = True,
