@@ -21,6 +21,8 @@ def register(app: typer.Typer) -> None:
         "lmrec.cli.tune_cmd",
         "lmrec.cli.encoders_cmd",
         "lmrec.cli.ope_cmd",
+        "lmrec.cli.export_cmd",
+        "lmrec.cli.distil_cmd",
         "lmrec.cli.ab_cmd",
     ):
         try:

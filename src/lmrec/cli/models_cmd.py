@@ -106,6 +106,7 @@ def promote_cmd(
         raise ConfigError(f"--gate must be 'none' or 'ope', not {gate!r}")
     reg = _registry(registry)
     report = check_candidate(reg, name, version)
+    report.require_loads()  # files that do not load: one line, exit 2, even with --force
     if gate == "ope" and report.passed:
         report.checks.append(_ope_check(reg, name, version, db, gate_days))
     for line in report.lines():

@@ -21,6 +21,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
+from lmrec.core.ids import control_character, id_problem
 from lmrec.data.dataset import Dataset, from_frame
 from lmrec.errors import ConfigError, DataError
 from lmrec.events.schema import ADDED_COLUMNS, events, items, metadata, served
@@ -116,6 +117,7 @@ class EventStore:
         Events whose event_id is already stored are skipped; all rows commit together."""
         if not rows:
             return 0
+        _check_ids(rows, ("event_id", "user_id", "item_id", "request_id"))
         now = time.time()
         rows = [{**r, "received_at": now} for r in rows]
         new = 0
@@ -132,6 +134,8 @@ class EventStore:
 
     def user_history(self, user_id: str, limit: int = 500) -> list[str]:
         """The user's most recent `limit` item ids, oldest first."""
+        if control_character(user_id):  # no stored id holds one (PostgreSQL cannot even
+            return []  # compare with a NUL)
         with self.engine.connect() as conn:
             rows = conn.exec_driver_sql(self._history_sql, (user_id, limit)).all()
         return [row[0] for row in reversed(rows)]
@@ -160,6 +164,14 @@ class EventStore:
     # ---- catalogue -------------------------------------------------------------------------
     def upsert_items(self, rows: Sequence[dict[str, Any]]) -> tuple[list[str], list[str]]:
         """Insert or replace items ({item_id, text, attributes}); returns (created, updated)."""
+        _check_ids(rows, ("item_id",))
+        for n, row in enumerate(rows):
+            if "\x00" in (row.get("text") or ""):
+                raise DataError(
+                    "the text holds a NUL character, which cannot be stored",
+                    line=n + 1,
+                    field="text",
+                )
         ids = [r["item_id"] for r in rows]
         now = time.time()
         values = [
@@ -191,7 +203,7 @@ class EventStore:
         return created, updated
 
     def known_items(self, ids: Iterable[str]) -> set[str]:
-        wanted = list(dict.fromkeys(ids))
+        wanted = [i for i in dict.fromkeys(ids) if not control_character(i)]
         if not wanted:
             return set()
         with self.engine.connect() as conn:
@@ -200,6 +212,8 @@ class EventStore:
 
     def item_row(self, item_id: str) -> dict[str, Any] | None:
         """One stored catalogue item as {item_id, text, attributes}, or None."""
+        if control_character(item_id):
+            return None
         stmt = select(items.c.text, items.c.attributes).where(items.c.item_id == item_id)
         with self.engine.connect() as conn:
             row = conn.execute(stmt).first()
@@ -339,6 +353,17 @@ def events_to_dataset(
         }
     )
     return from_frame(df, items=catalogue if len(catalogue) else None, name=name)
+
+
+def _check_ids(rows: Sequence[dict[str, Any]], fields: Sequence[str]) -> None:
+    """The id rule of lmrec.core.ids, applied here too so that SQLite and PostgreSQL
+    refuse the same rows (PostgreSQL alone would fail on NUL, with a database error)."""
+    for n, row in enumerate(rows):
+        for name in fields:
+            value = row.get(name)
+            problem = id_problem(value) if isinstance(value, str) else None
+            if problem:
+                raise DataError(problem, line=n + 1, field=name)
 
 
 def _make_engine(url: str, durable: bool = True) -> Engine:

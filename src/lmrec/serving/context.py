@@ -12,8 +12,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from sqlalchemy.exc import SQLAlchemyError
 
-from lmrec.errors import LmrecError, UnknownIdError
+from lmrec.errors import LmrecError, UnknownIdError, UnsupportedError
 from lmrec.events.store import EventStore, ServedRow
 from lmrec.feedback.exploration import ExplorationPolicy, parse_exploration
 from lmrec.models.base import Recommender
@@ -97,17 +98,26 @@ class ServiceContext:
         return content[0] if content else None
 
     def search_model(self, name: str | None) -> LiveModel:
+        """The model answering a search: the one named in the request (a model that
+        cannot search is the client's mistake, 422), else the configured one or the first
+        live model that can (none: the service is not set up for search, 503)."""
         if name is not None:
             live = self.hub.get(name)
             if not supports_text_search(live.model):
-                raise ServiceUnavailable(
-                    f"model '{name}' ({live.kind}) cannot search by text; search needs a "
-                    "content model that embeds text"
+                raise UnsupportedError(
+                    f"model: '{name}' ({live.kind}) cannot search by text; name a content "
+                    "model that embeds text, or leave `model` out to use the search model"
                 )
             return live
         chosen = self.settings.search_model
         if chosen:
-            return self.search_model(chosen)
+            live = self.hub.get(chosen)
+            if not supports_text_search(live.model):
+                raise ServiceUnavailable(
+                    f"the configured search model '{chosen}' ({live.kind}) cannot search by "
+                    "text; set LMREC_SEARCH_MODEL to a content model"
+                )
+            return live
         for live in self.hub.snapshot().values():
             if supports_text_search(live.model):
                 return live
@@ -238,9 +248,6 @@ class ServiceContext:
 
     # ---- metrics ---------------------------------------------------------------------------
     def metrics_state(self) -> dict[str, Any]:
-        self.flush_served()
-        shown, clicks = self.store.click_through()
-        arms = self.store.click_through_by_arm() if self.ab is not None else {}
         models = [
             {
                 "name": live.name,
@@ -250,13 +257,20 @@ class ServiceContext:
             }
             for live in self.hub.snapshot().values()
         ]
-        return {
+        state: dict[str, Any] = {
             "models": models,
-            "stored_items": self.store.count_items(),
-            "impressions": shown,
-            "clicks": clicks,
-            "arms": arms,
+            "sync": self.hub.sync_state(),
+            "load_failures": self.hub.failed_versions(),
         }
+        try:  # the models' state is shown even while the event store is away
+            self.flush_served()
+            shown, clicks = self.store.click_through()
+            state.update(stored_items=self.store.count_items(), impressions=shown, clicks=clicks)
+            if self.ab is not None:
+                state["arms"] = self.store.click_through_by_arm()
+        except SQLAlchemyError as exc:
+            log.error("cannot read the event store for /metrics: %s", exc)
+        return state
 
 
 def detached_copy(model: Recommender) -> Recommender:

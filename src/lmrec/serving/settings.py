@@ -49,6 +49,9 @@ class ServeSettings(BaseSettings):
     history_limit: int = Field(default=500, ge=1, le=100_000)
     #: seconds between checks of the registry for promotions made elsewhere (0: never)
     registry_poll_seconds: float = Field(default=2.0, ge=0)
+    #: how far ahead of the server's clock an event's timestamp may lie (seconds; clock
+    #: skew between clients): a later one is refused, or it would stay the user's latest
+    event_max_future_seconds: float = Field(default=86_400.0, ge=0)
     #: record served lists in the store (needed for click-through rates)
     log_served: bool = True
     #: how lists are drawn from a model's ranking: greedy (the top k), epsilon:E or

@@ -7,10 +7,12 @@ import uuid
 from fastapi import APIRouter
 
 from lmrec.core.query import Query as RecQuery
+from lmrec.core.rerank import DEFAULT_POOL
 from lmrec.serving.exploration import candidates_to_rank, draw_list
 from lmrec.serving.item_fields import check_fields, fields_of
 from lmrec.serving.problems import ProblemError
 from lmrec.serving.recommend import recommend
+from lmrec.serving.reranking import reranked
 from lmrec.serving.routes.deps import READ, Ctx
 from lmrec.serving.routes.problem_docs import problem_responses
 from lmrec.serving.schemas import (
@@ -55,12 +57,15 @@ def batch_recommendations(
     for n_user, user_id in enumerate(body.user_ids):
         query = RecQuery(
             user_id=user_id,
-            k=ranked_k,
+            k=ranked_k if body.rerank is None else max(ranked_k, DEFAULT_POOL),
             filters=body.filters or None,
             exclude=body.exclude or None,
             exclude_seen=body.exclude_seen,
         )
-        ranked = recommend(live, query, ctx.fresh_history(user_id), cold=cold)
+        fresh = ctx.fresh_history(user_id)
+        ranked = recommend(live, query, fresh, cold=cold)
+        if body.rerank is not None:  # re-ranked to the candidates the policy draws from
+            ranked = reranked(ranked, body.rerank, ranked_k, user_id, fresh)
         result, propensities = draw_list(policy, ranked, body.k)
         items = [
             ScoredItem(item_id=i, score=s)
