@@ -105,6 +105,7 @@ class TorchRecommender(Recommender[TC]):
             resume=run.resume,
             report=run.report,
             on_epoch=run.on_epoch,
+            replicas=run.replicas,
         )
 
     def _validator(
