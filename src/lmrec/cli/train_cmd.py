@@ -170,7 +170,7 @@ def train(
                 address=ray_address,
                 storage=ray_storage,
             )
-            say(f"{run.epochs_run} epochs on {run.workers} workers")
+            say(f"{run.epochs_run} epochs on {run.workers} workers, {run.nodes} Ray nodes")
     fit_s = time.perf_counter() - t0
     meta = {
         **source,

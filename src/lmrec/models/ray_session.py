@@ -61,6 +61,8 @@ def ray_session(address: str | None, cpus: int, what: str) -> Iterator[Any]:
             ) from None
     else:
         ray.init(
+            # "local": a new Ray of our own, even when this machine runs a cluster
+            address="local",
             num_cpus=max(1, cpus),
             object_store_memory=LOCAL_OBJECT_STORE_BYTES,
             **settings,
