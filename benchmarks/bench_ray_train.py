@@ -7,6 +7,7 @@ budget and patience. `--workers 2` compares one process with two workers at
 batch 64 each (the same 128 rows per optimizer step) and at batch 128 each (256 a step).
 
     OMP_NUM_THREADS=1 nice -n 10 python benchmarks/bench_ray_train.py --seeds 42,1
+    python benchmarks/bench_ray_train.py --seeds 42 --runs same-step --epochs 25
 """
 
 from __future__ import annotations
@@ -72,13 +73,24 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--patience", type=int, default=5)
+    parser.add_argument(
+        "--runs",
+        default="one,same-step,double-step",
+        help="one: one process, batch 128; same-step: N workers x 128/N; double-step: "
+        "N workers x 128",
+    )
     args = parser.parse_args()
 
     from lmrec.cli.common import split_data
     from lmrec.data.loading import load_dataset
 
     split = split_data(load_dataset("ml-100k"), "loo", 42)
-    runs = [(None, 128), (args.workers, 128 // args.workers), (args.workers, 128)]
+    configs = {
+        "one": (None, 128),
+        "same-step": (args.workers, 128 // args.workers),
+        "double-step": (args.workers, 128),
+    }
+    runs = [configs[name] for name in args.runs.split(",")]
     for seed in (int(s) for s in args.seeds.split(",")):
         for workers, batch in runs:
             row = run(split, seed, workers, batch, args.epochs, args.patience)

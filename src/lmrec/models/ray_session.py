@@ -60,13 +60,20 @@ def ray_session(address: str | None, cpus: int, what: str) -> Iterator[Any]:
                 "local Ray"
             ) from None
     else:
-        ray.init(
-            # "local": a new Ray of our own, even when this machine runs a cluster
-            address="local",
-            num_cpus=max(1, cpus),
-            object_store_memory=LOCAL_OBJECT_STORE_BYTES,
-            **settings,
-        )
+        try:
+            ray.init(
+                # "local": a new Ray of our own, even when this machine runs a cluster
+                address="local",
+                num_cpus=max(1, cpus),
+                object_store_memory=LOCAL_OBJECT_STORE_BYTES,
+                **settings,
+            )
+        except Exception as exc:  # Ray raises a bare Exception when its node is late
+            ray.shutdown()
+            raise ConfigError(
+                f"a local Ray did not start ({exc}); on a heavily loaded machine try again "
+                "later, or run in one process (see docs/ray.md)"
+            ) from None
     try:
         yield ray
     finally:
