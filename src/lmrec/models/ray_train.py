@@ -15,6 +15,7 @@ batches per step. Ray is imported only when this runs.
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -30,6 +31,8 @@ from lmrec.models.ray_session import ray_session
 
 #: what the checkpoint directory holds: the model saved by the first worker
 _MODEL_SUBDIR = "model"
+#: seconds the worker group may take to start (RAY_TRAIN_WORKER_GROUP_START_TIMEOUT_S)
+WORKER_START_S = 600
 
 
 @dataclass(frozen=True)
@@ -72,6 +75,9 @@ def fit_on_ray(
     if workers < 1:
         raise ConfigError(f"workers must be at least 1 (got {workers})")
     use_gpu = (options.device or "").startswith("cuda")
+    # Each worker imports torch and lmrec before it joins; Ray Train's default of 60 s for
+    # the whole group to start is too short on a busy machine (a setting here wins).
+    os.environ.setdefault("RAY_TRAIN_WORKER_GROUP_START_TIMEOUT_S", str(WORKER_START_S))
     scratch = tempfile.mkdtemp(prefix="lmrec-ray-train-")
     try:
         with ray_session(address, cpus=workers, what="training with --workers") as ray:
