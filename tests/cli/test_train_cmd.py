@@ -117,3 +117,18 @@ def test_train_and_recommend_with_a_rerank_pipeline(
     assert code == 0, text
     metrics = json.loads((out / "metrics.json").read_text())
     assert 0.0 <= metrics["auc"] <= 1.0 and metrics["logloss"] > 0
+
+
+def test_userknn_beyond_its_user_limit_is_a_clear_error(
+    invoke: Invoke, ratings_dir: Path, tmp_path: Path
+):
+    out = tmp_path / "uknn"
+    # the ratings data has 80 users; a limit of 50 stands in for the default 100,000
+    code, text = invoke(
+        "train", "userknn", "--data", ratings_dir, "--set", "max_users=50", "--out", out
+    )
+    assert code == 2
+    assert "above max_users (50)" in text and "itemknn" in text
+    assert not out.exists()
+    code, text = invoke("train", "userknn", "--data", ratings_dir, "--out", out)
+    assert code == 0, text

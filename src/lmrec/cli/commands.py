@@ -24,6 +24,7 @@ def register(app: typer.Typer) -> None:
         "lmrec.cli.export_cmd",
         "lmrec.cli.distil_cmd",
         "lmrec.cli.ab_cmd",
+        "lmrec.cli.recommend_all_cmd",
     ):
         try:
             mod = importlib.import_module(module)

@@ -84,6 +84,15 @@ CheckpointOpt = Annotated[
     Path | None,
     typer.Option("--checkpoint-dir", metavar="DIR", help="keep training state here each epoch"),
 ]
+RayAddressOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--ray-address",
+        metavar="ADDR",
+        help="join this Ray cluster (e.g. ray://head:10001, or auto) instead of starting a "
+        "local Ray",
+    ),
+]
 ResumeOpt = Annotated[
     bool, typer.Option("--resume", help="continue from the state in --checkpoint-dir")
 ]

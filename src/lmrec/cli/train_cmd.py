@@ -16,6 +16,7 @@ from lmrec.cli.common import (
     DeviceOpt,
     ExperimentOpt,
     ProgressOpt,
+    RayAddressOpt,
     ResumeOpt,
     ThreadsOpt,
     TrackingUriOpt,
@@ -87,6 +88,25 @@ def train(
     track: TrackOpt = None,
     tracking_uri: TrackingUriOpt = None,
     experiment: ExperimentOpt = DEFAULT_EXPERIMENT,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            "--workers",
+            metavar="N",
+            min=1,
+            help="train a torch model data-parallel on N Ray Train workers (batch_size is "
+            "per worker)",
+        ),
+    ] = None,
+    ray_address: RayAddressOpt = None,
+    ray_storage: Annotated[
+        str | None,
+        typer.Option(
+            "--ray-storage",
+            metavar="PATH|URI",
+            help="with --workers on a cluster: where checkpoints go, seen by every node",
+        ),
+    ] = None,
     *,
     data_args: DataArgs,
 ) -> None:
@@ -105,6 +125,8 @@ def train(
     from lmrec.store.registry import ModelRegistry
 
     opts = data_args.resolve()
+    if workers is None and (ray_address or ray_storage):
+        raise ConfigError("--ray-address and --ray-storage go with --workers N")
     if (data is None and opts.path is None) == (from_store is None):
         raise ConfigError("give exactly one of --data (or path in [data]) or --from-store")
     if from_store is None and (base or base_data or events_only):
@@ -144,11 +166,26 @@ def train(
                 options.device, options.threads, progress, say, options.checkpoint_dir,
                 resume or options.resume,
             )  # fmt: skip
-            rec.fit(
-                train_part,
-                valid_part if valid_part is not None and len(valid_part) else None,
-                options,
-            )
+            valid_data = valid_part if valid_part is not None and len(valid_part) else None
+            if workers is None:
+                rec.fit(train_part, valid_data, options)
+            else:
+                from lmrec.models.ray_train import fit_on_ray
+
+                say(f"{workers} Ray Train workers")
+                rec, ray_run = fit_on_ray(
+                    rec,
+                    train_part,
+                    valid_data,
+                    options,
+                    workers=workers,
+                    address=ray_address,
+                    storage=ray_storage,
+                )
+                say(
+                    f"{ray_run.epochs_run} epochs on {ray_run.workers} workers, "
+                    f"{ray_run.nodes} Ray nodes"
+                )
         fit_s = time.perf_counter() - t0
         meta = {
             **source,

@@ -116,6 +116,7 @@ class TorchRecommender(Recommender[TC]):
             resume=run.resume,
             report=run.report,
             on_epoch=run.on_epoch,
+            replicas=run.replicas,
         )
 
     def _validator(
