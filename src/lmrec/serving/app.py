@@ -14,7 +14,8 @@ import lmrec
 from lmrec.serving.context import ServiceContext
 from lmrec.serving.docs_pages import install_docs
 from lmrec.serving.metrics import ServiceMetrics
-from lmrec.serving.middleware import BodyLimitMiddleware, MetricsMiddleware
+from lmrec.serving.middleware import AdmissionMiddleware, BodyLimitMiddleware, MetricsMiddleware
+from lmrec.serving.openapi_doc import install_openapi
 from lmrec.serving.problems import install_handlers
 from lmrec.serving.routes import (
     batch,
@@ -57,8 +58,11 @@ def create_app(settings: ServeSettings | None = None) -> FastAPI:
         lifespan=lifespan,
         docs_url=None,  # the pages come from docs_pages, with assets served here
         redoc_url=None,
+        openapi_url="/openapi.json" if settings.expose_docs else None,
     )
-    install_docs(app)
+    if settings.expose_docs:
+        install_docs(app)
+    install_openapi(app, settings)
     install_handlers(app)
     for module in (
         recommendations,
@@ -73,8 +77,12 @@ def create_app(settings: ServeSettings | None = None) -> FastAPI:
     ):
         app.include_router(module.router)
     install_ui(app)
-    # Added innermost first: metrics see every answer, 413s included.
+    # Added innermost first: metrics see every answer, 413s and 429s included.
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
+    if settings.route_concurrency:
+        app.add_middleware(
+            AdmissionMiddleware, limit=settings.route_concurrency, routes=app.router.routes
+        )
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     if settings.cors_origins:
         app.add_middleware(

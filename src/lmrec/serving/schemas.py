@@ -301,4 +301,24 @@ class Problem(BaseModel):
     title: str
     status: int
     detail: str
+    #: the parts at fault, when the problem has several (e.g. promotion checks)
     errors: list[dict[str, Any]] | None = None
+
+
+class FieldError(BaseModel):
+    #: where: "body k", "query user_id", "path item_id", ...
+    field: str
+    message: str
+    #: the rule broken (pydantic's error type, e.g. "less_than_equal")
+    type: str
+
+
+class ValidationProblem(BaseModel):
+    """RFC 7807 problem details of a request that broke the API's rules (422)."""
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str
+    #: one entry per field at fault (absent when the rule spans the whole request)
+    errors: list[FieldError] | None = None

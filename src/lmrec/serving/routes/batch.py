@@ -10,7 +10,7 @@ from lmrec.core.query import Query as RecQuery
 from lmrec.serving.item_fields import check_fields, fields_of
 from lmrec.serving.problems import ProblemError
 from lmrec.serving.recommend import recommend
-from lmrec.serving.routes.deps import READ, Ctx
+from lmrec.serving.routes.deps import PERSONAL, Ctx
 from lmrec.serving.routes.problem_docs import problem_responses
 from lmrec.serving.schemas import (
     MAX_BATCH_ROWS,
@@ -20,13 +20,13 @@ from lmrec.serving.schemas import (
     UserRecommendations,
 )
 
-router = APIRouter(prefix="/v1", tags=["recommendations"], dependencies=READ)
+router = APIRouter(prefix="/v1", tags=["recommendations"], dependencies=PERSONAL)
 
 
 @router.post(
     "/recommendations/batch",
     response_model=BatchRecommendationResponse,
-    responses=problem_responses(401, 403, 404, 413, 422, 503),
+    responses=problem_responses(404),
 )
 def batch_recommendations(
     ctx: Ctx, body: BatchRecommendationRequest

@@ -10,6 +10,7 @@ from lmrec.errors import UnknownIdError
 from lmrec.serving.item_fields import check_fields, fields_of, parse_fields
 from lmrec.serving.problems import ProblemError
 from lmrec.serving.routes.deps import READ, WRITE, Ctx
+from lmrec.serving.routes.problem_docs import problem_responses
 from lmrec.serving.schemas import (
     MAX_K,
     ItemsRequest,
@@ -21,7 +22,12 @@ from lmrec.serving.schemas import (
 router = APIRouter(prefix="/v1/items", tags=["items"])
 
 
-@router.get("/{item_id}/similar", response_model=SimilarResponse, dependencies=READ)
+@router.get(
+    "/{item_id}/similar",
+    response_model=SimilarResponse,
+    dependencies=READ,
+    responses=problem_responses(404),
+)
 def similar(
     ctx: Ctx,
     item_id: Annotated[str, Path(min_length=1, max_length=256)],

@@ -7,7 +7,7 @@ from fastapi.responses import JSONResponse
 
 from lmrec.experiment.promotion import PromotionRefused, check_candidate
 from lmrec.serving.problems import problem
-from lmrec.serving.routes.deps import READ, WRITE, Ctx
+from lmrec.serving.routes.deps import ADMIN, READ, Ctx
 from lmrec.serving.routes.problem_docs import problem_responses
 from lmrec.serving.schemas import ModelsResponse, ModelVersion, PromoteResponse
 
@@ -46,8 +46,8 @@ def list_models(ctx: Ctx) -> ModelsResponse:
 @router.post(
     "/{name}/versions/{version}/promote",
     response_model=PromoteResponse,
-    dependencies=WRITE,
-    responses=problem_responses(409),
+    dependencies=ADMIN,
+    responses=problem_responses(404, 409),
 )
 def promote(
     ctx: Ctx, name: str, version: str, force: bool = False
@@ -71,7 +71,12 @@ def promote(
     )
 
 
-@router.post("/{name}/rollback", response_model=PromoteResponse, dependencies=WRITE)
+@router.post(
+    "/{name}/rollback",
+    response_model=PromoteResponse,
+    dependencies=ADMIN,
+    responses=problem_responses(404, 409),
+)
 def rollback(ctx: Ctx, name: str) -> PromoteResponse:
     """Make the previously live version live again."""
     before = ctx.hub.snapshot().get(name)

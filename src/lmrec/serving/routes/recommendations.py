@@ -5,16 +5,18 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
 from lmrec.core.query import Query as RecQuery
 from lmrec.errors import UnknownIdError
+from lmrec.serving.auth import check_personal_read
 from lmrec.serving.explain import explain_many
 from lmrec.serving.item_fields import check_fields, fields_of, parse_fields
 from lmrec.serving.recommend import recommend
-from lmrec.serving.routes.deps import READ, Ctx
+from lmrec.serving.routes.deps import PERSONAL, READ, Ctx
+from lmrec.serving.routes.problem_docs import problem_responses
 from lmrec.serving.schemas import (
     MAX_K,
     Explanation,
@@ -23,10 +25,15 @@ from lmrec.serving.schemas import (
     ScoredItem,
 )
 
-router = APIRouter(prefix="/v1", tags=["recommendations"], dependencies=READ)
+router = APIRouter(prefix="/v1", tags=["recommendations"])
 
 
-@router.get("/users/{user_id}/recommendations", response_model=RecommendationResponse)
+@router.get(
+    "/users/{user_id}/recommendations",
+    response_model=RecommendationResponse,
+    dependencies=PERSONAL,
+    responses=problem_responses(404),
+)
 def user_recommendations(
     ctx: Ctx,
     user_id: Annotated[str, Path(min_length=1, max_length=256)],
@@ -39,7 +46,8 @@ def user_recommendations(
     ] = None,
 ) -> RecommendationResponse:
     """Top-k items for a user (their training history plus fresh events). An unknown user
-    gets the cold-start answer, marked `cold_start: true`."""
+    gets the cold-start answer, marked `cold_start: true`. The list follows the user's
+    history, so it needs a read key (unless the server's read_access is "open")."""
     try:
         body = RecommendationRequest(
             user_id=user_id,
@@ -56,10 +64,20 @@ def user_recommendations(
     return answer(ctx, body, fields_at="query")
 
 
-@router.post("/recommendations", response_model=RecommendationResponse)
-def recommendations(ctx: Ctx, body: RecommendationRequest) -> RecommendationResponse:
+@router.post(
+    "/recommendations",
+    response_model=RecommendationResponse,
+    dependencies=READ,
+    responses=problem_responses(404),
+)
+def recommendations(
+    ctx: Ctx, request: Request, body: RecommendationRequest
+) -> RecommendationResponse:
     """Top-k items for a user id and/or an ad-hoc history, with optional attribute
-    filters and exclusions."""
+    filters and exclusions. With a user_id it needs a read key (unless the server's
+    read_access is "open"); with a history alone it is a read like any other."""
+    if body.user_id is not None:
+        check_personal_read(request)
     return answer(ctx, body)
 
 
