@@ -6,7 +6,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from starlette.concurrency import run_in_threadpool
 
@@ -14,7 +14,8 @@ import lmrec
 from lmrec.serving.context import ServiceContext
 from lmrec.serving.docs_pages import install_docs
 from lmrec.serving.metrics import ServiceMetrics
-from lmrec.serving.middleware import AdmissionMiddleware, BodyLimitMiddleware, MetricsMiddleware
+from lmrec.serving.admission import Admission, admit
+from lmrec.serving.middleware import BodyLimitMiddleware, MetricsMiddleware
 from lmrec.serving.openapi_doc import install_openapi
 from lmrec.serving.problems import install_handlers
 from lmrec.serving.routes import (
@@ -59,7 +60,9 @@ def create_app(settings: ServeSettings | None = None) -> FastAPI:
         docs_url=None,  # the pages come from docs_pages, with assets served here
         redoc_url=None,
         openapi_url="/openapi.json" if settings.expose_docs else None,
+        dependencies=[Depends(admit)],
     )
+    app.state.admission = Admission(settings.route_concurrency)
     if settings.expose_docs:
         install_docs(app)
     install_openapi(app, settings)
@@ -77,12 +80,8 @@ def create_app(settings: ServeSettings | None = None) -> FastAPI:
     ):
         app.include_router(module.router)
     install_ui(app)
-    # Added innermost first: metrics see every answer, 413s and 429s included.
+    # Added innermost first: metrics see every answer, 413s included.
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
-    if settings.route_concurrency:
-        app.add_middleware(
-            AdmissionMiddleware, limit=settings.route_concurrency, routes=app.router.routes
-        )
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     if settings.cors_origins:
         app.add_middleware(

@@ -1,13 +1,10 @@
-"""ASGI middleware: request body limit (413), admission control (429) and per-route
-metrics."""
+"""ASGI middleware: request body limit (413) and per-route metrics."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
 from typing import Any
 
-from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from lmrec.serving.metrics import ServiceMetrics
@@ -63,63 +60,6 @@ class BodyLimitMiddleware:
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
         detail = f"the request body is larger than the limit of {self.limit} bytes"
         await problem(413, detail)(scope, receive, send)
-
-
-class AdmissionMiddleware:
-    """At most `limit` requests of one route (by template: every user's recommendations
-    share one count) run at once; one more is answered 429 with Retry-After at once,
-    instead of waiting in a queue that would make every answer late. Paths outside
-    `prefix` (probes, metrics, docs, the dashboard) are not counted.
-
-    The counts live on the event loop's thread and change only there, so they need no
-    lock."""
-
-    def __init__(
-        self,
-        app: ASGIApp,
-        limit: int,
-        routes: Sequence[BaseRoute],
-        prefix: str = "/v1/",
-        retry_after: int = 1,
-    ) -> None:
-        self.app = app
-        self.limit = limit
-        self.routes = routes  # the app's own list: routes added later are seen too
-        self.prefix = prefix
-        self.retry_after = retry_after
-        self.in_flight: dict[str, int] = {}
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not scope["path"].startswith(self.prefix):
-            await self.app(scope, receive, send)
-            return
-        route = self._route(scope)
-        if route is None:  # 404 and 405 are the router's to answer
-            await self.app(scope, receive, send)
-            return
-        key = f"{scope['method']} {route.path}"  # type: ignore[attr-defined]
-        running = self.in_flight.get(key, 0)
-        if running >= self.limit:
-            scope["route"] = route  # so that the metrics count the 429 under its route
-            detail = (
-                f"{running} requests to {route.path} are running, the most this server "  # type: ignore[attr-defined]
-                f"runs at once; retry after {self.retry_after}s"
-            )
-            headers = {"Retry-After": str(self.retry_after)}
-            await problem(429, detail, headers=headers)(scope, receive, send)
-            return
-        self.in_flight[key] = running + 1
-        try:
-            await self.app(scope, receive, send)
-        finally:
-            self.in_flight[key] -= 1
-
-    def _route(self, scope: Scope) -> BaseRoute | None:
-        for route in self.routes:
-            match, _ = route.matches(scope)
-            if match == Match.FULL:
-                return route
-        return None
 
 
 class MetricsMiddleware:

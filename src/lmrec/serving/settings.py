@@ -104,7 +104,8 @@ class ServeSettings(BaseSettings):
         if self.read_requires_key:
             object.__setattr__(self, "read_access", "key")
         if self.metrics_access is None:
-            object.__setattr__(self, "metrics_access", "key" if self.read_access == "key" else "open")
+            like_reads = "key" if self.read_access == "key" else "open"
+            object.__setattr__(self, "metrics_access", like_reads)
         home = self.home.expanduser()
         object.__setattr__(self, "home", home)
         if self.registry is None:

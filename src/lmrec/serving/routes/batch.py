@@ -8,6 +8,7 @@ from fastapi import APIRouter
 
 from lmrec.core.query import Query as RecQuery
 from lmrec.serving.item_fields import check_fields, fields_of
+from lmrec.serving.limits import check_k
 from lmrec.serving.problems import ProblemError
 from lmrec.serving.recommend import recommend
 from lmrec.serving.routes.deps import PERSONAL, Ctx
@@ -35,6 +36,7 @@ def batch_recommendations(
     Each list is the one GET /v1/users/{user_id}/recommendations gives: fresh events
     count, an unknown user gets the cold-start answer. 413 when the users times k exceed
     the limits; 404 for unknown ids in `exclude`."""
+    check_k(ctx.settings, body.k, ("body",))
     n = len(body.user_ids)
     if n > ctx.settings.max_batch:
         raise ProblemError(413, f"{n} users in one request; the limit is {ctx.settings.max_batch}")

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Path, Query
 
 from lmrec.errors import UnknownIdError
 from lmrec.serving.item_fields import check_fields, fields_of, parse_fields
+from lmrec.serving.limits import check_k
 from lmrec.serving.problems import ProblemError
 from lmrec.serving.routes.deps import READ, WRITE, Ctx
 from lmrec.serving.routes.problem_docs import problem_responses
@@ -38,6 +39,7 @@ def similar(
     ] = None,
 ) -> SimilarResponse:
     """Items most like this one (the model's item vectors, else co-occurrence)."""
+    check_k(ctx.settings, k, ("query",))
     live = ctx.hub.get(model)
     asked = parse_fields(fields)
     check_fields(live, asked, ("query", "fields"))

@@ -14,6 +14,7 @@ from lmrec.errors import UnknownIdError
 from lmrec.serving.auth import check_personal_read
 from lmrec.serving.explain import explain_many
 from lmrec.serving.item_fields import check_fields, fields_of, parse_fields
+from lmrec.serving.limits import check_k
 from lmrec.serving.recommend import recommend
 from lmrec.serving.routes.deps import PERSONAL, READ, Ctx
 from lmrec.serving.routes.problem_docs import problem_responses
@@ -61,6 +62,7 @@ def user_recommendations(
         raise RequestValidationError(
             [{**err, "loc": ("query", *err["loc"])} for err in exc.errors()]
         ) from None
+    check_k(ctx.settings, k, ("query",))
     return answer(ctx, body, fields_at="query")
 
 
@@ -78,6 +80,7 @@ def recommendations(
     read_access is "open"); with a history alone it is a read like any other."""
     if body.user_id is not None:
         check_personal_read(request)
+    check_k(ctx.settings, body.k, ("body",))
     return answer(ctx, body)
 
 

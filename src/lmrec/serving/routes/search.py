@@ -10,6 +10,7 @@ from lmrec.search import search as search_items
 from lmrec.serving.auth import check_personal_read
 from lmrec.serving.explain import history_indices
 from lmrec.serving.item_fields import check_fields, fields_of
+from lmrec.serving.limits import check_k
 from lmrec.serving.routes.deps import READ, Ctx
 from lmrec.serving.routes.problem_docs import problem_responses
 from lmrec.serving.schemas import ScoredItem, SearchRequest, SearchResponse
@@ -25,6 +26,7 @@ def search(ctx: Ctx, request: Request, body: SearchRequest) -> SearchResponse:
     read_access is "open")."""
     if body.user_id is not None:
         check_personal_read(request)
+    check_k(ctx.settings, body.k, ("body",))
     live = ctx.search_model(body.model)
     check_fields(live, body.fields, ("body", "fields"))
     model = live.model
