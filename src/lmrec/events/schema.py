@@ -54,4 +54,5 @@ served = Table(
     Column("model", String(64), nullable=False),
     Column("version", String(16), nullable=False),
     Column("served_at", Float, nullable=False),
+    Index("ix_lmrec_served_at", "served_at"),  # retention deletes the oldest rows
 )

@@ -41,6 +41,7 @@ class ServiceContext:
         self.metrics.add_state_collector(self.metrics_state)
         self._served: list[tuple[str, str, int, str, str, float]] = []
         self._served_lock = threading.Lock()
+        self._last_prune = 0.0
         self._items_lock = threading.Lock()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -146,6 +147,23 @@ class ServiceContext:
         with self._served_lock:
             rows, self._served = self._served, []
         self.store.log_served(rows)
+        self.prune_served()
+
+    def prune_served(self, force: bool = False) -> int:
+        """Apply the served log's retention (age, then row count) when it is due: every
+        `served_prune_seconds`, so the log cannot outgrow its cap by more than what one
+        interval serves."""
+        settings = self.settings
+        now = time.time()
+        if not force and now - self._last_prune < settings.served_prune_seconds:
+            return 0
+        self._last_prune = now
+        days = settings.served_retention_days
+        older_than = now - days * 86_400 if days > 0 else None
+        keep = settings.served_max_rows or None
+        if older_than is None and keep is None:
+            return 0
+        return self.store.prune_served(older_than, keep)
 
     # ---- catalogue -------------------------------------------------------------------------
     def add_items(self, rows: list[dict[str, Any]]) -> dict[str, Any]:
