@@ -11,10 +11,10 @@ from fastapi.middleware.cors import CORSMiddleware
 from starlette.concurrency import run_in_threadpool
 
 import lmrec
+from lmrec.serving.admission import Admission, admit
 from lmrec.serving.context import ServiceContext
 from lmrec.serving.docs_pages import install_docs
 from lmrec.serving.metrics import ServiceMetrics
-from lmrec.serving.admission import Admission, admit
 from lmrec.serving.middleware import BodyLimitMiddleware, MetricsMiddleware
 from lmrec.serving.openapi_doc import install_openapi
 from lmrec.serving.problems import install_handlers

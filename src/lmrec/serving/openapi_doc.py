@@ -4,19 +4,23 @@ FastAPI documents a route's success and a 422 in its own shape. This server answ
 every error as `application/problem+json` (serving.problems), and some answers come from
 outside the route: keys (401, 403), the body limit (413), admission control (429) and the
 event store (503). Those are added here by rule, each route's own (404, 409) are declared
-on the route, and the limits that depend on settings (the largest k) are written in.
+on the route, and what depends on the server is written in: the largest k, and the item
+fields its live models have (`fields=`). Request bodies take numbers where they take
+strings (an id may be sent as 42), so their string properties say so.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
+from lmrec.serving.item_fields import field_names
 from lmrec.serving.routes.problem_docs import problem_response
-from lmrec.serving.schemas import Problem, ValidationProblem
+from lmrec.serving.schemas import Problem, Strict, ValidationProblem
 from lmrec.serving.settings import ServeSettings
 
 _METHODS = ("get", "post", "put", "patch", "delete")
@@ -28,23 +32,35 @@ def install_openapi(app: FastAPI, settings: ServeSettings) -> None:
 
 
 def _builder(app: FastAPI, settings: ServeSettings) -> Callable[[], dict[str, Any]]:
+    built: dict[tuple[str, ...], dict[str, Any]] = {}
+
     def build() -> dict[str, Any]:
-        if app.openapi_schema is None:
+        # rebuilt when the live models' item fields change (a promotion may change them)
+        ctx = getattr(app.state, "ctx", None)
+        names = set()
+        if ctx is not None:
+            for live in ctx.hub.snapshot().values():
+                names.update(field_names(live))
+        key = tuple(sorted(names))
+        if key not in built:
             doc = get_openapi(
                 title=app.title,
                 version=app.version,
                 summary=app.summary,
                 routes=app.routes,
             )
-            complete(doc, settings)
-            app.openapi_schema = doc
-        return app.openapi_schema
+            complete(doc, settings, list(key))
+            built.clear()
+            built[key] = doc
+        app.openapi_schema = built[key]
+        return built[key]
 
     return build
 
 
-def complete(doc: dict[str, Any], settings: ServeSettings) -> None:
-    """Add the problem answers and schemas, and the settings' limits, to `doc` in place."""
+def complete(doc: dict[str, Any], settings: ServeSettings, fields: list[str]) -> None:
+    """Add the problem answers and schemas, the settings' limits and the item fields
+    (`fields`: those of the live models) to `doc` in place."""
     schemas = doc.setdefault("components", {}).setdefault("schemas", {})
     for model in (Problem, ValidationProblem):
         found = model.model_json_schema(ref_template="#/components/schemas/{model}")
@@ -56,8 +72,22 @@ def complete(doc: dict[str, Any], settings: ServeSettings) -> None:
                 _complete_operation(path, item[method], settings)
     for unused in ("HTTPValidationError", "ValidationError"):
         schemas.pop(unused, None)
-    for schema in schemas.values():
-        _cap_k(schema.get("properties", {}), settings.max_k)
+    requests = {cls.__name__ for cls in _subclasses(Strict)}
+    for name, schema in schemas.items():
+        properties = schema.get("properties", {})
+        _cap_k(properties, settings.max_k)
+        if name in requests:
+            if "fields" in properties:
+                properties["fields"] = _listed_fields(properties["fields"], fields)
+            for prop, value in properties.items():
+                properties[prop] = _numbers_as_strings(value)
+            if "filters" in properties:
+                properties["filters"] = _single_values(properties["filters"])
+    for item in doc.get("paths", {}).values():
+        for method in _METHODS:
+            for param in item.get(method, {}).get("parameters", []):
+                if param.get("name") == "fields" and param.get("in") == "query":
+                    param["schema"] = _fields_query(param["schema"], fields)
 
 
 def _complete_operation(path: str, op: dict[str, Any], settings: ServeSettings) -> None:
@@ -82,6 +112,71 @@ def _complete_operation(path: str, op: dict[str, Any], settings: ServeSettings) 
     for param in params:
         if param.get("name") == "k":
             _cap_k({"k": param.get("schema", {})}, settings.max_k)
+
+
+def _subclasses(cls: type) -> list[type]:
+    found = []
+    for sub in cls.__subclasses__():
+        found += [sub, *_subclasses(sub)]
+    return found
+
+
+def _numbers_as_strings(schema: Any) -> Any:
+    """A request property's schema where every plain string also takes a number (the
+    request models coerce numbers to strings); a string with a pattern does not, since
+    the number's digits may not match it, nor does a date-time, which takes seconds since
+    the epoch instead (any number)."""
+    if not isinstance(schema, dict):
+        return schema
+    if schema.get("type") == "string" and "enum" not in schema:
+        if schema.get("format") == "date-time":
+            return {"anyOf": [schema, {"type": "number"}]}
+        if "pattern" not in schema or schema["pattern"] == r"\S":
+            number = {"type": "number"}
+            rest = {k: v for k, v in schema.items() if k in ("title", "description", "default")}
+            core = {k: v for k, v in schema.items() if k not in rest}
+            return {"anyOf": [core, number], **rest}
+        return schema
+    out = dict(schema)
+    for key in ("items", "additionalProperties"):
+        if key in out:
+            out[key] = _numbers_as_strings(out[key])
+    for key in ("anyOf", "oneOf"):
+        if key in out:
+            out[key] = [_numbers_as_strings(s) for s in out[key]]
+    return out
+
+
+def _single_values(schema: dict[str, Any]) -> dict[str, Any]:
+    """`filters`: a single value stands for a list of one ({"genre": "Comedy"})."""
+    out = dict(schema)
+    for option in out.get("anyOf", []):
+        values = option.get("additionalProperties")
+        if isinstance(values, dict) and values.get("type") == "array":
+            option["additionalProperties"] = {"anyOf": [values, *values["items"]["anyOf"]]}
+    return out
+
+
+def _listed_fields(schema: dict[str, Any], fields: list[str]) -> dict[str, Any]:
+    """`fields` in a body: a list of the item fields the live models have."""
+    out = dict(schema)
+    for option in out.get("anyOf", []):
+        if option.get("type") == "array":
+            option["items"] = {"type": "string", "enum": fields} if fields else {"not": {}}
+    return out
+
+
+def _fields_query(schema: dict[str, Any], fields: list[str]) -> dict[str, Any]:
+    """`fields=title,genre` in a query: comma-separated names of the live models' item
+    fields; blank parts and spaces around a name are ignored, as the server reads it."""
+    names = "|".join(re.escape(name) for name in fields) or "(?!)"
+    part = rf"\s*(?:(?:{names})\s*)?"
+    pattern = rf"^{part}(?:,{part})*$"
+    out = dict(schema)
+    for option in out.get("anyOf", []):
+        if option.get("type") == "string":
+            option["pattern"] = pattern
+    return out
 
 
 def _cap_k(properties: dict[str, Any], max_k: int) -> None:

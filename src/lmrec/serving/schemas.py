@@ -15,6 +15,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    StrictBool,
     StringConstraints,
     field_validator,
     model_validator,
@@ -23,7 +24,10 @@ from pydantic import (
 MAX_K = 1000
 MAX_EXPLAIN = 100  # explanations cost a similarity and attribute pass per item
 MAX_BATCH_ROWS = 100_000  # users x k in one batch request (bounds the answer's size)
-Id = Annotated[str, StringConstraints(min_length=1, max_length=256, strip_whitespace=True)]
+# (pattern: not blank, since surrounding whitespace is stripped)
+Id = Annotated[
+    str, StringConstraints(min_length=1, max_length=256, strip_whitespace=True, pattern=r"\S")
+]
 K = Annotated[int, Field(ge=1, le=MAX_K, description=f"number of items (1..{MAX_K})")]
 AttributeValue = str | int | float | bool | list[str]
 FieldName = Annotated[str, StringConstraints(min_length=1, max_length=128)]
@@ -48,9 +52,11 @@ class RecommendationRequest(Strict):
         default=None, description="item attribute -> allowed values, e.g. {'genre': ['Comedy']}"
     )
     exclude: list[Id] | None = Field(default=None, max_length=10_000)
-    exclude_seen: bool = True
+    exclude_seen: StrictBool = True
     model: str | None = None
-    explain: bool = Field(default=False, description=f"explain each item (k up to {MAX_EXPLAIN})")
+    explain: StrictBool = Field(
+        default=False, description=f"explain each item (k up to {MAX_EXPLAIN})"
+    )
     fields: list[FieldName] | None = Field(
         default=None, max_length=50, description="item fields to include, e.g. ['title']"
     )
@@ -116,7 +122,7 @@ class SimilarResponse(BaseModel):
 
 
 class SearchRequest(Strict):
-    query: Annotated[str, StringConstraints(min_length=1, max_length=2000)]
+    query: Annotated[str, StringConstraints(min_length=1, max_length=2000, pattern=r"\S")]
     k: K = 10
     user_id: Id | None = None
     blend: float = Field(
@@ -255,7 +261,7 @@ class BatchRecommendationRequest(Strict):
         default=None, description="item attribute -> allowed values, e.g. {'genre': ['Comedy']}"
     )
     exclude: list[Id] | None = Field(default=None, max_length=10_000)
-    exclude_seen: bool = True
+    exclude_seen: StrictBool = True
     model: str | None = None
     fields: list[FieldName] | None = Field(
         default=None, max_length=50, description="item fields to include, e.g. ['title']"

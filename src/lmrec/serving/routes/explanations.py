@@ -14,9 +14,7 @@ from lmrec.serving.schemas import ExplanationResponse, Id
 router = APIRouter(prefix="/v1", tags=["explanations"], dependencies=PERSONAL)
 
 
-@router.get(
-    "/explanations", response_model=ExplanationResponse, responses=problem_responses(404)
-)
+@router.get("/explanations", response_model=ExplanationResponse, responses=problem_responses(404))
 def explanation(
     ctx: Ctx,
     user_id: Annotated[Id, Query()],

@@ -16,9 +16,7 @@ from lmrec.serving.schemas import CatalogueItem, ItemResponse
 router = APIRouter(prefix="/v1/items", tags=["items"], dependencies=READ)
 
 
-@router.get(
-    "/{item_id}", response_model=ItemResponse, responses=problem_responses(404)
-)
+@router.get("/{item_id}", response_model=ItemResponse, responses=problem_responses(404))
 def item_details(
     ctx: Ctx,
     item_id: Annotated[str, Path(min_length=1, max_length=256)],
