@@ -16,6 +16,7 @@ from pydantic import (
     ConfigDict,
     Field,
     StrictBool,
+    StrictFloat,
     StringConstraints,
     field_validator,
     model_validator,
@@ -28,7 +29,8 @@ MAX_BATCH_ROWS = 100_000  # users x k in one batch request (bounds the answer's 
 Id = Annotated[
     str, StringConstraints(min_length=1, max_length=256, strip_whitespace=True, pattern=r"\S")
 ]
-K = Annotated[int, Field(ge=1, le=MAX_K, description=f"number of items (1..{MAX_K})")]
+#: a JSON integer: true, 5.0 and "5" are refused rather than read as a number
+K = Annotated[int, Field(strict=True, ge=1, le=MAX_K, description=f"number of items (1..{MAX_K})")]
 AttributeValue = str | int | float | bool | list[str]
 FieldName = Annotated[str, StringConstraints(min_length=1, max_length=128)]
 
@@ -125,7 +127,7 @@ class SearchRequest(Strict):
     query: Annotated[str, StringConstraints(min_length=1, max_length=2000, pattern=r"\S")]
     k: K = 10
     user_id: Id | None = None
-    blend: float = Field(
+    blend: StrictFloat = Field(
         default=0.0,
         ge=0.0,
         le=1.0,
@@ -166,7 +168,7 @@ class Event(Strict):
     type: Annotated[str, StringConstraints(pattern=r"^[A-Za-z][A-Za-z0-9_-]{0,31}$")] = Field(
         description="view, click, purchase, rating, ... (letters, digits, '_', '-')"
     )
-    value: float | None = None
+    value: StrictFloat | None = None
     timestamp: datetime | None = Field(
         default=None, description="seconds since the epoch or ISO 8601; default: arrival time"
     )

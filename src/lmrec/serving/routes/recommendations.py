@@ -37,7 +37,7 @@ router = APIRouter(prefix="/v1", tags=["recommendations"])
 )
 def user_recommendations(
     ctx: Ctx,
-    user_id: Annotated[str, Path(min_length=1, max_length=256)],
+    user_id: Annotated[str, Path(min_length=1, max_length=256, pattern=r"\S")],
     k: Annotated[int, Query(ge=1, le=MAX_K)] = 10,
     model: str | None = None,
     exclude_seen: bool = True,
