@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from lmrec.errors import UnknownIdError
+from lmrec.errors import UnknownIdError, UnsupportedError
 from lmrec.events.store import EventStore
 from lmrec.models.base import Recommender
 from lmrec.models.capabilities import SupportsAddItems
@@ -91,17 +91,26 @@ class ServiceContext:
         return content[0] if content else None
 
     def search_model(self, name: str | None) -> LiveModel:
+        """The model answering a search: the one named in the request (a model that
+        cannot search is the client's mistake, 422), else the configured one or the first
+        live model that can (none: the service is not set up for search, 503)."""
         if name is not None:
             live = self.hub.get(name)
             if not supports_text_search(live.model):
-                raise ServiceUnavailable(
-                    f"model '{name}' ({live.kind}) cannot search by text; search needs a "
-                    "content model that embeds text"
+                raise UnsupportedError(
+                    f"model: '{name}' ({live.kind}) cannot search by text; name a content "
+                    "model that embeds text, or leave `model` out to use the search model"
                 )
             return live
         chosen = self.settings.search_model
         if chosen:
-            return self.search_model(chosen)
+            live = self.hub.get(chosen)
+            if not supports_text_search(live.model):
+                raise ServiceUnavailable(
+                    f"the configured search model '{chosen}' ({live.kind}) cannot search by "
+                    "text; set LMREC_SEARCH_MODEL to a content model"
+                )
+            return live
         for live in self.hub.snapshot().values():
             if supports_text_search(live.model):
                 return live

@@ -4,8 +4,9 @@ FastAPI documents a route's success and a 422 in its own shape. This server answ
 every error as `application/problem+json` (serving.problems), and some answers come from
 outside the route: keys (401, 403), the body limit (413), admission control (429) and the
 event store (503). Those are added here by rule, each route's own (404, 409) are declared
-on the route, and what depends on the server is written in: the largest k, and the item
-fields its live models have (`fields=`). Request bodies take numbers where they take
+on the route, and what depends on the server is written in: the largest k, the names of
+its live models (`model=`; those that search text for a search) and the item fields they
+have (`fields=`). Request bodies take numbers where they take
 strings (an id may be sent as 42), so their string properties say so.
 """
 
@@ -13,14 +14,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
+from lmrec.search import supports_text_search
 from lmrec.serving.item_fields import field_names
 from lmrec.serving.routes.problem_docs import problem_response
-from lmrec.serving.schemas import Problem, Strict, ValidationProblem
+from lmrec.serving.schemas import MAX_EPOCH_SECONDS, Problem, Strict, ValidationProblem
 from lmrec.serving.settings import ServeSettings
 
 _METHODS = ("get", "post", "put", "patch", "delete")
@@ -32,16 +34,18 @@ def install_openapi(app: FastAPI, settings: ServeSettings) -> None:
 
 
 def _builder(app: FastAPI, settings: ServeSettings) -> Callable[[], dict[str, Any]]:
-    built: dict[tuple[str, ...], dict[str, Any]] = {}
+    built: dict[LiveNames, dict[str, Any]] = {}
 
     def build() -> dict[str, Any]:
-        # rebuilt when the live models' item fields change (a promotion may change them)
+        # rebuilt when the live models change (a promotion may add a name or a field)
         ctx = getattr(app.state, "ctx", None)
-        names = set()
-        if ctx is not None:
-            for live in ctx.hub.snapshot().values():
-                names.update(field_names(live))
-        key = tuple(sorted(names))
+        live = ctx.hub.snapshot() if ctx is not None else {}
+        fields = {name for m in live.values() for name in field_names(m)}
+        key = LiveNames(
+            models=tuple(sorted(live)),
+            searchable=tuple(sorted(n for n, m in live.items() if supports_text_search(m.model))),
+            fields=tuple(sorted(fields)),
+        )
         if key not in built:
             doc = get_openapi(
                 title=app.title,
@@ -49,7 +53,7 @@ def _builder(app: FastAPI, settings: ServeSettings) -> Callable[[], dict[str, An
                 summary=app.summary,
                 routes=app.routes,
             )
-            complete(doc, settings, list(key))
+            complete(doc, settings, key)
             built.clear()
             built[key] = doc
         app.openapi_schema = built[key]
@@ -58,9 +62,20 @@ def _builder(app: FastAPI, settings: ServeSettings) -> Callable[[], dict[str, An
     return build
 
 
-def complete(doc: dict[str, Any], settings: ServeSettings, fields: list[str]) -> None:
-    """Add the problem answers and schemas, the settings' limits and the item fields
-    (`fields`: those of the live models) to `doc` in place."""
+class LiveNames(NamedTuple):
+    """What the live models make valid in a request."""
+
+    models: tuple[str, ...] = ()
+    #: the live models that search text
+    searchable: tuple[str, ...] = ()
+    #: item fields of any live model
+    fields: tuple[str, ...] = ()
+
+
+def complete(doc: dict[str, Any], settings: ServeSettings, live: LiveNames) -> None:
+    """Add the problem answers and schemas, the settings' limits and what the live models
+    make valid to `doc` in place."""
+    fields = list(live.fields)
     schemas = doc.setdefault("components", {}).setdefault("schemas", {})
     for model in (Problem, ValidationProblem):
         found = model.model_json_schema(ref_template="#/components/schemas/{model}")
@@ -83,11 +98,16 @@ def complete(doc: dict[str, Any], settings: ServeSettings, fields: list[str]) ->
                 properties[prop] = _numbers_as_strings(value)
             if "filters" in properties:
                 properties["filters"] = _single_values(properties["filters"])
+            if "model" in properties:
+                names = live.searchable if name == "SearchRequest" else live.models
+                properties["model"] = _one_of(properties["model"], names)
     for item in doc.get("paths", {}).values():
         for method in _METHODS:
             for param in item.get(method, {}).get("parameters", []):
                 if param.get("name") == "fields" and param.get("in") == "query":
                     param["schema"] = _fields_query(param["schema"], fields)
+                if param.get("name") == "model" and param.get("in") == "query":
+                    param["schema"] = _one_of(param["schema"], live.models)
 
 
 def _complete_operation(path: str, op: dict[str, Any], settings: ServeSettings) -> None:
@@ -130,7 +150,12 @@ def _numbers_as_strings(schema: Any) -> Any:
         return schema
     if schema.get("type") == "string" and "enum" not in schema:
         if schema.get("format") == "date-time":
-            return {"anyOf": [schema, {"type": "number"}]}
+            seconds = {
+                "type": "number",
+                "minimum": -MAX_EPOCH_SECONDS,
+                "maximum": MAX_EPOCH_SECONDS,
+            }
+            return {"anyOf": [schema, seconds]}
         if "pattern" not in schema or schema["pattern"] == r"\S":
             number = {"type": "number"}
             rest = {k: v for k, v in schema.items() if k in ("title", "description", "default")}
@@ -145,6 +170,13 @@ def _numbers_as_strings(schema: Any) -> Any:
         if key in out:
             out[key] = [_numbers_as_strings(s) for s in out[key]]
     return out
+
+
+def _one_of(schema: dict[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
+    """A nullable model name: one of `names` (another answers 404, or 422 for a model
+    that cannot do what was asked)."""
+    one = {"type": "string", "enum": list(names)} if names else {"not": {}}
+    return {**{k: v for k, v in schema.items() if k != "anyOf"}, "anyOf": [one, {"type": "null"}]}
 
 
 def _single_values(schema: dict[str, Any]) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StrictBool,
@@ -29,8 +30,23 @@ MAX_BATCH_ROWS = 100_000  # users x k in one batch request (bounds the answer's 
 Id = Annotated[
     str, StringConstraints(min_length=1, max_length=256, strip_whitespace=True, pattern=r"\S")
 ]
-#: a JSON integer: true, 5.0 and "5" are refused rather than read as a number
-K = Annotated[int, Field(strict=True, ge=1, le=MAX_K, description=f"number of items (1..{MAX_K})")]
+
+
+def _json_integer(value: Any) -> Any:
+    """A JSON integer (5, or 5.0, which JSON Schema counts as one): true and "5" are
+    refused rather than read as a number."""
+    if isinstance(value, bool | str):
+        raise ValueError("k must be a JSON integer")
+    return value
+
+
+K = Annotated[
+    int,
+    Field(ge=1, le=MAX_K, description=f"number of items (1..{MAX_K})"),
+    BeforeValidator(_json_integer),
+]
+#: seconds since the epoch as a number; larger numbers would be read as milliseconds
+MAX_EPOCH_SECONDS = 2e10
 AttributeValue = str | int | float | bool | list[str]
 FieldName = Annotated[str, StringConstraints(min_length=1, max_length=128)]
 
@@ -175,6 +191,15 @@ class Event(Strict):
     request_id: Annotated[str, StringConstraints(max_length=64)] | None = Field(
         default=None, description="the request_id of the recommendation this event answers"
     )
+
+    @field_validator("timestamp", mode="before")
+    @classmethod
+    def _seconds(cls, v: Any) -> Any:
+        if isinstance(v, int | float) and not isinstance(v, bool) and abs(v) > MAX_EPOCH_SECONDS:
+            raise ValueError(
+                f"a numeric timestamp is seconds since the epoch, at most {MAX_EPOCH_SECONDS:.0e}"
+            )
+        return v
 
     @field_validator("value")
     @classmethod

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Path
 from fastapi.responses import JSONResponse
 
 from lmrec.experiment.promotion import PromotionRefused, check_candidate
@@ -12,6 +14,8 @@ from lmrec.serving.routes.problem_docs import problem_responses
 from lmrec.serving.schemas import ModelsResponse, ModelVersion, PromoteResponse
 
 router = APIRouter(prefix="/v1/models", tags=["models"])
+#: a registry name (lmrec.store.registry); another string is refused with 400
+ModelName = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
 
 
 @router.get("", response_model=ModelsResponse, dependencies=READ)
@@ -50,7 +54,7 @@ def list_models(ctx: Ctx) -> ModelsResponse:
     responses=problem_responses(404, 409),
 )
 def promote(
-    ctx: Ctx, name: str, version: str, force: bool = False
+    ctx: Ctx, name: ModelName, version: str, force: bool = False
 ) -> PromoteResponse | JSONResponse:
     """Check the version against the live one (catalogue and user coverage, usable scores,
     NDCG@10 on held-out interactions), load it fully, then make it live; requests in flight
@@ -77,7 +81,7 @@ def promote(
     dependencies=ADMIN,
     responses=problem_responses(404, 409),
 )
-def rollback(ctx: Ctx, name: str) -> PromoteResponse:
+def rollback(ctx: Ctx, name: ModelName) -> PromoteResponse:
     """Make the previously live version live again."""
     before = ctx.hub.snapshot().get(name)
     live = ctx.hub.rollback(name)
