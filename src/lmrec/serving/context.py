@@ -20,6 +20,7 @@ from lmrec.models.capabilities import SupportsAddItems
 from lmrec.search import supports_text_search
 from lmrec.serving.live import LiveModel, ModelHub, ServiceUnavailable, items_frame_for
 from lmrec.serving.metrics import ServiceMetrics
+from lmrec.serving.query_vectors import QueryVectors
 from lmrec.serving.settings import ServeSettings
 from lmrec.store.registry import ModelRegistry
 
@@ -41,6 +42,7 @@ class ServiceContext:
         self.metrics.add_state_collector(self.metrics_state)
         self._served: list[tuple[str, str, int, str, str, float]] = []
         self._served_lock = threading.Lock()
+        self.query_vectors = QueryVectors(settings.search_backend, settings.query_cache_size)
         self._last_prune = 0.0
         self._items_lock = threading.Lock()
         self._stop = threading.Event()

@@ -48,6 +48,7 @@ def search(ctx: Ctx, request: Request, body: SearchRequest) -> SearchResponse:
         index=live.search_index(),
         user_id=body.user_id if trained_user else None,
         blend=body.blend,
+        query_vector=ctx.query_vectors.vector(live, body.query),
     )
     values = fields_of(live, recs.item_ids, body.fields) if body.fields else None
     return SearchResponse(
