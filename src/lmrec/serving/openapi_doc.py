@@ -135,7 +135,7 @@ def _complete_operation(path: str, op: dict[str, Any], settings: ServeSettings) 
 
 
 def _subclasses(cls: type) -> list[type]:
-    found = []
+    found: list[type] = []
     for sub in cls.__subclasses__():
         found += [sub, *_subclasses(sub)]
     return found
@@ -175,7 +175,7 @@ def _numbers_as_strings(schema: Any) -> Any:
 def _one_of(schema: dict[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
     """A nullable model name: one of `names` (another answers 404, or 422 for a model
     that cannot do what was asked)."""
-    one = {"type": "string", "enum": list(names)} if names else {"not": {}}
+    one: dict[str, Any] = {"type": "string", "enum": list(names)} if names else {"not": {}}
     return {**{k: v for k, v in schema.items() if k != "anyOf"}, "anyOf": [one, {"type": "null"}]}
 
 
@@ -194,7 +194,8 @@ def _listed_fields(schema: dict[str, Any], fields: list[str]) -> dict[str, Any]:
     out = dict(schema)
     for option in out.get("anyOf", []):
         if option.get("type") == "array":
-            option["items"] = {"type": "string", "enum": fields} if fields else {"not": {}}
+            listed: dict[str, Any] = {"type": "string", "enum": fields}
+            option["items"] = listed if fields else {"not": {}}
     return out
 
 
