@@ -136,7 +136,8 @@ def _complete_operation(path: str, op: dict[str, Any], settings: ServeSettings) 
 
 def _subclasses(cls: type) -> list[type]:
     found: list[type] = []
-    for sub in cls.__subclasses__():
+    subs: list[type] = cls.__subclasses__()
+    for sub in subs:
         found += [sub, *_subclasses(sub)]
     return found
 
