@@ -55,8 +55,8 @@ def test_the_default_cap_is_100(client: TestClient) -> None:
     assert spec["components"]["schemas"]["SearchRequest"]["properties"]["k"]["maximum"] == 100
 
 
-def test_served_log_keeps_at_most_its_row_cap(registry_dir: Path, tmp_path: Path) -> None:
-    db = f"sqlite:///{tmp_path / 'e.db'}"
+def test_served_log_keeps_at_most_its_row_cap(registry_dir: Path, db_url: str) -> None:
+    db = db_url
     settings = make_settings(registry_dir, db, served_max_rows=12, served_prune_seconds=0)
     with TestClient(create_app(settings), headers=READ_AUTH) as c:
         ids = []
@@ -68,8 +68,8 @@ def test_served_log_keeps_at_most_its_row_cap(registry_dir: Path, tmp_path: Path
     store = EventStore(db)
     try:
         assert 0 < store.count_served() <= 12  # 50 rows were served
-        frame = store.engine.connect().exec_driver_sql("SELECT request_id FROM lmrec_served")
-        kept = {row[0] for row in frame}
+        with store.engine.connect() as conn:
+            kept = {r[0] for r in conn.exec_driver_sql("SELECT request_id FROM lmrec_served")}
     finally:
         store.close()
     assert ids[-1] in kept and ids[0] not in kept  # the newest stay, the oldest go
