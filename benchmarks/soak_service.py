@@ -149,9 +149,8 @@ async def soak(url: str, pid: int, db: Path, args: argparse.Namespace) -> dict[s
         n = int(args.rate * args.duration)
         t_start = time.perf_counter()
         for i in range(n):
-            delay = t_start + i / args.rate - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
+            # always yield, even when behind: the sampling and promotion loops must run
+            await asyncio.sleep(max(0.0, t_start + i / args.rate - time.perf_counter()))
             tasks.append(asyncio.create_task(one()))
         await asyncio.gather(*tasks)
         await asyncio.gather(*background)
