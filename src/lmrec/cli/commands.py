@@ -19,6 +19,8 @@ def register(app: typer.Typer) -> None:
         "lmrec.cli.profile_cmd",
         "lmrec.cli.items_cmd",
         "lmrec.cli.tune_cmd",
+        "lmrec.cli.encoders_cmd",
+        "lmrec.cli.ope_cmd",
     ):
         try:
             mod = importlib.import_module(module)

@@ -16,14 +16,14 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Engine, create_engine, event, func, select
+from sqlalchemy import Engine, create_engine, event, func, inspect, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
 from lmrec.data.dataset import Dataset, from_frame
 from lmrec.errors import ConfigError, DataError
-from lmrec.events.schema import events, items, metadata, served
+from lmrec.events.schema import ADDED_COLUMNS, events, items, metadata, served
 
 _CHUNK = 500  # rows per INSERT statement (well under both databases' parameter limits)
 # Runs on every recommendation request, so it goes to the driver as plain SQL: SQLAlchemy's
@@ -34,9 +34,12 @@ _HISTORY_SQL = (
     "LIMIT {p}"
 )
 _SERVED_SQL = (
-    "INSERT INTO lmrec_served (request_id, item_id, rank, model, version, served_at) "
+    "INSERT INTO lmrec_served "
+    "(request_id, item_id, rank, model, version, served_at, policy, propensity) "
     "VALUES ({values}) ON CONFLICT DO NOTHING"
 )
+#: (request_id, item_id, rank, model, version, served_at, policy, propensity)
+ServedRow = tuple[str, str, int, str, str, float, str, float]
 
 
 def normalize_url(url: str | Path) -> str:
@@ -75,10 +78,11 @@ class EventStore:
         self.dialect = self.engine.dialect.name
         mark = "?" if self.dialect == "sqlite" else "%s"
         self._history_sql = _HISTORY_SQL.format(p=mark)
-        self._served_sql = _SERVED_SQL.format(values=", ".join([mark] * 6))
+        self._served_sql = _SERVED_SQL.format(values=", ".join([mark] * 8))
         if create:
             try:
                 metadata.create_all(self.engine)
+                self._add_missing_columns()
                 # a store made before the index existed gets it too
                 for index in served.indexes:
                     index.create(self.engine, checkfirst=True)
@@ -87,6 +91,16 @@ class EventStore:
                 raise ConfigError(
                     f"cannot open the event store at {redact(self.url)}: {_reason(exc)}"
                 ) from None
+
+    def _add_missing_columns(self) -> None:
+        """Columns added in later versions, on tables an older version created."""
+        inspector = inspect(self.engine)
+        for table, columns in ADDED_COLUMNS.items():
+            present = {c["name"] for c in inspector.get_columns(table)}
+            with self.engine.begin() as conn:
+                for name, sql_type in columns:
+                    if name not in present:
+                        conn.exec_driver_sql(f"ALTER TABLE {table} ADD COLUMN {name} {sql_type}")
 
     def close(self) -> None:
         self.engine.dispose()
@@ -218,8 +232,9 @@ class EventStore:
             return int(conn.execute(select(func.count()).select_from(items)).scalar_one())
 
     # ---- served recommendations ------------------------------------------------------------
-    def log_served(self, rows: Sequence[tuple[str, str, int, str, str, float]]) -> None:
-        """Record shown items as (request_id, item_id, rank, model, version, served_at)."""
+    def log_served(self, rows: Sequence[ServedRow]) -> None:
+        """Record shown items as (request_id, item_id, rank, model, version, served_at,
+        policy, propensity)."""
         if not rows:
             return
         # Plain driver executemany: the driver loops in C. SQLAlchemy's per-row parameter
@@ -271,6 +286,36 @@ class EventStore:
             shown = conn.execute(select(func.count()).select_from(served)).scalar_one()
             clicks = conn.execute(select(func.count()).select_from(clicked)).scalar_one()
         return int(shown), int(clicks)
+
+    def served_with_rewards(
+        self, model: str | None = None, reward_types: Sequence[str] = ("click", "purchase")
+    ) -> pd.DataFrame:
+        """Every served row (request_id, item_id, rank, model, version, served_at, policy,
+        propensity) with `reward` 1 when an event of `reward_types` names its request and
+        item, else 0; only `model`'s rows when given."""
+        rewarded = (
+            select(events.c.request_id, events.c.item_id)
+            .where(events.c.type.in_(list(reward_types)))
+            .where(events.c.request_id.is_not(None))
+            .distinct()
+            .subquery()
+        )
+        query = select(
+            *served.c,
+            (rewarded.c.item_id.is_not(None)).label("reward"),
+        ).outerjoin(
+            rewarded,
+            (served.c.request_id == rewarded.c.request_id)
+            & (served.c.item_id == rewarded.c.item_id),
+        )
+        if model is not None:
+            query = query.where(served.c.model == model)
+        with self.engine.connect() as conn:
+            frame = pd.DataFrame(conn.execute(query.order_by(served.c.request_id, served.c.rank)))
+        if frame.empty:
+            frame = pd.DataFrame(columns=[*served.c.keys(), "reward"])
+        frame["reward"] = frame["reward"].astype(float)
+        return frame
 
 
 def events_to_dataset(

@@ -14,7 +14,8 @@ import numpy as np
 import pandas as pd
 
 from lmrec.errors import UnknownIdError, UnsupportedError
-from lmrec.events.store import EventStore
+from lmrec.events.store import EventStore, ServedRow
+from lmrec.feedback.exploration import ExplorationPolicy, parse_exploration
 from lmrec.models.base import Recommender
 from lmrec.models.capabilities import SupportsAddItems
 from lmrec.search import supports_text_search
@@ -40,7 +41,8 @@ class ServiceContext:
         )
         self.metrics = metrics or ServiceMetrics()
         self.metrics.add_state_collector(self.metrics_state)
-        self._served: list[tuple[str, str, int, str, str, float]] = []
+        self.exploration = parse_exploration(settings.exploration)
+        self._served: list[ServedRow] = []
         self._served_lock = threading.Lock()
         self.query_vectors = QueryVectors(settings.search_backend, settings.query_cache_size)
         self._last_prune = 0.0
@@ -143,13 +145,27 @@ class ServiceContext:
             if missing:
                 raise UnknownIdError(f"unknown item id {missing[0]!r} in {what}")
 
-    def log_served(self, request_id: str, live: LiveModel, item_ids: Sequence[str]) -> None:
+    def exploration_for(self, model: str) -> ExplorationPolicy:
+        """The policy drawing lists for the live model named `model`."""
+        return self.exploration.get(model, self.exploration[""])
+
+    def log_served(
+        self,
+        request_id: str,
+        live: LiveModel,
+        item_ids: Sequence[str],
+        propensities: Sequence[float] | None = None,
+        policy: str = "greedy",
+    ) -> None:
+        """Queue one row per shown item, with the policy that drew the list and the chance
+        of the item at its position (1.0 for a greedy list)."""
         if not self.settings.log_served or not item_ids:
             return
         now = time.time()
+        chances = propensities if propensities is not None else [1.0] * len(item_ids)
         rows = [
-            (request_id, item, rank, live.name, live.version, now)
-            for rank, item in enumerate(item_ids, start=1)
+            (request_id, item, rank, live.name, live.version, now, policy, float(p))
+            for rank, (item, p) in enumerate(zip(item_ids, chances, strict=True), start=1)
         ]
         with self._served_lock:
             self._served.extend(rows)

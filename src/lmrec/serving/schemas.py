@@ -114,6 +114,9 @@ class Explanation(BaseModel):
     because_of: list[Contribution]
     shared_attributes: list[SharedAttribute]
     model_signal: ModelSignal | None = None
+    #: what a ranker could not read for this user and item (no user attributes, no item
+    #: text) and so fell back on; empty when nothing was missing or the model has no ranker
+    notes: list[str] = []
 
 
 class ScoredItem(BaseModel):

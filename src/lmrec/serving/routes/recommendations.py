@@ -13,6 +13,7 @@ from lmrec.core.query import Query as RecQuery
 from lmrec.errors import UnknownIdError
 from lmrec.serving.auth import check_personal_read
 from lmrec.serving.explain import explain_many
+from lmrec.serving.exploration import candidates_to_rank, draw_list
 from lmrec.serving.item_fields import check_fields, fields_of, parse_fields
 from lmrec.serving.limits import check_k
 from lmrec.serving.recommend import recommend
@@ -92,15 +93,18 @@ def answer(
     history = body.history or []
     ctx.require_items(live, history, "history")
     fresh = ctx.fresh_history(body.user_id)
+    policy = ctx.exploration_for(live.name)
     query = RecQuery(
         user_id=body.user_id,
         history=history or None,
-        k=body.k,
+        k=candidates_to_rank(policy, body.k, ctx.settings.exploration_pool),
         filters=body.filters or None,
         exclude=body.exclude or None,
         exclude_seen=body.exclude_seen,
     )
-    result = recommend(live, query, fresh, cold=ctx.cold_start_model())
+    result, propensities = draw_list(
+        policy, recommend(live, query, fresh, cold=ctx.cold_start_model()), body.k
+    )
     items = [
         ScoredItem(item_id=i, score=s) for i, s in zip(result.item_ids, result.scores, strict=True)
     ]
@@ -118,7 +122,7 @@ def answer(
         for item, values in zip(items, found_fields, strict=True):
             item.fields = values
     request_id = uuid.uuid4().hex
-    ctx.log_served(request_id, result.live, result.item_ids)
+    ctx.log_served(request_id, result.live, result.item_ids, propensities, policy.label)
     used = result.live
     ctx.metrics.recommendations.labels(used.name, used.version, str(result.cold_start)).inc()
     return RecommendationResponse(
