@@ -25,7 +25,12 @@ pytestmark = pytest.mark.timeout(600)
 
 @pytest.fixture
 def server(registry_dir: Path, tmp_path: Path) -> Iterator[ThreadServer]:
-    settings = make_settings(registry_dir, f"sqlite:///{tmp_path / 'events.db'}")
+    # Event times as far ahead as year 9999 are allowed here, so that the document's
+    # date-time pattern (1970 on) is exactly the rule; the future bound has its own tests
+    # (test_strict_input.py)
+    settings = make_settings(
+        registry_dir, f"sqlite:///{tmp_path / 'events.db'}", event_max_future_seconds=1e13
+    )
     with ThreadServer(create_app(settings)) as running:
         yield running
 

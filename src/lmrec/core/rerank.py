@@ -30,6 +30,9 @@ from lmrec.errors import ConfigError
 METHODS = ("mmr", "calibrated")
 #: candidates re-ranked per user by default
 DEFAULT_POOL = 100
+#: the spec as the service documents and accepts it: METHOD or METHOD:LAMBDA, LAMBDA a
+#: decimal in [0, 1] (the command line's parse is more forgiving: case, spaces)
+SPEC_PATTERN = r"^(mmr|calibrated)(:(0(\.[0-9]+)?|1(\.0+)?|\.[0-9]+))?$"
 #: Steck's smoothing of the list's distribution toward the user's (keeps KL finite)
 CALIBRATION_ALPHA = 0.01
 

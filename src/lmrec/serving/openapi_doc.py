@@ -13,13 +13,14 @@ strings (an id may be sent as 42), so their string properties say so.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
-from lmrec.core.ids import ID_PATTERN
+from lmrec.core.ids import ID_PATTERN, PRINTABLE_PATTERN
 from lmrec.search import supports_text_search
 from lmrec.serving.item_fields import field_names
 from lmrec.serving.routes.problem_docs import problem_response
@@ -95,8 +96,9 @@ def complete(doc: dict[str, Any], settings: ServeSettings, live: LiveNames) -> N
         if name in requests:
             if "fields" in properties:
                 properties["fields"] = _listed_fields(properties["fields"], fields)
+            latest = min(time.time() + settings.event_max_future_seconds, LAST_SECOND)
             for prop, value in properties.items():
-                properties[prop] = _numbers_as_strings(value)
+                properties[prop] = _numbers_as_strings(value, latest)
             if "filters" in properties:
                 properties["filters"] = _single_values(properties["filters"])
             if "model" in properties:
@@ -143,7 +145,14 @@ def _subclasses(cls: type) -> list[type]:
     return found
 
 
-def _numbers_as_strings(schema: Any) -> Any:
+#: 9999-12-31T23:59:59Z, the last time a timestamp can name
+LAST_SECOND = 253_402_300_799.0
+#: a date-time from 1970 on (year 1970-9999; the server also refuses times further ahead
+#: than it allows, which a pattern cannot say)
+_FROM_1970 = r"^(19[7-9][0-9]|[2-9][0-9]{3})-"
+
+
+def _numbers_as_strings(schema: Any, latest: float) -> Any:
     """A request property's schema where every plain string also takes a number (the
     request models coerce numbers to strings); a string with a pattern does not, since
     the number's digits may not match it (the id rule's pattern always matches digits),
@@ -152,9 +161,9 @@ def _numbers_as_strings(schema: Any) -> Any:
         return schema
     if schema.get("type") == "string" and "enum" not in schema:
         if schema.get("format") == "date-time":
-            seconds = {"type": "number", "minimum": 0}
-            return {"anyOf": [schema, seconds]}
-        if "pattern" not in schema or schema["pattern"] == ID_PATTERN:
+            seconds = {"type": "number", "minimum": 0, "maximum": latest}
+            return {"anyOf": [{**schema, "pattern": _FROM_1970}, seconds]}
+        if "pattern" not in schema or schema["pattern"] in (ID_PATTERN, PRINTABLE_PATTERN):
             number = {"type": "number"}
             rest = {k: v for k, v in schema.items() if k in ("title", "description", "default")}
             core = {k: v for k, v in schema.items() if k not in rest}
@@ -163,10 +172,10 @@ def _numbers_as_strings(schema: Any) -> Any:
     out = dict(schema)
     for key in ("items", "additionalProperties"):
         if key in out:
-            out[key] = _numbers_as_strings(out[key])
+            out[key] = _numbers_as_strings(out[key], latest)
     for key in ("anyOf", "oneOf"):
         if key in out:
-            out[key] = [_numbers_as_strings(s) for s in out[key]]
+            out[key] = [_numbers_as_strings(s, latest) for s in out[key]]
     return out
 
 

@@ -25,7 +25,7 @@ from pydantic import (
 )
 
 from lmrec.core.ids import ID_PATTERN, PRINTABLE_PATTERN, check_id, check_text
-from lmrec.core.rerank import RerankSpec
+from lmrec.core.rerank import SPEC_PATTERN, RerankSpec
 from lmrec.errors import ConfigError
 
 MAX_K = 1000
@@ -68,7 +68,8 @@ def _epoch_seconds(value: Any) -> Any:
 
 def _from_1970(value: datetime) -> datetime:
     stamp = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
-    if stamp < datetime(1970, 1, 1, tzinfo=UTC):
+    # the year as written (its own zone), as the API document's pattern states it
+    if value.replace(tzinfo=None) < datetime(1970, 1, 1):
         raise ValueError(f"{value.isoformat()} is before 1970-01-01; send the time it happened")
     return stamp
 
@@ -109,6 +110,7 @@ Rerank = Annotated[
     str | None,
     Field(
         max_length=64,
+        pattern=SPEC_PATTERN,
         description="re-rank the model's top 100: mmr:LAMBDA (varied items, by their text) "
         "or calibrated:LAMBDA (the user's genre mix), LAMBDA in [0, 1]",
     ),

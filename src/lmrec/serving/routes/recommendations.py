@@ -10,7 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
 from lmrec.core.query import Query as RecQuery
-from lmrec.core.rerank import DEFAULT_POOL
+from lmrec.core.rerank import DEFAULT_POOL, SPEC_PATTERN
 from lmrec.errors import UnknownIdError
 from lmrec.serving.auth import check_personal_read
 from lmrec.serving.explain import explain_many
@@ -52,6 +52,7 @@ def user_recommendations(
         str | None,
         Query(
             max_length=64,
+            pattern=SPEC_PATTERN,
             description="re-rank the top 100: mmr:LAMBDA (varied items) or calibrated:LAMBDA "
             "(the user's genre mix), LAMBDA in [0, 1]",
         ),
