@@ -19,6 +19,7 @@ def register(app: typer.Typer) -> None:
         "lmrec.cli.profile_cmd",
         "lmrec.cli.items_cmd",
         "lmrec.cli.tune_cmd",
+        "lmrec.cli.users_cmd",
     ):
         try:
             mod = importlib.import_module(module)

@@ -26,6 +26,7 @@ from lmrec.serving.routes import (
     models,
     recommendations,
     search,
+    users,
 )
 from lmrec.serving.settings import ServeSettings, load_settings
 from lmrec.serving.ui import install_ui
@@ -68,6 +69,7 @@ def create_app(settings: ServeSettings | None = None) -> FastAPI:
         search,
         explanations,
         events,
+        users,
         models,
         health,
     ):
@@ -80,7 +82,7 @@ def create_app(settings: ServeSettings | None = None) -> FastAPI:
         app.add_middleware(
             CORSMiddleware,
             allow_origins=settings.cors_origins,
-            allow_methods=["GET", "POST"],
+            allow_methods=["GET", "POST", "DELETE"],
             allow_headers=["Authorization", "Content-Type"],
         )
     return app

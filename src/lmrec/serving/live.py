@@ -180,11 +180,11 @@ class ModelHub:
         *,
         ann_threshold: int,
         default: str | None,
-        prepare: Callable[[Recommender], bool] | None = None,
+        prepare: Callable[[Recommender], tuple[Recommender, bool]] | None = None,
     ):
         self.registry = registry
-        #: called on every freshly loaded model before it is published (adds stored items);
-        #: returns whether it changed the model
+        #: called on every freshly loaded model before it is published (adds stored items,
+        #: forgets forgotten users); returns the model to publish and whether it changed
         self.prepare = prepare
         self.ann_threshold = ann_threshold
         #: this server's own choice of default model (settings); None: the registry's
@@ -194,6 +194,9 @@ class ModelHub:
         self._live: dict[str, LiveModel] = {}
         self._stamps: dict[str, int] = {}
         self._write = threading.Lock()
+        #: held from loading a version to publishing it, and while users are forgotten
+        #: (ServiceContext.forget_user): a load never misses a deletion made meanwhile
+        self.changes = threading.RLock()
         self.load_errors: dict[str, str] = {}
 
     # ---- reading (lock-free: one reference read) ------------------------------------------
@@ -228,7 +231,9 @@ class ModelHub:
     def load(self, name: str, version: str) -> LiveModel:
         path = self.registry.version_path(name, version)
         model = load_model(path)
-        changed = self.prepare(model) if self.prepare is not None else False
+        changed = False
+        if self.prepare is not None:
+            model, changed = self.prepare(model)
         # A graph cached beside the version fits its saved vectors only: a model that took
         # stored catalogue items on load gets fresh ones.
         cache_dir = None if changed else path
@@ -258,18 +263,20 @@ class ModelHub:
         settle_heap()
 
     def promote(self, name: str, version: str) -> tuple[LiveModel, str | None]:
-        live = self.load(name, version)  # fully loaded before anything changes
-        previous = self.registry.promote(name, version)
-        self.publish(live)
+        with self.changes:
+            live = self.load(name, version)  # fully loaded before anything changes
+            previous = self.registry.promote(name, version)
+            self.publish(live)
         return live, previous
 
     def rollback(self, name: str) -> LiveModel:
-        stack = self.registry.state(name)["stack"]
-        live = self.load(name, stack[-2]) if len(stack) >= 2 else None  # load first
-        version = self.registry.rollback(name)  # raises when there is nothing to go back to
-        if live is None or live.version != version:  # the registry changed meanwhile
-            live = self.load(name, version)
-        self.publish(live)
+        with self.changes:
+            stack = self.registry.state(name)["stack"]
+            live = self.load(name, stack[-2]) if len(stack) >= 2 else None  # load first
+            version = self.registry.rollback(name)  # raises when nothing to go back to
+            if live is None or live.version != version:  # the registry changed meanwhile
+                live = self.load(name, version)
+            self.publish(live)
         return live
 
     def refresh(self) -> None:
@@ -302,13 +309,14 @@ class ModelHub:
             self._live = new
 
     def _load_and_publish(self, name: str, version: str) -> None:
-        try:
-            live = self.load(name, version)
-        except (LmrecError, OSError, ValueError, KeyError) as exc:
-            self.load_errors[name] = f"version {version}: {exc}"
-            log.error("cannot load model %s version %s: %s", name, version, exc)
-            return
-        self.publish(live)
+        with self.changes:
+            try:
+                live = self.load(name, version)
+            except (LmrecError, OSError, ValueError, KeyError) as exc:
+                self.load_errors[name] = f"version {version}: {exc}"
+                log.error("cannot load model %s version %s: %s", name, version, exc)
+                return
+            self.publish(live)
 
 
 def items_frame_for(model: Recommender, frame: pd.DataFrame) -> pd.DataFrame:

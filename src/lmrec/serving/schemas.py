@@ -191,6 +191,17 @@ class EventsResponse(BaseModel):
     duplicates: int
 
 
+class ForgetResponse(BaseModel):
+    """What forgetting a user deleted; the audit table keeps only `user_key`."""
+
+    user_key: str = Field(description="keyed hash of the user id: the audit table's record")
+    events_deleted: int
+    served_deleted: int = Field(description="rows of served recommendation lists deleted")
+    models: dict[str, str] = Field(
+        description="per live model: 'forgotten' (the user's state removed) or 'not in model'"
+    )
+
+
 class CatalogueItem(Strict):
     item_id: Id
     text: Annotated[str, StringConstraints(max_length=20_000)] | None = None

@@ -4,9 +4,9 @@ validated once at start into one clear line per problem."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from lmrec.core.config import describe_errors
@@ -52,6 +52,12 @@ class ServeSettings(BaseSettings):
     #: record served lists in the store (needed for click-through rates)
     log_served: bool = True
     log_level: str = "info"
+    #: how user ids appear in the service's logs: "hash" (a keyed hash, u-<16 hex>) or
+    #: "raw" (the ids themselves, only where the logs are as protected as the data)
+    log_user_ids: Literal["hash", "raw"] = "hash"
+    #: the key of the keyed hashes of user ids (logs, the list of forgotten users); at
+    #: least 16 characters. Default: HOME/id-secret, made at first start
+    id_secret: SecretStr | None = None
     #: comparison reports the dashboard shows (`lmrec compare` writes one directory per run)
     reports: Path = Path("reports/compare")
 

@@ -165,6 +165,19 @@ class SequentialRecommender(NetworkRecommender[SC]):
         bounds = np.searchsorted(data.users_idx[order], np.arange(data.n_users + 1))
         self.seq_offsets_ = bounds.astype(np.int64)
 
+    def _forget_rows(self, users: np.ndarray) -> None:
+        """Also empty these users' stored sequences (what a known user is scored from)."""
+        assert self.seq_items_ is not None and self.seq_offsets_ is not None
+        assert self.seq_times_ is not None
+        lengths = np.diff(self.seq_offsets_)
+        keep = np.ones(len(lengths), dtype=bool)
+        keep[users] = False
+        rows = np.repeat(keep, lengths)
+        self.seq_items_ = self.seq_items_[rows]
+        self.seq_times_ = self.seq_times_[rows]
+        self.seq_offsets_ = np.concatenate([[0], np.cumsum(np.where(keep, lengths, 0))])
+        super()._forget_rows(users)
+
     def sequences(self) -> list[np.ndarray]:
         """Each known user's training items, oldest first."""
         assert self.seq_items_ is not None and self.seq_offsets_ is not None

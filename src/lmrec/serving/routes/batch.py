@@ -67,7 +67,7 @@ def batch_recommendations(
             for item, values in zip(items, found, strict=True):
                 item.fields = values
         request_id = f"{batch_id[:24]}-{n_user}"
-        ctx.log_served(request_id, result.live, result.item_ids)
+        ctx.log_served(request_id, result.live, result.item_ids, user_id)
         used = result.live
         ctx.metrics.recommendations.labels(used.name, used.version, str(result.cold_start)).inc()
         results.append(

@@ -97,7 +97,7 @@ def answer(
         for item, values in zip(items, found_fields, strict=True):
             item.fields = values
     request_id = uuid.uuid4().hex
-    ctx.log_served(request_id, result.live, result.item_ids)
+    ctx.log_served(request_id, result.live, result.item_ids, body.user_id)
     used = result.live
     ctx.metrics.recommendations.labels(used.name, used.version, str(result.cold_start)).inc()
     return RecommendationResponse(
