@@ -11,6 +11,8 @@ from fastapi.middleware.cors import CORSMiddleware
 from starlette.concurrency import run_in_threadpool
 
 import lmrec
+from lmrec.core.pseudonyms import id_secret
+from lmrec.serving import log_privacy
 from lmrec.serving.context import ServiceContext
 from lmrec.serving.docs_pages import install_docs
 from lmrec.serving.metrics import ServiceMetrics
@@ -38,6 +40,8 @@ def create_app(settings: ServeSettings | None = None) -> FastAPI:
     """The service for `settings` (default: from LMREC_* environment variables)."""
     settings = settings or load_settings()
     metrics = ServiceMetrics()
+    given = settings.id_secret.get_secret_value() if settings.id_secret else None
+    log_privacy.install(id_secret(settings.home, given), settings.log_user_ids)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
