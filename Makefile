@@ -7,7 +7,7 @@ PYTHON ?= python3.11
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.lmrec-installed
-EXTRAS ?= text,serve,dev,tune
+EXTRAS ?= text,serve,dev,tune,privacy
 export OMP_NUM_THREADS ?= 2
 
 .PHONY: install quickstart test lint bench clean browser

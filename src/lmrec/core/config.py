@@ -30,10 +30,30 @@ def describe_errors(
     return "; ".join(problems)
 
 
+def nest_dotted(values: dict[str, Any]) -> dict[str, Any]:
+    """`{"privacy.epsilon": 8}` -> `{"privacy": {"epsilon": 8}}` (what `--set a.b=v`
+    gives), merged with a table given for the same key."""
+    out: dict[str, Any] = {}
+    for key, value in values.items():
+        head, dot, rest = key.partition(".")
+        if not dot:
+            if isinstance(value, dict) and isinstance(out.get(key), dict):
+                out[key] = {**value, **out[key]}
+            else:
+                out[key] = value
+            continue
+        table = out.get(head)
+        if not isinstance(table, dict):
+            table = {}
+        out[head] = nest_dotted({**table, rest: value})
+    return out
+
+
 def build_config(config_class: type[C], values: dict[str, Any]) -> C:
-    """Validate values into a config, turning pydantic's errors into one clear line."""
+    """Validate values into a config, turning pydantic's errors into one clear line.
+    Dotted keys set fields of nested tables (`privacy.epsilon`)."""
     try:
-        return config_class(**values)
+        return config_class(**nest_dotted(values))
     except ValidationError as exc:
         detail = describe_errors(exc, list(config_class.model_fields))
         raise ConfigError(f"{config_class.__name__}: {detail}") from None

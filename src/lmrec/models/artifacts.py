@@ -33,6 +33,7 @@ def load_model(path: str | Path, options: FitOptions | None = None) -> Recommend
     model.options = options or FitOptions()
     read_state(src, model)
     model.train_fingerprint_ = meta.get("train_fingerprint")
+    model.privacy_ = meta.get("privacy")
     try:
         model._load_extra(src)
         model._after_load()

@@ -115,6 +115,8 @@ class Recommender(ABC, Generic[C]):
         self.items: pd.DataFrame | None = None
         #: content hash of the training data (saved; checks a later evaluation's data)
         self.train_fingerprint_: str | None = None
+        #: what a private training spent (lmrec.training.private); None: not private
+        self.privacy_: dict[str, Any] | None = None
         self._item_filter: ItemFilter | None = None
 
     # ---- training ------------------------------------------------------------------------

@@ -234,6 +234,11 @@ class ModelVersion(BaseModel):
     registered: str
     metrics: dict[str, Any]
     fingerprint: str | None
+    privacy: dict[str, Any] | None = Field(
+        None,
+        description="a privately trained version: epsilon and delta spent, accountant, "
+        "unit of privacy and the guarantee in words; null: not private",
+    )
 
 
 class ModelsResponse(BaseModel):

@@ -31,6 +31,7 @@ def list_models(ctx: Ctx) -> ModelsResponse:
                 registered=info.registered,
                 metrics=info.metrics,
                 fingerprint=info.fingerprint,
+                privacy=info.privacy,
             )
         )
     default = ctx.hub.default
