@@ -43,8 +43,9 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--factors", type=int, default=32)
     parser.add_argument("--id-dropout", type=float, default=0.3)
-    parser.add_argument("--users-per-step", type=int, default=512)
-    parser.add_argument("--lr", type=float, default=4e-3)
+    parser.add_argument("--users-per-step", type=int, default=128)
+    parser.add_argument("--lr", type=float, default=0.01)
+    parser.add_argument("--max-grad-norm", type=float, default=0.25)
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
     data = load_dataset(args.data)
@@ -56,8 +57,10 @@ def main() -> None:
         "lr": args.lr,
         "threads": args.threads,
         "privacy.users_per_step": args.users_per_step,
+        "privacy.max_grad_norm": args.max_grad_norm,
     }
     rows = []
+    print(f"settings: {settings}", flush=True)
     for eps in [None, *(float(e) for e in args.epsilons.split(","))]:
         if eps is None:  # the reference: the same model and epochs, not private
             reference = {k: v for k, v in settings.items() if not k.startswith("privacy.")}

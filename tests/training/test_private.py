@@ -106,3 +106,31 @@ def test_private_settings_are_checked() -> None:
         create_model("hybrid", {"privacy.epsilon": 3, "privacy.per_user": 0})
     with pytest.raises(ConfigError, match="unknown key 'privacy'"):
         create_model("ease", {"privacy.epsilon": 3})
+
+
+def test_sasrec_trains_privately_with_no_per_user_parameter() -> None:
+    data = toy.blocks()
+    model = create_model("sasrec", {
+        "epochs": 2, "threads": 1, "max_len": 10,
+        "privacy.epsilon": 3, "privacy.users_per_step": 8, "privacy.per_user": 6,
+    }).fit(data.train)  # fmt: skip
+    spent = model.privacy_
+    assert spent is not None and 2.7 <= spent["epsilon"] <= 3.03 and spent["per_user"] == 6
+    assert model.has_id_ is not None and model.has_id_.all()  # no data-dependent item set
+    assert len(model.recommend(next(iter(data.held_out)), k=3)) == 3
+
+
+def test_sasrec_windows_hold_at_most_per_user_predictions() -> None:
+    from lmrec.models.sequence.private_task import SequenceUserTask
+
+    data = toy.blocks()
+    model = create_model("sasrec", {"epochs": 1, "max_len": 10})
+    model._prepare(data.train)
+    net = model._build(data.train, torch.device("cpu"))
+    task = SequenceUserTask(net, model.sequences(), data.train.n_items, per_user=4,
+                            device=torch.device("cpu"), validate=lambda: None)  # fmt: skip
+    inputs, targets = task.examples(np.arange(task.n_users), np.random.default_rng(0))
+    assert inputs.shape == (task.n_users, 4) and int((targets > 0).sum(1).max()) <= 4
+    # a user's last items, in order: the last target is the newest item
+    newest = np.array([s[-1] + 1 for s in model.sequences()])
+    assert np.array_equal(targets[:, -1].numpy(), newest)

@@ -175,11 +175,16 @@ class ServiceContext:
             key = user_key(self.secret, user_id)
             deleted = self.store.forget_user(user_id, key, secret_id(self.secret))
             models: dict[str, str] = {}
+            changes = []
             for name, live in self.hub.snapshot().items():
                 model, gone = forget_users(live.model, [user_id])
                 if gone:
-                    self.hub.replace_model(live, model)
+                    changes.append((live, model))
                 models[name] = "forgotten" if gone else "not in model"
+            # every live model at once, in one swap; without the full collection a model
+            # load ends with (seconds on a large heap): the copies share the big arrays,
+            # and what they replace is freed by reference counting
+            self.hub.replace_models(changes, settle=False)
             self._forgotten_applied = self.store.count_forgotten()
         return {"user_key": key, **deleted, "models": models}
 
@@ -189,10 +194,12 @@ class ServiceContext:
         if count == self._forgotten_applied:
             return
         with self.hub.changes:
+            changes = []
             for live in self.hub.snapshot().values():
                 model, gone = self._forget_known(live.model)
                 if gone:
-                    self.hub.replace_model(live, model)
+                    changes.append((live, model))
+            self.hub.replace_models(changes)
             self._forgotten_applied = count
 
     def _forget_known(self, model: Recommender) -> tuple[Recommender, bool]:

@@ -254,13 +254,22 @@ class ModelHub:
             self.default = resolve_default(self.registry, self.configured_default)
 
     def publish(self, live: LiveModel) -> None:
+        self.publish_all([live])
+
+    def publish_all(self, lives: list[LiveModel], settle: bool = True) -> None:
+        """Publish several models in one reference swap (one full collection after, or
+        with `settle=False` only a freeze of what is alive now)."""
         with self._write:
             new = dict(self._live)
-            new[live.name] = live
+            for live in lives:
+                new[live.name] = live
+                self._stamps[live.name] = self.registry.state_stamp(live.name)
+                self.load_errors.pop(live.name, None)
             self._live = new  # the single reference swap requests observe
-            self._stamps[live.name] = self.registry.state_stamp(live.name)
-            self.load_errors.pop(live.name, None)
-        settle_heap()
+        if settle:
+            settle_heap()
+        else:
+            gc.freeze()
 
     def promote(self, name: str, version: str) -> tuple[LiveModel, str | None]:
         with self.changes:
@@ -298,8 +307,18 @@ class ModelHub:
 
     def replace_model(self, live: LiveModel, model: Recommender) -> LiveModel:
         """Publish a rebuilt LiveModel for a model changed in place (new items added)."""
-        new = build_live(live.name, live.version, model, live.meta, self.ann_threshold)
-        self.publish(new)
+        return self.replace_models([(live, model)])[0]
+
+    def replace_models(
+        self, changes: list[tuple[LiveModel, Recommender]], settle: bool = True
+    ) -> list[LiveModel]:
+        """Rebuilt LiveModels for changed models, all published in one swap."""
+        new = [
+            build_live(live.name, live.version, model, live.meta, self.ann_threshold)
+            for live, model in changes
+        ]
+        if new:
+            self.publish_all(new, settle)
         return new
 
     def _drop(self, name: str) -> None:

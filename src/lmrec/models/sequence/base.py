@@ -126,7 +126,10 @@ class SequentialRecommender(NetworkRecommender[SC]):
     # ---- training ------------------------------------------------------------------------
     def _prepare(self, train: Dataset) -> None:
         self._store_sequences(train)
-        self.has_id_ = train.item_counts() > 0
+        # under privacy every item has an ID vector: which items have interactions is
+        # itself something one user's data can change
+        private = getattr(self.config, "privacy", None) is not None
+        self.has_id_ = np.ones(train.n_items, bool) if private else train.item_counts() > 0
         reads_text = self.config.item_repr != "id" and not self.config.text_tune_layers
         self.item_text_ = self._text_for(train) if reads_text else None
 
