@@ -1,10 +1,12 @@
-"""NDCG@10 against the privacy budget: the hybrid model trained with DP-SGD (one user as
-the unit, lmrec.training.private) at each epsilon, and without privacy as the reference
-(epsilon = inf), on MovieLens (ratio split, seed 42, tested once on the test part; no
+"""NDCG@10 against the privacy budget: the hybrid model (or SASRec) trained with DP-SGD
+(one user as the unit, lmrec.training.private) at each epsilon, and without privacy as
+the reference (epsilon = inf), on MovieLens (ratio split, seed 42, tested once on the test part; no
 tuning on validation, which would spend privacy too). Prints one line per run and
 writes the plot.
 
     python benchmarks/bench_privacy.py --data ml-100k --out docs/privacy_epsilon.png
+    python benchmarks/bench_privacy.py --model sasrec --epsilons 8 --epochs 10 --lr 0.003 \
+        --set max_len=50 --set privacy.per_user=50 --out /tmp/privacy_sasrec.png
 """
 
 from __future__ import annotations
@@ -15,19 +17,22 @@ import time
 from pathlib import Path
 from typing import Any
 
+from lmrec.core.settings_files import parse_set
 from lmrec.data import load_dataset
 from lmrec.data.splitters import make_split
 from lmrec.evaluation import evaluate
 from lmrec.models.registry import create_model
 
 
-def run(split: Any, settings: dict[str, Any], epsilon: float | None) -> tuple[float, float, float]:
+def run(
+    split: Any, name: str, settings: dict[str, Any], epsilon: float | None
+) -> tuple[float, float, float]:
     """(NDCG@10 on test, epsilon spent, seconds)."""
     values = dict(settings)
     if epsilon is not None:
         values["privacy.epsilon"] = epsilon
     started = time.perf_counter()
-    model = create_model("hybrid", values).fit(split.train)
+    model = create_model(name, values).fit(split.train)
     seconds = time.perf_counter() - started
     res = evaluate(model, split.test, exclude=[split.train, split.valid], ks=(10,),
                    metrics=["ndcg@10"])  # fmt: skip
@@ -38,6 +43,9 @@ def run(split: Any, settings: dict[str, Any], epsilon: float | None) -> tuple[fl
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--data", default="ml-100k")
+    parser.add_argument("--model", default="hybrid", choices=["hybrid", "sasrec"])
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="more model settings (e.g. max_len=50)")  # fmt: skip
     parser.add_argument("--out", type=Path, default=Path("docs/privacy_epsilon.png"))
     parser.add_argument("--epsilons", default="1,3,8")
     parser.add_argument("--epochs", type=int, default=20)
@@ -52,21 +60,22 @@ def main() -> None:
     split = make_split(data, "ratio", seed=42)
     settings: dict[str, Any] = {
         "epochs": args.epochs,
-        "factors": args.factors,
-        "id_dropout": args.id_dropout,
         "lr": args.lr,
         "threads": args.threads,
         "privacy.users_per_step": args.users_per_step,
         "privacy.max_grad_norm": args.max_grad_norm,
     }
+    if args.model == "hybrid":
+        settings.update(factors=args.factors, id_dropout=args.id_dropout)
+    settings.update(parse_set(args.set))
     rows = []
     print(f"settings: {settings}", flush=True)
     for eps in [None, *(float(e) for e in args.epsilons.split(","))]:
         if eps is None:  # the reference: the same model and epochs, not private
             reference = {k: v for k, v in settings.items() if not k.startswith("privacy.")}
-            ndcg, spent, seconds = run(split, reference, None)
+            ndcg, spent, seconds = run(split, args.model, reference, None)
         else:
-            ndcg, spent, seconds = run(split, settings, eps)
+            ndcg, spent, seconds = run(split, args.model, settings, eps)
         rows.append((eps, ndcg, spent, seconds))
         shown = "inf" if eps is None else f"{eps:g}"
         print(f"{args.data} epsilon={shown} spent={spent:.3f} ndcg@10={ndcg:.4f} "
@@ -93,7 +102,7 @@ def plot(rows: list[tuple[float | None, float, float, float]], args: argparse.Na
     ax.set_xticks([r[0] for r in private], [f"{r[0]:g}" for r in private])
     ax.set_xlabel("epsilon (delta = 1 / users)")
     ax.set_ylabel("NDCG@10 (test)")
-    ax.set_title(f"hybrid on {args.data}: accuracy against privacy")
+    ax.set_title(f"{args.model} on {args.data}: accuracy against privacy")
     ax.legend(loc="lower right", fontsize=8)
     fig.tight_layout()
     args.out.parent.mkdir(parents=True, exist_ok=True)
