@@ -39,7 +39,7 @@ def test_private_training_is_recorded_and_shown(
     code, out = lmrec("models", "show", "films", "--registry", reg)
     assert code == 0, out
     assert f"privacy: epsilon {privacy['epsilon']:.2f}, delta 0.056 (rdp accountant" in out
-    assert "unit of privacy: one user" in out and "joint differential privacy" in out
+    assert "unit of privacy: one user" in out and "(joint) differential privacy" in out
     code, out = lmrec("models", "list", "--registry", reg)
     assert code == 0 and f"epsilon {privacy['epsilon']:.2f}" in out
     code, out = lmrec("models", "list", "--registry", reg, "--json")

@@ -93,7 +93,7 @@ def test_a_private_fit_spends_its_budget_and_says_so(epsilon: float) -> None:
     assert spent["delta"] == pytest.approx(1 / data.train.n_users)
     assert spent["unit"] == "user" and spent["accountant"] == "rdp"
     assert spent["steps"] == round(2 * data.train.n_users / 8)
-    assert "joint differential privacy" in spent["guarantee"]
+    assert "user-level (joint) differential privacy" in spent["guarantee"]
     assert len(model.recommend(next(iter(data.held_out)), k=3)) == 3
 
 

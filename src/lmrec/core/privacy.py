@@ -11,12 +11,12 @@ USER_LEVEL = "user"
 
 #: the plain words stored and shown beside every epsilon
 GUARANTEE = (
-    "user-level joint differential privacy: the shared parameters (item vectors and the "
-    "text projection) are (epsilon, delta)-DP with respect to all of one user's "
-    "interactions; a user's own vector is learned from their own data and serves only "
-    "them. Not covered: the training interactions and user vectors the model files "
-    "keep, the cold-start popularity list the service derives from them, and which "
-    "item ids exist (the catalogue is taken as public)."
+    "user-level (joint) differential privacy: the shared parameters (every parameter but "
+    "a user's own vector) are (epsilon, delta)-DP with respect to all of one user's "
+    "interactions; a user's own vector, where the model has one, is learned from their "
+    "own data and serves only them. Not covered: the training interactions and user "
+    "vectors the model files keep, the cold-start popularity list the service derives "
+    "from them, and which item ids exist (the catalogue is taken as public)."
 )
 
 
