@@ -1,6 +1,7 @@
 """Differentially private training (DP-SGD) with one user as the unit of privacy.
 
-Each step samples users independently with probability q (Poisson sampling), takes at
+Each step samples users independently with probability q (Poisson sampling; the sampling
+and the noise draw on the operating system's randomness, not the config's seed), takes at
 most `per_user` of each sampled user's interactions, computes every user's gradient of
 the shared parameters separately (torch.func: vmap of grad), clips it to length
 `max_grad_norm`, sums, adds Gaussian noise of standard deviation sigma * max_grad_norm
@@ -37,7 +38,7 @@ from torch import nn
 from lmrec.core.privacy import GUARANTEE, USER_LEVEL
 from lmrec.errors import ConfigError, UnsupportedError
 from lmrec.training.checkpoint import EpochRecord
-from lmrec.training.loop import LoopSettings, TrainResult, epoch_seed
+from lmrec.training.loop import LoopSettings, TrainResult
 
 
 class PrivacyConfig(BaseModel):
@@ -162,15 +163,18 @@ class _Stepper:
             torch.optim.Adam([self.own], lr=settings.lr) if self.own is not None else None
         )
         self.per_user_grad = _per_user_gradients(task, self.own is not None)
-        # The noise is seeded from the operating system, never from the config's seed:
-        # whoever knew the seed (it is in model.json) could subtract the noise. So two
-        # private trainings with one seed sample the same users but differ in noise.
+        # Which users a step samples and the noise come from the operating system, never
+        # from the config's seed: whoever knew the seed (it is in model.json) could
+        # subtract the noise, and knowing who was sampled voids the amplification the
+        # accounting counts on. So private trainings are not repeatable.
         self.noise = torch.Generator(device=settings.device)
         self.noise.manual_seed(secrets.randbits(63))
+        self.sampling = np.random.default_rng(secrets.randbits(128))
         self.expected = self.rate * task.n_users
 
-    def step(self, rng: np.random.Generator, chunk: int) -> float:
+    def step(self, chunk: int) -> float:
         """One step; returns the mean loss of the sampled users."""
+        rng = self.sampling
         users = np.flatnonzero(rng.random(self.task.n_users) < self.rate)
         inputs = self.task.step_inputs(rng)
         summed = {n: torch.zeros_like(p) for n, p in self.shared.items()}
@@ -239,12 +243,11 @@ def run_private_training(
     done = 0
     for epoch in range(settings.epochs):
         started, cpu_started = time.perf_counter(), time.process_time()
-        rng = np.random.default_rng(epoch_seed(settings.seed, epoch))
         module.train()
         total, count = 0.0, 0
         last = epoch == settings.epochs - 1
         for _ in range(stepper.steps - done if last else per_epoch):
-            total += stepper.step(rng, chunk)
+            total += stepper.step(chunk)
             accountant.step(noise_multiplier=stepper.sigma, sample_rate=stepper.rate)
             done, count = done + 1, count + 1
         module.eval()
