@@ -100,6 +100,7 @@ def plot(rows: list[tuple[float | None, float, float, float]], args: argparse.Na
     ax.axhline(0.85 * rows[0][1], color="grey", ls=":", label="85% of not private")
     ax.set_xscale("log")
     ax.set_xticks([r[0] for r in private], [f"{r[0]:g}" for r in private])
+    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     ax.set_xlabel("epsilon (delta = 1 / users)")
     ax.set_ylabel("NDCG@10 (test)")
     ax.set_title(f"{args.model} on {args.data}: accuracy against privacy")
