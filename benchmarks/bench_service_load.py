@@ -2,8 +2,12 @@
 
     .venv/bin/python benchmarks/bench_service_load.py                    # both scenarios
     .venv/bin/python benchmarks/bench_service_load.py --scenario 1m --graph G.faiss
+    .venv/bin/python benchmarks/bench_service_load.py --scenario sasrec --model-dir DIR
 
 Scenarios:
+  sasrec  an exported SASRec (`lmrec export`, e.g. int8; --model-dir) answering POST
+          /v1/recommendations with a history: each request is the last 20 training items
+          of a random user, as a new user's history
   ml100k  ml-100k-sized data (943 users, 1,682 items, 100k interactions; the real file
           with --ml100k PATH, else synthetic of that shape), models pop and als
   1m      a synthetic catalogue of 1,000,000 items with 64-d item vectors (clustered, as
@@ -81,6 +85,21 @@ def build_1m(root: Path, n_items: int, n_users: int, graph: Path | None) -> None
         shutil.copy(graph, root / "dot1m" / version / "index-hnsw.faiss")
 
 
+def build_sasrec(root: Path, model_dir: Path) -> list[dict[str, Any]]:
+    """Register the exported model as "seq"; request bodies from its users' histories."""
+    from lmrec.models.artifacts import load_model
+    from lmrec.store.registry import ModelRegistry
+
+    ModelRegistry(root).register(model_dir, "seq")
+    model = load_model(model_dir)
+    ids = model.item_map.ids  # type: ignore[union-attr]
+    return [
+        {"history": [str(ids[i]) for i in seq[-20:]], "k": 10, "model": "seq"}
+        for seq in model.sequences()  # type: ignore[attr-defined]
+        if len(seq)
+    ]
+
+
 def build_ml100k(root: Path, ml100k: Path | None) -> list[str]:
     import numpy as np
     import pandas as pd
@@ -154,8 +173,16 @@ def start_server(root: Path, threads: int) -> tuple[subprocess.Popen, str]:
 
 # ---- load generator -------------------------------------------------------------------------
 async def load(
-    url: str, model: str, users: list[str], rate: float, duration: float, max_requests: int
+    url: str,
+    model: str,
+    users: list[str],
+    rate: float,
+    duration: float,
+    max_requests: int,
+    bodies: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
+    """GET each user's recommendations, or with `bodies` POST /v1/recommendations with
+    one of them (`users` then holds their positions)."""
     import httpx
     import numpy as np
 
@@ -168,9 +195,12 @@ async def load(
         async def one(user: str) -> None:
             t0 = time.perf_counter()
             try:
-                r = await client.get(
-                    f"/v1/users/{user}/recommendations", params={"k": 10, "model": model}
-                )
+                if bodies is not None:
+                    r = await client.post("/v1/recommendations", json=bodies[int(user)])
+                else:
+                    r = await client.get(
+                        f"/v1/users/{user}/recommendations", params={"k": 10, "model": model}
+                    )
                 ok = r.status_code == 200 and len(r.json()["items"]) == 10
                 if not ok:
                     errors.append(f"{r.status_code}: {r.text[:200]}")
@@ -223,9 +253,13 @@ def run_scenario(name: str, args: argparse.Namespace) -> list[dict[str, Any]]:
     shutil.rmtree(work, ignore_errors=True)
     root = work / "registry"
     t0 = time.perf_counter()
+    bodies = None
     if name == "1m":
         build_1m(root, args.items, 10_000, args.graph)
         models, users = ["dot1m"], [f"u{i}" for i in range(10_000)]
+    elif name == "sasrec":
+        bodies = build_sasrec(root, args.model_dir)
+        models, users = ["seq"], [str(i) for i in range(len(bodies))]
     else:
         models = build_ml100k(root, args.ml100k)
         users = [str(u) for u in range(1, 944)] if args.ml100k else [str(u) for u in range(943)]
@@ -237,7 +271,9 @@ def run_scenario(name: str, args: argparse.Namespace) -> list[dict[str, Any]]:
         results = []
         for model in models:
             server0, client0 = _cpu_seconds(proc.pid), time.process_time()
-            res = asyncio.run(load(url, model, users, args.rate, args.duration, args.max_requests))
+            res = asyncio.run(
+                load(url, model, users, args.rate, args.duration, args.max_requests, bodies)
+            )
             per = 1000 / max(res["requests"], 1)
             res["server_cpu_ms_per_request"] = round((_cpu_seconds(proc.pid) - server0) * per, 2)
             res["client_cpu_ms_per_request"] = round((time.process_time() - client0) * per, 2)
@@ -252,7 +288,13 @@ def run_scenario(name: str, args: argparse.Namespace) -> list[dict[str, Any]]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--scenario", choices=["ml100k", "1m", "both"], default="both")
+    parser.add_argument("--scenario", choices=["ml100k", "1m", "sasrec", "both"], default="both")
+    parser.add_argument(
+        "--model-dir",
+        type=Path,
+        default=Path("runs/bench-compress/sasrec-onnx-int8"),
+        help="an exported model for --scenario sasrec (written by bench_compress.py)",
+    )
     parser.add_argument("--rate", type=float, default=200.0, help="requests per second")
     parser.add_argument("--duration", type=float, default=20.0, help="seconds of load")
     parser.add_argument("--max-requests", type=int, default=10_000)

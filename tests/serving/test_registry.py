@@ -11,7 +11,7 @@ from serving_toys import toy_dataset
 from typer.testing import CliRunner
 
 from lmrec.cli.main import _register_commands, app
-from lmrec.errors import ArtifactError, ConfigError, UnknownIdError
+from lmrec.errors import ArtifactError, ConfigError, ConflictError, UnknownIdError
 from lmrec.models.artifacts import load_model
 from lmrec.models.baseline.popularity import PopularityRecommender
 from lmrec.store import registry as registry_module
@@ -58,7 +58,7 @@ def test_promote_and_rollback_walk_the_history(tmp_path: Path, model_dir: Path) 
     assert reg.promote("m", "3") == "3"  # promoting the live version changes nothing
     assert reg.rollback("m") == "2"
     assert reg.rollback("m") == "1"
-    with pytest.raises(ConfigError, match="no earlier live version"):
+    with pytest.raises(ConflictError, match="no earlier live version"):
         reg.rollback("m")
     state = json.loads((reg.root / "m" / "state.json").read_text())
     actions = [(h["action"], h["version"]) for h in state["history"]]

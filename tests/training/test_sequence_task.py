@@ -8,9 +8,10 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
+from lmrec.core.sequences import left_pad
 from lmrec.core.validation import ndcg_at_k
 from lmrec.models.neural.item_repr import ItemRepresentation
-from lmrec.training.sequence_task import SequenceTask, left_pad, sequence_windows
+from lmrec.training.sequence_task import SequenceTask, sequence_windows
 
 
 def test_windows_cover_every_transition_once() -> None:

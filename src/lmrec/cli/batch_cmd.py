@@ -8,8 +8,10 @@ from pathlib import Path
 import pandas as pd
 
 from lmrec.cli.common import err_console
+from lmrec.core.rerank import Reranker
 from lmrec.errors import ConfigError, DataError
 from lmrec.models.base import Recommender
+from lmrec.models.reranking import rerank_frame
 
 OUT_FORMATS = (".csv", ".tsv", ".parquet", ".jsonl", ".json")
 
@@ -59,6 +61,7 @@ def recommend_for_file(
     fields: list[str] | None,
     out: Path | None,
     as_json: bool,
+    reranker: Reranker | None = None,
 ) -> None:
     """Write (or print as CSV/JSON) one row per (user, rank); say on stderr how many users
     were answered and which were not known to the model."""
@@ -68,7 +71,10 @@ def recommend_for_file(
     distinct = list(dict.fromkeys(asked))
     assert model.user_map is not None
     unknown = [u for u in distinct if u not in model.user_map]
-    frame = model.recommend_many(distinct, k, unknown="skip", fields=fields)
+    pool = max(k, reranker.pool) if reranker is not None else k
+    frame = model.recommend_many(distinct, pool, unknown="skip", fields=fields)
+    if reranker is not None:
+        frame = rerank_frame(model, reranker, frame, k)
     if out is not None:
         write_frame(frame, out)
     elif as_json:

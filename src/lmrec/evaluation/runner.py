@@ -25,7 +25,7 @@ from lmrec.evaluation import beyond as B
 from lmrec.evaluation import metrics as M
 from lmrec.evaluation.stats import PairedTest, bootstrap_means, paired_test
 from lmrec.models.base import Recommender
-from lmrec.models.capabilities import FoldsIn, PredictsRatings, ScoresSequences
+from lmrec.models.capabilities import FoldsIn, PredictsClicks, PredictsRatings, ScoresSequences
 
 #: scores per chunk when the batch size is automatic. Measured: top-k over chunks of about
 #: 4M float32 scores runs 2-3x faster than over 100M+ (fresh large arrays cost page faults
@@ -34,6 +34,11 @@ _TARGET_SCORES_PER_CHUNK = 1 << 22
 #: working bytes per score: the float32 score, top_k's int64 partition order, a float32
 #: copy when some scores are NaN, and slack for the model's own temporaries
 _BYTES_PER_SCORE = 20
+
+#: rated test items at or above this value are clicks for the click metrics
+CLICK_THRESHOLD = 4.0
+#: users per call to a click model's candidate lists and probabilities
+_CLICK_USERS_PER_CHUNK = 256
 
 # RecBole's metric names (and common spellings) -> ours, so configs carry over.
 _ALIASES = {
@@ -113,6 +118,7 @@ def evaluate(
     tie_seed: int = DEFAULT_TIE_SEED,
     item_vectors: np.ndarray | None = None,
     rerank: Reranker | None = None,
+    click_threshold: float = CLICK_THRESHOLD,
 ) -> EvaluationResult:
     """Rank the catalogue for every test user and score the lists against the test items.
 
@@ -134,6 +140,10 @@ def evaluate(
         without them diversity is left out (an error if it was asked for by name).
     rerank: re-rank each user's top `rerank.pool` items to the lists that are scored
         (histories for calibration: the excluded interactions, else the history rows).
+    click_threshold: for the click metrics (auc, logloss, ece) of a click model, a rated
+        test item is a click when its value is at least this; lower ratings and the
+        model's candidates the user did not touch are non-clicks (implicit data: every
+        test item is a click).
     """
     started = time.perf_counter()
     model._require_fitted()
@@ -212,6 +222,17 @@ def evaluate(
         gini, catalogue_ci = B.exposure_gini(np.concatenate(kept_lists), n_items, ks)
         catalogue.update(gini)
     catalogue.update(_rating_metrics(model, test, names, explicit_request=metrics is not None))
+    catalogue.update(
+        _click_metrics(
+            model,
+            test,
+            excluded,
+            users,
+            names,
+            explicit_request=metrics is not None,
+            threshold=click_threshold,
+        )
+    )
     meta = {
         "model": model.name,
         "ks": ks,
@@ -309,6 +330,7 @@ def _resolve_metrics(
             + M.CATALOGUE_METRICS
             + B.BEYOND_CATALOGUE_METRICS
             + M.RATING_METRICS
+            + M.CLICK_METRICS
         )
     else:
         if isinstance(metrics, str):
@@ -476,3 +498,71 @@ def _rating_metrics(
     if "mae" in wanted:
         out["mae"] = M.mae(predicted, test.values)
     return out
+
+
+def _click_metrics(
+    model: Recommender[Any],
+    test: Dataset,
+    excluded: sp.csr_matrix | None,
+    users: np.ndarray,
+    names: list[str],
+    *,
+    explicit_request: bool,
+    threshold: float,
+) -> dict[str, float]:
+    """AUC, log-loss and ECE of a click model over each test user's held-out items
+    (clicks: value >= threshold on rated data, every item on implicit data) and the
+    model's candidates the user never touched (non-clicks)."""
+    wanted = [m for m in names if m in M.CLICK_METRICS]
+    if not wanted:
+        return {}
+    if not isinstance(model, PredictsClicks):
+        if explicit_request:
+            raise UnsupportedError(
+                f"cannot compute {', '.join(wanted)}: model '{model.name}' does not predict "
+                "clicks (use a click model, e.g. rerank)"
+            )
+        return {}
+    labels, probs = click_pairs(model, test, excluded, users, threshold)
+    values = {
+        "auc": M.auc(labels, probs),
+        "logloss": M.log_loss(labels, probs),
+        "ece": M.expected_calibration_error(labels, probs),
+    }
+    return {m: values[m] for m in wanted}
+
+
+def click_pairs(
+    model: PredictsClicks,
+    test: Dataset,
+    excluded: sp.csr_matrix | None,
+    users: np.ndarray,
+    threshold: float = CLICK_THRESHOLD,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(labels, probabilities) of every held-out pair of `users` and every candidate of
+    theirs they never touched (see _click_metrics)."""
+    values = test.csr
+    n_items = values.shape[1]
+    label_parts, prob_parts = [], []
+    for start in range(0, len(users), _CLICK_USERS_PER_CHUNK):
+        chunk = users[start : start + _CLICK_USERS_PER_CHUNK]
+        seen = excluded[chunk] if excluded is not None else sp.csr_matrix((len(chunk), n_items))
+        cands = model.candidate_lists(chunk, seen)
+        rows = values[chunk]
+        width = int(np.diff(rows.indptr).max(initial=0)) + cands.shape[1]
+        items = np.full((len(chunk), width), -1, dtype=np.int64)
+        labels = np.zeros((len(chunk), width), dtype=bool)
+        for r in range(len(chunk)):
+            held = rows.indices[rows.indptr[r] : rows.indptr[r + 1]]
+            rated = rows.data[rows.indptr[r] : rows.indptr[r + 1]]
+            untouched = cands[r][(cands[r] >= 0) & ~np.isin(cands[r], held)]
+            if seen.nnz:
+                untouched = untouched[~np.isin(untouched, seen[r].indices)]
+            items[r, : len(held)] = held
+            labels[r, : len(held)] = rated >= threshold if test.explicit else True
+            items[r, len(held) : len(held) + len(untouched)] = untouched
+        probs = model.click_probabilities(chunk, items, seen)
+        present = items >= 0
+        label_parts.append(labels[present])
+        prob_parts.append(np.asarray(probs)[present])
+    return np.concatenate(label_parts), np.concatenate(prob_parts)

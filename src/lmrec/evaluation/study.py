@@ -35,6 +35,8 @@ class SearchResult:
     n_failed: int
     storage: str
     study_name: str
+    #: every trial of the study: number, state, value, its parameters, and the validation
+    #: value it reported after each epoch ("intermediate": {epoch: value}, torch models)
     trials: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -152,7 +154,13 @@ def search(
         storage=url,
         study_name=study.study_name,
         trials=[
-            {"number": t.number, "state": t.state.name.lower(), "value": t.value, **t.params}
+            {
+                "number": t.number,
+                "state": t.state.name.lower(),
+                "value": t.value,
+                **t.params,
+                "intermediate": dict(t.intermediate_values),
+            }
             for t in study.trials
         ],
     )

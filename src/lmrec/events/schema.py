@@ -54,7 +54,16 @@ served = Table(
     Column("model", String(64), nullable=False),
     Column("version", String(16), nullable=False),
     Column("served_at", Float, nullable=False),
+    # how the list was drawn (greedy, epsilon:0.1, softmax:0.5) and the chance of this item
+    # at this rank under it; empty in rows written before exploration was logged
+    Column("policy", String(32), nullable=True),
+    Column("propensity", Float, nullable=True),
 )
+
+#: columns added to existing tables when a store opens (name, SQL type)
+ADDED_COLUMNS: dict[str, list[tuple[str, str]]] = {
+    "lmrec_served": [("policy", "VARCHAR(32)"), ("propensity", "FLOAT")],
+}
 
 #: who asked for a served list, as a keyed hash of the user id (so a user's served lists
 #: can be deleted with them; the raw id is never stored here)

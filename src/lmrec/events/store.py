@@ -16,16 +16,25 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Engine, create_engine, event, func, select
+from sqlalchemy import Engine, create_engine, event, func, inspect, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
+from lmrec.core.ids import control_character, id_problem
 from lmrec.core.pseudonyms import id_secret, secret_id
 from lmrec.data.dataset import Dataset, from_frame
 from lmrec.errors import ConfigError, DataError
 from lmrec.events.forgetting import ForgottenUsers
-from lmrec.events.schema import events, forgotten, items, metadata, served, served_users
+from lmrec.events.schema import (
+    ADDED_COLUMNS,
+    events,
+    forgotten,
+    items,
+    metadata,
+    served,
+    served_users,
+)
 
 _CHUNK = 500  # rows per INSERT statement (well under both databases' parameter limits)
 # Runs on every recommendation request, so it goes to the driver as plain SQL: SQLAlchemy's
@@ -36,12 +45,15 @@ _HISTORY_SQL = (
     "LIMIT {p}"
 )
 _SERVED_SQL = (
-    "INSERT INTO lmrec_served (request_id, item_id, rank, model, version, served_at) "
+    "INSERT INTO lmrec_served "
+    "(request_id, item_id, rank, model, version, served_at, policy, propensity) "
     "VALUES ({values}) ON CONFLICT DO NOTHING"
 )
 _SERVED_USERS_SQL = (
     "INSERT INTO lmrec_served_users (request_id, user_key) VALUES ({values}) ON CONFLICT DO NOTHING"
 )
+#: (request_id, item_id, rank, model, version, served_at, policy, propensity)
+ServedRow = tuple[str, str, int, str, str, float, str, float]
 
 
 def normalize_url(url: str | Path) -> str:
@@ -80,16 +92,27 @@ class EventStore:
         self.dialect = self.engine.dialect.name
         mark = "?" if self.dialect == "sqlite" else "%s"
         self._history_sql = _HISTORY_SQL.format(p=mark)
-        self._served_sql = _SERVED_SQL.format(values=", ".join([mark] * 6))
+        self._served_sql = _SERVED_SQL.format(values=", ".join([mark] * 8))
         self._served_users_sql = _SERVED_USERS_SQL.format(values=", ".join([mark] * 2))
         if create:
             try:
                 metadata.create_all(self.engine)
+                self._add_missing_columns()
             except SQLAlchemyError as exc:
                 self.engine.dispose()
                 raise ConfigError(
                     f"cannot open the event store at {redact(self.url)}: {_reason(exc)}"
                 ) from None
+
+    def _add_missing_columns(self) -> None:
+        """Columns added in later versions, on tables an older version created."""
+        inspector = inspect(self.engine)
+        for table, columns in ADDED_COLUMNS.items():
+            present = {c["name"] for c in inspector.get_columns(table)}
+            with self.engine.begin() as conn:
+                for name, sql_type in columns:
+                    if name not in present:
+                        conn.exec_driver_sql(f"ALTER TABLE {table} ADD COLUMN {name} {sql_type}")
 
     def close(self) -> None:
         self.engine.dispose()
@@ -108,6 +131,7 @@ class EventStore:
         Events whose event_id is already stored are skipped; all rows commit together."""
         if not rows:
             return 0
+        _check_ids(rows, ("event_id", "user_id", "item_id", "request_id"))
         now = time.time()
         rows = [{**r, "received_at": now} for r in rows]
         new = 0
@@ -124,6 +148,8 @@ class EventStore:
 
     def user_history(self, user_id: str, limit: int = 500) -> list[str]:
         """The user's most recent `limit` item ids, oldest first."""
+        if control_character(user_id):  # no stored id holds one (PostgreSQL cannot even
+            return []  # compare with a NUL)
         with self.engine.connect() as conn:
             rows = conn.exec_driver_sql(self._history_sql, (user_id, limit)).all()
         return [row[0] for row in reversed(rows)]
@@ -152,6 +178,14 @@ class EventStore:
     # ---- catalogue -------------------------------------------------------------------------
     def upsert_items(self, rows: Sequence[dict[str, Any]]) -> tuple[list[str], list[str]]:
         """Insert or replace items ({item_id, text, attributes}); returns (created, updated)."""
+        _check_ids(rows, ("item_id",))
+        for n, row in enumerate(rows):
+            if "\x00" in (row.get("text") or ""):
+                raise DataError(
+                    "the text holds a NUL character, which cannot be stored",
+                    line=n + 1,
+                    field="text",
+                )
         ids = [r["item_id"] for r in rows]
         now = time.time()
         values = [
@@ -183,7 +217,7 @@ class EventStore:
         return created, updated
 
     def known_items(self, ids: Iterable[str]) -> set[str]:
-        wanted = list(dict.fromkeys(ids))
+        wanted = [i for i in dict.fromkeys(ids) if not control_character(i)]
         if not wanted:
             return set()
         with self.engine.connect() as conn:
@@ -192,6 +226,8 @@ class EventStore:
 
     def item_row(self, item_id: str) -> dict[str, Any] | None:
         """One stored catalogue item as {item_id, text, attributes}, or None."""
+        if control_character(item_id):
+            return None
         stmt = select(items.c.text, items.c.attributes).where(items.c.item_id == item_id)
         with self.engine.connect() as conn:
             row = conn.execute(stmt).first()
@@ -221,13 +257,9 @@ class EventStore:
             return int(conn.execute(select(func.count()).select_from(items)).scalar_one())
 
     # ---- served recommendations ------------------------------------------------------------
-    def log_served(
-        self,
-        rows: Sequence[tuple[str, str, int, str, str, float]],
-        owners: Sequence[tuple[str, str]] = (),
-    ) -> None:
-        """Record shown items as (request_id, item_id, rank, model, version, served_at),
-        and who asked as (request_id, keyed hash of the user id)."""
+    def log_served(self, rows: Sequence[ServedRow], owners: Sequence[tuple[str, str]] = ()) -> None:
+        """Record shown items as (request_id, item_id, rank, model, version, served_at,
+        policy, propensity), and who asked as (request_id, keyed hash of the user id)."""
         if not rows and not owners:
             return
         # Plain driver executemany: the driver loops in C. SQLAlchemy's per-row parameter
@@ -256,6 +288,36 @@ class EventStore:
             shown = conn.execute(select(func.count()).select_from(served)).scalar_one()
             clicks = conn.execute(select(func.count()).select_from(clicked)).scalar_one()
         return int(shown), int(clicks)
+
+    def served_with_rewards(
+        self, model: str | None = None, reward_types: Sequence[str] = ("click", "purchase")
+    ) -> pd.DataFrame:
+        """Every served row (request_id, item_id, rank, model, version, served_at, policy,
+        propensity) with `reward` 1 when an event of `reward_types` names its request and
+        item, else 0; only `model`'s rows when given."""
+        rewarded = (
+            select(events.c.request_id, events.c.item_id)
+            .where(events.c.type.in_(list(reward_types)))
+            .where(events.c.request_id.is_not(None))
+            .distinct()
+            .subquery()
+        )
+        query = select(
+            *served.c,
+            (rewarded.c.item_id.is_not(None)).label("reward"),
+        ).outerjoin(
+            rewarded,
+            (served.c.request_id == rewarded.c.request_id)
+            & (served.c.item_id == rewarded.c.item_id),
+        )
+        if model is not None:
+            query = query.where(served.c.model == model)
+        with self.engine.connect() as conn:
+            frame = pd.DataFrame(conn.execute(query.order_by(served.c.request_id, served.c.rank)))
+        if frame.empty:
+            frame = pd.DataFrame(columns=[*served.c.keys(), "reward"])
+        frame["reward"] = frame["reward"].astype(float)
+        return frame
 
     # ---- forgetting users ------------------------------------------------------------------
     def forget_user(self, user_id: str, user_key: str, secret_id: str) -> dict[str, int]:
@@ -377,6 +439,17 @@ def forgotten_users(store: EventStore, secret: bytes | None = None) -> Forgotten
         return ForgottenUsers(set(), secret)
     secret = secret or id_secret()
     return ForgottenUsers(store.forgotten_keys(secret_id(secret)), secret)
+
+
+def _check_ids(rows: Sequence[dict[str, Any]], fields: Sequence[str]) -> None:
+    """The id rule of lmrec.core.ids, applied here too so that SQLite and PostgreSQL
+    refuse the same rows (PostgreSQL alone would fail on NUL, with a database error)."""
+    for n, row in enumerate(rows):
+        for name in fields:
+            value = row.get(name)
+            problem = id_problem(value) if isinstance(value, str) else None
+            if problem:
+                raise DataError(problem, line=n + 1, field=name)
 
 
 def _make_engine(url: str, durable: bool = True) -> Engine:

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from lmrec.core.options import FitOptions
-from lmrec.core.rerank import Reranker, RerankSpec, category_matrix, unit_rows
+from lmrec.core.rerank import Reranker, RerankSpec
 from lmrec.data.dataset import Dataset
 from lmrec.data.splitters import Split
 from lmrec.errors import ConfigError
@@ -25,6 +25,7 @@ from lmrec.evaluation.tuning import MAX_TRIALS, Tuning, grid_points
 from lmrec.evaluation.tuning import tune as tune_config
 from lmrec.models.base import Recommender
 from lmrec.models.registry import create_model, get_model_class
+from lmrec.models.reranking import reranker_from_items
 
 #: how many grid points tuning tries at most per model (keeps `compare` quick)
 
@@ -188,6 +189,7 @@ def compare_models(
     options: FitOptions | None = None,
     item_vectors: np.ndarray | None = None,
     reranks: Sequence[RerankSpec] = (),
+    on_row: Callable[[ModelResult], None] | None = None,
 ) -> list[ModelResult]:
     """Tune each model on validation, fit on train, test once; optionally refit on
     train + validation (a separate row labelled 'train+valid'). `models` entries are
@@ -195,10 +197,18 @@ def compare_models(
     list is a grid: tuning tries those values instead of the model's own grid for that
     key; a single value fixes the key. `metrics` (None: all) are reported at every k.
     `item_vectors` (item text embeddings) add intra-list diversity; each of `reranks` adds a
-    row per model labelled with it: the same fitted model, its top items re-ranked."""
+    row per model labelled with it: the same fitted model, its top items re-ranked.
+    `on_row` sees each row as soon as it is tested, its fitted model still attached
+    (experiment tracking logs it there)."""
     say = progress or (lambda _msg: None)
     rerankers = [build_reranker(spec, split.train, item_vectors) for spec in reranks]
     rows: list[ModelResult] = []
+
+    def keep(row: ModelResult) -> None:
+        rows.append(row)
+        if on_row is not None:
+            on_row(row)
+
     for label, name in parse_model_specs(models):
         fixed, user_grid = split_grid(name, _config_for(label, name, settings))
         if user_grid and not tune:
@@ -231,25 +241,24 @@ def compare_models(
         extra: dict[str, Any] = {"trials": trials, "fixed": fixed, "tuned_over": tuned_over}
         if found is not None and found.model is not None:
             say(f"{label}: testing the best tuned model (already fit on train)")
-            rows.append(run.test_row(split, fitted=(found.model, found.fit_seconds), **extra))
+            keep(run.test_row(split, fitted=(found.model, found.fit_seconds), **extra))
         else:
             say(f"{label}: fitting on train and testing")
-            rows.append(run.test_row(split, **extra))
+            keep(run.test_row(split, **extra))
         base = rows[-1]
         for reranker in rerankers:
             say(f"{label}: re-ranking with {reranker.spec.label} and testing")
             assert base.model_obj is not None
             fitted = (base.model_obj, base.fit_seconds)
-            rows.append(
-                run.test_row(split, variant=reranker.spec.label, fitted=fitted, rerank=reranker)
-            )
+            keep(run.test_row(split, variant=reranker.spec.label, fitted=fitted, rerank=reranker))
             rows[-1].model_obj = None
         base.model_obj = None  # fitted models are not kept past their variants
         if refit and len(split.valid):
             say(f"{label}: refitting on train + valid")
             nothing = split.valid.subset(np.empty(0, dtype=np.int64))
             merged = Split(split.train.concat(split.valid), nothing, split.test)
-            rows.append(run.test_row(merged, variant="train+valid", fixed=fixed))
+            keep(run.test_row(merged, variant="train+valid", fixed=fixed))
+            rows[-1].model_obj = None
     return rows
 
 
@@ -297,30 +306,8 @@ class _Run:
 
 def build_reranker(spec: RerankSpec, data: Dataset, item_vectors: np.ndarray | None) -> Reranker:
     """The re-ranker for `spec` over `data`'s catalogue: item text embeddings for mmr, the
-    items' genres for calibrated (a column named genres or genre, values split on |)."""
-    if spec.method == "mmr":
-        if item_vectors is None:
-            raise ConfigError(
-                f"re-ranker {spec.label} needs item text embeddings: the items need text "
-                "and the text extra must be installed"
-            )
-        return Reranker(spec, vectors=unit_rows(item_vectors))
-    column = genre_column(data)
-    assert data.items is not None
-    categories, _ = category_matrix(data.items[column].tolist())
-    return Reranker(spec, categories=categories)
-
-
-def genre_column(data: Dataset) -> str:
-    """The items' genre column (genres or genre), or a ConfigError saying it is missing."""
-    columns = [] if data.items is None else list(data.items.columns)
-    for name in ("genres", "genre", "categories", "category"):
-        if name in columns:
-            return name
-    raise ConfigError(
-        "the calibrated re-ranker needs item genres: an items table with a 'genres' column "
-        f"(values like Action|Comedy); have: {', '.join(map(str, columns)) or 'no items table'}"
-    )
+    items' genres for calibrated (see lmrec.models.reranking)."""
+    return reranker_from_items(spec, data.items, item_vectors)
 
 
 def results_frame(rows: Sequence[ModelResult]) -> pd.DataFrame:

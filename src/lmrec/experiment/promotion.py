@@ -19,7 +19,6 @@ was forced past.
 
 from __future__ import annotations
 
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from lmrec.data.dataset import Dataset
-from lmrec.errors import LmrecError
+from lmrec.errors import ConflictError, LmrecError
 from lmrec.evaluation.metrics import ranking_metrics
 from lmrec.models.artifacts import load_model
 from lmrec.models.base import Recommender
@@ -49,6 +48,18 @@ MIN_HOLDOUT_USERS = 20
 TINY_SCORE = 1e-12
 K = 10
 SAMPLE_USERS = 500
+
+
+class VersionDoesNotLoad(ConflictError):
+    """The candidate's files do not load: no flag can promote it (409, CLI exit 2)."""
+
+    def __init__(self, report: PromotionReport) -> None:
+        self.report = report
+        reason = report.failed[0].detail if report.failed else "unknown reason"
+        super().__init__(
+            f"refused to promote {report.name}: {reason}; it cannot be made live, even with "
+            "--force (HTTP: force=true): re-register a model directory that loads"
+        )
 
 
 class PromotionRefused(LmrecError):
@@ -93,6 +104,15 @@ class PromotionReport:
     def passed(self) -> bool:
         return not self.failed
 
+    @property
+    def loads(self) -> bool:
+        """Whether the candidate loaded and scored (a failure here cannot be forced)."""
+        return all(c.passed for c in self.checks if c.name == "loads")
+
+    def require_loads(self) -> None:
+        if not self.loads:
+            raise VersionDoesNotLoad(self)
+
     def lines(self) -> list[str]:
         return [f"{'ok  ' if c.passed else 'FAIL'} {c.name}: {c.detail}" for c in self.checks]
 
@@ -105,11 +125,13 @@ def check_candidate(registry: ModelRegistry, name: str, version: str | int) -> P
     report = PromotionReport(name, version, live_version)
     try:
         candidate = load_model(path)
-    except (LmrecError, OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
-        report.checks.append(Check("loads", False, f"version {version} does not load ({exc})"))
+        scores = _scores_check(candidate)
+    except Exception as exc:  # whatever breaks reading or scoring it, it cannot serve
+        reason = str(exc) if isinstance(exc, LmrecError) else f"{type(exc).__name__}: {exc}"
+        report.checks.append(Check("loads", False, f"version {version} does not load ({reason})"))
         return report
     report.checks.append(Check("loads", True, f"{candidate.name}, {candidate.n_items:,} items"))
-    report.checks.append(_scores_check(candidate))
+    report.checks.append(scores)
     if live_version is None or live_version == version:
         why = "no live version" if live_version is None else "it is the live version"
         report.checks.append(Check("compared", True, f"{why}: nothing to compare with"))
@@ -117,7 +139,7 @@ def check_candidate(registry: ModelRegistry, name: str, version: str | int) -> P
     live_path = registry.version_path(name, live_version)
     try:
         live = load_model(live_path)
-    except (LmrecError, OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
+    except Exception as exc:  # a broken live version is no reason to keep a good candidate out
         detail = f"the live version {live_version} does not load ({exc}): not compared"
         report.checks.append(Check("compared", True, detail))
         return report

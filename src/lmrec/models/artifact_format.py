@@ -154,3 +154,27 @@ def read_state(path: Path, model: Stored) -> None:
             parts = [arrays[f"{attr}{_SPARSE_TAG}{p}"] for p in ("data", "indices", "indptr")]
             shape = tuple(arrays[f"{attr}{_SPARSE_TAG}shape"])
             setattr(model, attr, sp.csr_matrix(tuple(parts), shape=shape))
+
+
+def check_sizes(path: Path, model: Stored, meta: dict[str, Any]) -> None:
+    """The id maps and the history agree with the sizes recorded when the model was
+    saved: a truncated or replaced id file would otherwise load and fail later, at the
+    first request that touches a missing row."""
+    assert model.user_map is not None and model.item_map is not None
+    assert model.history_ is not None
+    found = {"users": len(model.user_map), "items": len(model.item_map)}
+    files = {"users": "user_ids.csv", "items": "item_ids.csv"}
+    for what, n in found.items():
+        saved = meta.get(f"n_{what}")
+        if isinstance(saved, int) and saved != n:
+            raise ArtifactError(
+                f"{path}: {files[what]} holds {n:,} ids but the model was saved with "
+                f"{saved:,} {what}; the file is truncated or replaced: re-register the model"
+            )
+    rows, cols = model.history_.shape
+    if rows != found["users"] or cols > found["items"]:
+        raise ArtifactError(
+            f"{path}: history.npz is {rows:,} x {cols:,} but the id maps hold "
+            f"{found['users']:,} users and {found['items']:,} items; the model directory "
+            "mixes files of different models: re-register the model"
+        )

@@ -7,7 +7,7 @@ from typing import Any
 
 from lmrec.core.options import FitOptions, split_run_settings
 from lmrec.errors import ArtifactError, LmrecError
-from lmrec.models.artifact_format import read_meta, read_state, write_artifact
+from lmrec.models.artifact_format import check_sizes, read_meta, read_state, write_artifact
 from lmrec.models.base import Recommender
 from lmrec.models.registry import get_model_class
 
@@ -32,6 +32,7 @@ def load_model(path: str | Path, options: FitOptions | None = None) -> Recommend
     model = cls(hyper)
     model.options = options or FitOptions()
     read_state(src, model)
+    check_sizes(src, model, meta)
     model.train_fingerprint_ = meta.get("train_fingerprint")
     model.privacy_ = meta.get("privacy")
     try:

@@ -175,6 +175,12 @@ class Recommender(ABC, Generic[C]):
     def _load_extra(self, path: Path) -> None:
         return None
 
+    def training_history(self) -> list[dict[str, float]]:
+        """One record per training epoch of the last fit (epoch from 1, loss, the
+        validation metric as valid_ndcg@10 when there was validation data, seconds); empty
+        for models fit in closed form. For reports and experiment tracking."""
+        return []
+
     def declined_capabilities(self) -> frozenset[type]:
         """Capabilities this instance lacks although its class has the methods (see
         lmrec.models.capabilities); most models decline none."""

@@ -16,6 +16,7 @@ new items only when one of its members reads text) answers for itself through
 | TextSearchable | text_vectors, encode_query | models that embed free text in their item space |
 | SupportsAddItems | add_items | models that take new catalogue rows by their text |
 | PredictsRatings | predict | rating predictors (RMSE, MAE) |
+| PredictsClicks | candidate_lists, click_probabilities | click models (AUC, log-loss, ECE) |
 | ExplainsProfile | profile_weights, profile_of, item_similarity | user profiles built from items |
 """
 
@@ -118,6 +119,30 @@ class PredictsRatings(Protocol, metaclass=_CapabilityMeta):
     """Predicted ratings for (user index, item index) pairs."""
 
     def predict(self, user_idx: np.ndarray, item_idx: np.ndarray) -> np.ndarray: ...
+
+
+@runtime_checkable
+class PredictsClicks(Protocol, metaclass=_CapabilityMeta):
+    """Calibrated click probabilities for (user, item) pairs, and the candidates the
+    model scores for a user (its non-clicks when the user touches none of them)."""
+
+    def candidate_lists(self, users: np.ndarray, seen: sp.csr_matrix) -> np.ndarray:
+        """(len(users), c) item indices, `seen` rows left out; -1 where there are fewer."""
+        ...
+
+    def click_probabilities(
+        self, users: np.ndarray, items: np.ndarray, seen: sp.csr_matrix
+    ) -> np.ndarray:
+        """(n, m) probabilities for `items` (n, m; -1 = none, NaN in the result)."""
+        ...
+
+
+@runtime_checkable
+class ExplainsRanking(Protocol, metaclass=_CapabilityMeta):
+    """What a ranker could not read for a user and items (missing attributes or text),
+    in words, so an explanation can say what the ranking fell back on."""
+
+    def ranking_notes(self, user_id: Any, item_ids: Sequence[str]) -> list[list[str]]: ...
 
 
 @runtime_checkable

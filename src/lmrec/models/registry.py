@@ -27,6 +27,8 @@ _MODELS: dict[str, str] = {
     "sasrec": "lmrec.models.sequence.sasrec:SASRec",
     "gru4rec": "lmrec.models.sequence.gru4rec:GRU4Rec",
     "ncf": "lmrec.models.neural.ncf:NCF",
+    "rerank": "lmrec.models.ranking.rerank:RerankRecommender",
+    "onnx": "lmrec.models.compressed.onnx_sequence:OnnxSequenceRecommender",
 }
 
 

@@ -12,10 +12,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from sqlalchemy.exc import SQLAlchemyError
 
 from lmrec.core.pseudonyms import id_secret, secret_id, user_key
-from lmrec.errors import UnknownIdError
-from lmrec.events.store import EventStore
+from lmrec.errors import UnknownIdError, UnsupportedError
+from lmrec.events.store import EventStore, ServedRow
+from lmrec.feedback.exploration import ExplorationPolicy, parse_exploration
 from lmrec.models.base import Recommender
 from lmrec.models.capabilities import SupportsAddItems
 from lmrec.models.forgetting import forget_users
@@ -46,7 +48,8 @@ class ServiceContext:
         self._forgotten_applied = 0
         self.metrics = metrics or ServiceMetrics()
         self.metrics.add_state_collector(self.metrics_state)
-        self._served: list[tuple[str, str, int, str, str, float]] = []
+        self.exploration = parse_exploration(settings.exploration)
+        self._served: list[ServedRow] = []
         self._served_owners: list[tuple[str, str]] = []
         self._served_lock = threading.Lock()
         self._items_lock = threading.Lock()
@@ -100,17 +103,26 @@ class ServiceContext:
         return content[0] if content else None
 
     def search_model(self, name: str | None) -> LiveModel:
+        """The model answering a search: the one named in the request (a model that
+        cannot search is the client's mistake, 422), else the configured one or the first
+        live model that can (none: the service is not set up for search, 503)."""
         if name is not None:
             live = self.hub.get(name)
             if not supports_text_search(live.model):
-                raise ServiceUnavailable(
-                    f"model '{name}' ({live.kind}) cannot search by text; search needs a "
-                    "content model that embeds text"
+                raise UnsupportedError(
+                    f"model: '{name}' ({live.kind}) cannot search by text; name a content "
+                    "model that embeds text, or leave `model` out to use the search model"
                 )
             return live
         chosen = self.settings.search_model
         if chosen:
-            return self.search_model(chosen)
+            live = self.hub.get(chosen)
+            if not supports_text_search(live.model):
+                raise ServiceUnavailable(
+                    f"the configured search model '{chosen}' ({live.kind}) cannot search by "
+                    "text; set LMREC_SEARCH_MODEL to a content model"
+                )
+            return live
         for live in self.hub.snapshot().values():
             if supports_text_search(live.model):
                 return live
@@ -141,19 +153,28 @@ class ServiceContext:
             if missing:
                 raise UnknownIdError(f"unknown item id {missing[0]!r} in {what}")
 
+    def exploration_for(self, model: str) -> ExplorationPolicy:
+        """The policy drawing lists for the live model named `model`."""
+        return self.exploration.get(model, self.exploration[""])
+
     def log_served(
         self,
         request_id: str,
         live: LiveModel,
         item_ids: Sequence[str],
+        propensities: Sequence[float] | None = None,
+        policy: str = "greedy",
         user_id: str | None = None,
     ) -> None:
+        """Queue one row per shown item, with the policy that drew the list and the chance
+        of the item at its position (1.0 for a greedy list), and who asked (keyed hash)."""
         if not self.settings.log_served or not item_ids:
             return
         now = time.time()
+        chances = propensities if propensities is not None else [1.0] * len(item_ids)
         rows = [
-            (request_id, item, rank, live.name, live.version, now)
-            for rank, item in enumerate(item_ids, start=1)
+            (request_id, item, rank, live.name, live.version, now, policy, float(p))
+            for rank, (item, p) in enumerate(zip(item_ids, chances, strict=True), start=1)
         ]
         with self._served_lock:
             self._served.extend(rows)
@@ -257,8 +278,6 @@ class ServiceContext:
 
     # ---- metrics ---------------------------------------------------------------------------
     def metrics_state(self) -> dict[str, Any]:
-        self.flush_served()
-        shown, clicks = self.store.click_through()
         models = [
             {
                 "name": live.name,
@@ -268,12 +287,18 @@ class ServiceContext:
             }
             for live in self.hub.snapshot().values()
         ]
-        return {
+        state: dict[str, Any] = {
             "models": models,
-            "stored_items": self.store.count_items(),
-            "impressions": shown,
-            "clicks": clicks,
+            "sync": self.hub.sync_state(),
+            "load_failures": self.hub.failed_versions(),
         }
+        try:  # the models' state is shown even while the event store is away
+            self.flush_served()
+            shown, clicks = self.store.click_through()
+            state.update(stored_items=self.store.count_items(), impressions=shown, clicks=clicks)
+        except SQLAlchemyError as exc:
+            log.error("cannot read the event store for /metrics: %s", exc)
+        return state
 
 
 def detached_copy(model: Recommender) -> Recommender:

@@ -11,7 +11,7 @@ import pandas as pd
 
 from lmrec.core.query import Query
 from lmrec.errors import UnknownIdError
-from lmrec.models.capabilities import FoldsIn, HasItemVectors
+from lmrec.models.capabilities import ExplainsRanking, FoldsIn, HasItemVectors
 from lmrec.serving.live import LiveModel, unit_rows
 
 
@@ -99,8 +99,13 @@ def explain_many(
             f"unknown user id {user_id!r} with no stored events: nothing to explain from"
         )
     scores = user_scores(live, user_id, history)
+    notes: list[list[str]] = (
+        model.ranking_notes(user_id, list(item_ids))
+        if isinstance(model, ExplainsRanking)
+        else [[] for _ in item_ids]
+    )
     out = []
-    for item_id, item in zip(item_ids, items, strict=True):
+    for item_id, item, said in zip(item_ids, items, notes, strict=True):
         hist = hist_all[hist_all != item]
         sims = similarity_to(live, item, hist)
         order = np.argsort(-sims, kind="stable")[:top]
@@ -115,6 +120,7 @@ def explain_many(
                 "because_of": because,
                 "shared_attributes": shared_attributes(live, item, hist)[:top],
                 "model_signal": _signal(live, scores, item),
+                "notes": said,
             }
         )
     return out

@@ -21,9 +21,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
+from sqlalchemy.exc import SQLAlchemyError
 
 from lmrec.core.filters import ItemFilter
-from lmrec.errors import LmrecError, UnknownIdError
+from lmrec.core.rerank import Reranker
+from lmrec.errors import ArtifactError, ConflictError, LmrecError, UnknownIdError
 from lmrec.models.artifacts import load_model, read_meta
 from lmrec.models.base import Recommender
 from lmrec.models.capabilities import (
@@ -40,11 +42,46 @@ from lmrec.store.registry import ModelRegistry
 
 log = logging.getLogger("lmrec.serving")
 
+#: seconds before the first retry of a live version that failed to load; each further
+#: failure doubles the wait up to RETRY_MAX_SECONDS (files repaired in place are noticed)
+RETRY_FIRST_SECONDS = 1.0
+RETRY_MAX_SECONDS = 60.0
+
 
 class ServiceUnavailable(LmrecError):
     """The service cannot answer yet (no model live, search not set up, ...)."""
 
     status_code = 503
+
+
+class VersionLoadError(ConflictError):
+    """A registered version does not load (corrupt or missing files, wrong sizes, a model
+    that cannot score): it is never published, and promoting it is a conflict (409)."""
+
+    def __init__(self, name: str, version: str, reason: str) -> None:
+        super().__init__(f"model '{name}' version {version} does not load: {reason}")
+        self.reason = reason
+
+
+@dataclass
+class LoadFailure:
+    """The registry's live version of a name that did not load here, and when to retry."""
+
+    version: str
+    error: str
+    attempts: int = 1
+    retry_at: float = 0.0  # time.monotonic()
+
+    def __post_init__(self) -> None:
+        self.schedule()
+
+    def schedule(self) -> None:
+        wait = min(RETRY_FIRST_SECONDS * 2 ** (self.attempts - 1), RETRY_MAX_SECONDS)
+        self.retry_at = time.monotonic() + wait
+
+    @property
+    def due(self) -> bool:
+        return time.monotonic() >= self.retry_at
 
 
 @dataclass
@@ -67,6 +104,8 @@ class LiveModel:
     #: where index graphs of this (unchanged) version may be cached; None once changed
     cache_dir: Path | None = None
     ann_threshold: int = 100_000
+    #: re-rankers' item data, built on first use (lmrec.serving.reranking)
+    rerankers: dict[tuple[str, int, int], Reranker] = field(default_factory=dict)
 
     @property
     def kind(self) -> str:
@@ -197,7 +236,18 @@ class ModelHub:
         #: held from loading a version to publishing it, and while users are forgotten
         #: (ServiceContext.forget_user): a load never misses a deletion made meanwhile
         self.changes = threading.RLock()
-        self.load_errors: dict[str, str] = {}
+        #: name -> the registry's live version that failed to load here (retried later)
+        self.failures: dict[str, LoadFailure] = {}
+
+    @property
+    def load_errors(self) -> dict[str, str]:
+        """name -> "version V: why it does not load", for live versions not loaded here."""
+        failures = self.failures.copy()  # one C-level copy: the poll thread may change it
+        return {name: f"version {f.version}: {f.error}" for name, f in sorted(failures.items())}
+
+    def failed_versions(self) -> dict[str, str]:
+        """name -> the registry's live version that did not load here."""
+        return {name: f.version for name, f in sorted(self.failures.copy().items())}
 
     # ---- reading (lock-free: one reference read) ------------------------------------------
     def snapshot(self) -> dict[str, LiveModel]:
@@ -229,22 +279,43 @@ class ModelHub:
 
     # ---- loading and swapping --------------------------------------------------------------
     def load(self, name: str, version: str) -> LiveModel:
-        path = self.registry.version_path(name, version)
-        model = load_model(path)
-        changed = False
-        if self.prepare is not None:
-            model, changed = self.prepare(model)
-        # A graph cached beside the version fits its saved vectors only: a model that took
-        # stored catalogue items on load gets fresh ones.
-        cache_dir = None if changed else path
-        return build_live(name, version, model, read_meta(path), self.ann_threshold, cache_dir)
+        """Load a version and derive what the service needs from it; whatever goes wrong
+        (files corrupt, truncated, unreadable, of the wrong sizes, a model that cannot
+        score) is a VersionLoadError naming the version and the reason."""
+        try:
+            path = self.registry.version_path(name, version)
+            model = load_model(path)
+            changed = False
+            if self.prepare is not None:
+                model, changed = self.prepare(model)
+            # A graph cached beside the version fits its saved vectors only: a model that
+            # took stored catalogue items on load gets fresh ones.
+            cache_dir = None if changed else path
+            live = build_live(name, version, model, read_meta(path), self.ann_threshold, cache_dir)
+            _check_scores(live)
+        except (UnknownIdError, SQLAlchemyError):
+            raise  # an unknown version (404), the event store away (503): not the files
+        except LmrecError as exc:
+            raise VersionLoadError(name, version, str(exc)) from exc
+        except Exception as exc:  # any failure reading files written by another process
+            log.error("loading model %s version %s failed", name, version, exc_info=True)
+            raise VersionLoadError(name, version, f"{type(exc).__name__}: {exc}") from exc
+        return live
 
     def load_all(self) -> None:
-        """Load the live version of every registered name (a broken one is logged and
-        skipped so the others still serve)."""
+        """Load the live version of every registered name. When it does not load, the
+        last version in the name's promotion history that does is served instead (and the
+        failure is reported and retried), so one bad artifact never leaves a name dark."""
         self.refresh_default()
-        for name, version in sorted(self.registry.live_models().items()):
-            self._load_and_publish(name, version)
+        for name in self.registry.names():
+            try:
+                version = self.registry.live_version(name)
+            except LmrecError as exc:  # a state file that cannot be read
+                self.failures[name] = LoadFailure("?", str(exc))
+                log.error("cannot read the live version of model %s: %s", name, exc)
+                continue
+            if version is not None and not self._load_and_publish(name, version):
+                self._serve_last_good(name, version)
 
     def refresh_default(self) -> None:
         """Re-read the registry's default choice when its file changed."""
@@ -264,7 +335,9 @@ class ModelHub:
             for live in lives:
                 new[live.name] = live
                 self._stamps[live.name] = self.registry.state_stamp(live.name)
-                self.load_errors.pop(live.name, None)
+                failure = self.failures.get(live.name)
+                if failure is not None and failure.version == live.version:
+                    del self.failures[live.name]
             self._live = new  # the single reference swap requests observe
         if settle:
             settle_heap()
@@ -276,6 +349,7 @@ class ModelHub:
             live = self.load(name, version)  # fully loaded before anything changes
             previous = self.registry.promote(name, version)
             self.publish(live)
+            self.failures.pop(name, None)  # the registry now names the version served here
         return live, previous
 
     def rollback(self, name: str) -> LiveModel:
@@ -286,24 +360,48 @@ class ModelHub:
             if live is None or live.version != version:  # the registry changed meanwhile
                 live = self.load(name, version)
             self.publish(live)
+            self.failures.pop(name, None)
         return live
 
     def refresh(self) -> None:
         """Follow changes made to the registry by other processes (e.g. the CLI)."""
         self.refresh_default()
-        names = set(self.registry.names()) | set(self._live)
-        for name in names:
+        names = set(self.registry.names()) | set(self._live) | set(self.failures)
+        for name in sorted(names):
             stamp = self.registry.state_stamp(name)
-            if stamp == self._stamps.get(name):
+            failure = self.failures.get(name)
+            if stamp == self._stamps.get(name) and not (failure is not None and failure.due):
                 continue
             self._stamps[name] = stamp
-            version = self.registry.live_version(name) if stamp else None
+            try:
+                version = self.registry.live_version(name) if stamp else None
+            except LmrecError as exc:  # a state file that cannot be read: keep what serves
+                self.failures[name] = LoadFailure("?", str(exc))
+                continue
             current = self._live.get(name)
             if version is None:
+                self.failures.pop(name, None)
                 if current is not None:
                     self._drop(name)
             elif current is None or current.version != version:
                 self._load_and_publish(name, version)
+            else:
+                self.failures.pop(name, None)  # e.g. rolled back to the version served here
+
+    def sync_state(self) -> dict[str, dict[str, str | None]]:
+        """name -> {"served": version loaded here, "registry": the registry's live version}
+        for every name either knows (read now, so a stale server shows as out of sync)."""
+        live = self._live
+        out: dict[str, dict[str, str | None]] = {}
+        for name in sorted(set(self.registry.names()) | set(live)):
+            try:
+                wanted = self.registry.live_version(name)
+            except LmrecError:
+                wanted = "?"
+            served = live[name].version if name in live else None
+            if wanted is not None or served is not None:
+                out[name] = {"served": served, "registry": wanted}
+        return out
 
     def replace_model(self, live: LiveModel, model: Recommender) -> LiveModel:
         """Publish a rebuilt LiveModel for a model changed in place (new items added)."""
@@ -327,15 +425,71 @@ class ModelHub:
             new.pop(name, None)
             self._live = new
 
-    def _load_and_publish(self, name: str, version: str) -> None:
+    def _load_and_publish(self, name: str, version: str) -> bool:
         with self.changes:
             try:
                 live = self.load(name, version)
-            except (LmrecError, OSError, ValueError, KeyError) as exc:
-                self.load_errors[name] = f"version {version}: {exc}"
-                log.error("cannot load model %s version %s: %s", name, version, exc)
-                return
+            except VersionLoadError as exc:
+                self._record_failure(name, version, exc.reason)
+                return False
+            except UnknownIdError as exc:  # the registry names a version without model.json
+                self._record_failure(name, version, str(exc))
+                return False
             self.publish(live)
+        return True
+
+    def _record_failure(self, name: str, version: str, reason: str) -> None:
+        failure = self.failures.get(name)
+        if failure is not None and failure.version == version:
+            failure.attempts += 1
+            failure.error = reason
+            failure.schedule()
+        else:
+            self.failures[name] = LoadFailure(version, reason)
+        served = self._live.get(name)
+        log.error(
+            "cannot load model %s version %s (attempt %d, serving %s): %s",
+            name,
+            version,
+            self.failures[name].attempts,
+            f"version {served.version}" if served else "nothing for it",
+            reason,
+        )
+
+    def _serve_last_good(self, name: str, failed: str) -> None:
+        """Publish the most recently promoted version of `name` that loads."""
+        stack = self.registry.state(name).get("stack") or []
+        for version in dict.fromkeys(reversed(stack)):
+            if version == failed:
+                continue
+            try:
+                live = self.load(name, version)
+            except (VersionLoadError, UnknownIdError) as exc:
+                log.error("cannot load model %s version %s either: %s", name, version, exc)
+                continue
+            self.publish(live)
+            log.warning(
+                "serving model %s version %s, the last version that loads; the registry's "
+                "live version %s does not load and is retried",
+                name,
+                version,
+                failed,
+            )
+            return
+
+
+def _check_scores(live: LiveModel) -> None:
+    """Score one known user: a model whose arrays do not fit its id maps fails here, at
+    load, instead of at every request."""
+    model = live.model
+    if not model.n_users:
+        return
+    scores = np.asarray(model.score_users(np.zeros(1, dtype=np.int64)))
+    if scores.shape != (1, model.n_items):
+        raise ArtifactError(
+            f"scores have shape {scores.shape} for a model of {model.n_items:,} items; "
+            "the saved arrays do not fit the id maps: re-register the model"
+        )
 
 
 def items_frame_for(model: Recommender, frame: pd.DataFrame) -> pd.DataFrame:

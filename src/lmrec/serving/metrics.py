@@ -74,6 +74,24 @@ class _StateCollector(Collector):
             items.add_metric([m["name"]], m["n_items"])
         yield info
         yield items
+        in_sync = GaugeMetricFamily(
+            "lmrec_model_in_sync",
+            "1 when this server serves the live version the registry names, else 0",
+            labels=["name"],
+        )
+        for name, sync in state["sync"].items():
+            in_sync.add_metric([name], float(sync["served"] == sync["registry"]))
+        yield in_sync
+        failed = GaugeMetricFamily(
+            "lmrec_model_load_failed",
+            "1 for the registry's live version of a name that did not load here (retried)",
+            labels=["name", "version"],
+        )
+        for name, version in state["load_failures"].items():
+            failed.add_metric([name, version], 1.0)
+        yield failed
+        if "impressions" not in state:
+            return  # the event store did not answer
         yield GaugeMetricFamily(
             "lmrec_catalogue_stored_items",
             "Items added through POST /v1/items",

@@ -21,6 +21,8 @@ from lmrec.errors import LmrecError
 
 log = logging.getLogger("lmrec.serving")
 PROBLEM_JSON = "application/problem+json"
+#: seconds a client should wait before sending again what the event store could not take
+STORE_RETRY_AFTER = 5
 
 
 class ProblemError(Exception):
@@ -97,8 +99,15 @@ def install_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(SQLAlchemyError)
     async def _store(request: Request, exc: SQLAlchemyError) -> JSONResponse:
+        # Database away, disk full, read-only database: a transaction that failed stored
+        # nothing of the request (a batch commits whole), so the client sends it again.
         log.error("event store error answering %s %s: %s", request.method, request.url.path, exc)
-        return problem(503, "the event store is unavailable; retry shortly")
+        stored = "; nothing of this request was stored" if request.method == "POST" else ""
+        return problem(
+            503,
+            f"the event store is unavailable{stored}; retry after {STORE_RETRY_AFTER} seconds",
+            headers={"Retry-After": str(STORE_RETRY_AFTER)},
+        )
 
     @app.exception_handler(Exception)
     async def _bug(request: Request, exc: Exception) -> JSONResponse:

@@ -8,11 +8,13 @@ instead of silently ignored.
 from __future__ import annotations
 
 import math
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StringConstraints,
@@ -20,13 +22,89 @@ from pydantic import (
     model_validator,
 )
 
+from lmrec.core.ids import check_id, check_text
+from lmrec.core.rerank import RerankSpec
+from lmrec.errors import ConfigError
+
 MAX_K = 1000
 MAX_EXPLAIN = 100  # explanations cost a similarity and attribute pass per item
 MAX_BATCH_ROWS = 100_000  # users x k in one batch request (bounds the answer's size)
-Id = Annotated[str, StringConstraints(min_length=1, max_length=256, strip_whitespace=True)]
-K = Annotated[int, Field(ge=1, le=MAX_K, description=f"number of items (1..{MAX_K})")]
+#: ids follow one rule on every route and both databases (lmrec.core.ids): printable
+Id = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=256, strip_whitespace=True),
+    AfterValidator(check_id),
+]
+EventId = Annotated[str, StringConstraints(min_length=1, max_length=128), AfterValidator(check_id)]
+RequestId = Annotated[str, StringConstraints(max_length=64), AfterValidator(check_id)]
+#: free text keeps tabs and line breaks, but not NUL (PostgreSQL cannot store it)
+ItemText = Annotated[str, StringConstraints(max_length=20_000), AfterValidator(check_text)]
+
+
+def _epoch_seconds(value: Any) -> Any:
+    """A number is seconds since the epoch, whatever its size (pydantic alone would read
+    a large one as milliseconds, so one far-future time would pass as 1973)."""
+    if isinstance(value, bool):
+        raise ValueError("a timestamp is seconds since the epoch or ISO 8601, not true/false")
+    if isinstance(value, int | float):
+        try:
+            return datetime.fromtimestamp(value, UTC)
+        except (OverflowError, OSError, ValueError):
+            raise ValueError(
+                f"{value} is not a time in seconds since the epoch (it lies beyond the year "
+                "9999): send seconds, not milliseconds"
+            ) from None
+    return value
+
+
+def _from_1970(value: datetime) -> datetime:
+    stamp = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    if stamp < datetime(1970, 1, 1, tzinfo=UTC):
+        raise ValueError(f"{value.isoformat()} is before 1970-01-01; send the time it happened")
+    return stamp
+
+
+#: when an event happened, as an aware datetime (a time without zone is read as UTC)
+EventTime = Annotated[datetime, BeforeValidator(_epoch_seconds), AfterValidator(_from_1970)]
+
+
+def _json_integer(value: Any) -> Any:
+    """A JSON integer (5, or 5.0, which JSON Schema counts as one): true and "5" are
+    refused rather than read as a number."""
+    if isinstance(value, bool | str):
+        raise ValueError("k must be a JSON integer")
+    return value
+
+
+K = Annotated[
+    int,
+    Field(ge=1, le=MAX_K, description=f"number of items (1..{MAX_K})"),
+    BeforeValidator(_json_integer),
+]
 AttributeValue = str | int | float | bool | list[str]
 FieldName = Annotated[str, StringConstraints(min_length=1, max_length=128)]
+
+
+def _checked_rerank(value: str | None) -> str | None:
+    """A re-ranker spec (mmr:0.5, calibrated:0.3) as its normal label; a bad one is a
+    validation error naming the forms that work."""
+    if value is None:
+        return None
+    try:
+        return RerankSpec.parse(value).label
+    except ConfigError as exc:
+        raise ValueError(str(exc)) from None
+
+
+Rerank = Annotated[
+    str | None,
+    Field(
+        max_length=64,
+        description="re-rank the model's top 100: mmr:LAMBDA (varied items, by their text) "
+        "or calibrated:LAMBDA (the user's genre mix), LAMBDA in [0, 1]",
+    ),
+    AfterValidator(_checked_rerank),
+]
 
 
 class Strict(BaseModel):
@@ -54,6 +132,7 @@ class RecommendationRequest(Strict):
     fields: list[FieldName] | None = Field(
         default=None, max_length=50, description="item fields to include, e.g. ['title']"
     )
+    rerank: Rerank = None
 
     @model_validator(mode="after")
     def _explain_few(self) -> RecommendationRequest:
@@ -90,6 +169,9 @@ class Explanation(BaseModel):
     because_of: list[Contribution]
     shared_attributes: list[SharedAttribute]
     model_signal: ModelSignal | None = None
+    #: what a ranker could not read for this user and item (no user attributes, no item
+    #: text) and so fell back on; empty when nothing was missing or the model has no ranker
+    notes: list[str] = []
 
 
 class ScoredItem(BaseModel):
@@ -154,19 +236,24 @@ class ExplanationResponse(Explanation):
 
 
 class Event(Strict):
-    event_id: Annotated[str, StringConstraints(min_length=1, max_length=128)]
+    event_id: Annotated[
+        str, StringConstraints(min_length=1, max_length=128), AfterValidator(check_id)
+    ]
     user_id: Id
     item_id: Id
     type: Annotated[str, StringConstraints(pattern=r"^[A-Za-z][A-Za-z0-9_-]{0,31}$")] = Field(
         description="view, click, purchase, rating, ... (letters, digits, '_', '-')"
     )
     value: float | None = None
-    timestamp: datetime | None = Field(
-        default=None, description="seconds since the epoch or ISO 8601; default: arrival time"
+    timestamp: EventTime | None = Field(
+        default=None,
+        description="seconds since the epoch or ISO 8601 (UTC when no zone is given), from "
+        "1970 on and not further ahead than the server allows (default 1 day); "
+        "default: arrival time",
     )
-    request_id: Annotated[str, StringConstraints(max_length=64)] | None = Field(
-        default=None, description="the request_id of the recommendation this event answers"
-    )
+    request_id: (
+        Annotated[str, StringConstraints(max_length=64), AfterValidator(check_id)] | None
+    ) = Field(default=None, description="the request_id of the recommendation this event answers")
 
     @field_validator("value")
     @classmethod
@@ -204,7 +291,9 @@ class ForgetResponse(BaseModel):
 
 class CatalogueItem(Strict):
     item_id: Id
-    text: Annotated[str, StringConstraints(max_length=20_000)] | None = None
+    text: (
+        Annotated[str, StringConstraints(max_length=20_000), AfterValidator(check_text)] | None
+    ) = None
     attributes: dict[str, AttributeValue] = Field(default_factory=dict)
 
 
@@ -276,6 +365,7 @@ class BatchRecommendationRequest(Strict):
     fields: list[FieldName] | None = Field(
         default=None, max_length=50, description="item fields to include, e.g. ['title']"
     )
+    rerank: Rerank = None
 
     @field_validator("filters", mode="before")
     @classmethod

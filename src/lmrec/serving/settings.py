@@ -49,8 +49,17 @@ class ServeSettings(BaseSettings):
     history_limit: int = Field(default=500, ge=1, le=100_000)
     #: seconds between checks of the registry for promotions made elsewhere (0: never)
     registry_poll_seconds: float = Field(default=2.0, ge=0)
+    #: how far ahead of the server's clock an event's timestamp may lie (seconds; clock
+    #: skew between clients): a later one is refused, or it would stay the user's latest
+    event_max_future_seconds: float = Field(default=86_400.0, ge=0)
     #: record served lists in the store (needed for click-through rates)
     log_served: bool = True
+    #: how lists are drawn from a model's ranking: greedy (the top k), epsilon:E or
+    #: softmax:T, for every model or per model ('softmax:0.5,ease=epsilon:0.1'); the chance
+    #: of each shown item at its position is logged with the served list
+    exploration: str = "greedy"
+    #: candidates (the model's top N) that epsilon and softmax draw a list from
+    exploration_pool: int = Field(default=20, ge=1, le=1000)
     log_level: str = "info"
     #: how user ids appear in the service's logs: "hash" (a keyed hash, u-<16 hex>) or
     #: "raw" (the ids themselves, only where the logs are as protected as the data)
@@ -67,6 +76,17 @@ class ServeSettings(BaseSettings):
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
+
+    @field_validator("exploration")
+    @classmethod
+    def _known_policies(cls, spec: str) -> str:
+        from lmrec.feedback.exploration import parse_exploration
+
+        try:
+            parse_exploration(spec)
+        except ConfigError as exc:
+            raise ValueError(str(exc)) from None
+        return spec
 
     @field_validator("api_keys")
     @classmethod

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from lmrec.core.paths import lmrec_home
-from lmrec.errors import ArtifactError, ConfigError, UnknownIdError
+from lmrec.errors import ArtifactError, ConfigError, ConflictError, UnknownIdError
 
 try:  # POSIX advisory locks; other systems rely on the atomic replace alone
     import fcntl
@@ -131,7 +131,7 @@ class ModelRegistry:
         with self._locked_state(name) as state:
             stack = state["stack"]
             if len(stack) < 2:
-                raise ConfigError(
+                raise ConflictError(
                     f"model '{name}' has no earlier live version to roll back to "
                     f"(live: {state['live']}); promote a version instead"
                 )

@@ -29,6 +29,7 @@ from lmrec.training.checkpoint import (
     load_checkpoint,
     save_checkpoint,
 )
+from lmrec.training.replicas import Replicas
 
 
 class EpochTask(Protocol):
@@ -67,6 +68,8 @@ class LoopSettings:
     report: Callable[[str], None] | None = None
     #: called after each epoch with (epoch, validation metric); may raise to stop
     on_epoch: Callable[[int, float | None], None] | None = None
+    #: this process's place in a data-parallel run (None: training alone); see replicas.py
+    replicas: Replicas | None = None
 
     def __post_init__(self) -> None:
         if self.epochs < 1:
@@ -120,7 +123,11 @@ def run_training(module: nn.Module, task: EpochTask, settings: LoopSettings) -> 
         state, best_weights, averaged = load_checkpoint(ckpt, module, optimizer, settings.device)
         if average is not None and averaged is not None:
             average.weights = averaged
-    bar = _progress_bar(settings, start=state.epochs_done)
+    replicas = settings.replicas
+    primary = replicas is None or replicas.primary
+    if replicas is not None:
+        replicas.share_weights(module)
+    bar = _progress_bar(settings, start=state.epochs_done) if primary else None
     stopped_early = False
     for epoch in range(state.epochs_done, settings.epochs):
         if state.bad_epochs >= settings.patience:
@@ -131,10 +138,13 @@ def run_training(module: nn.Module, task: EpochTask, settings: LoopSettings) -> 
         torch.manual_seed(epoch_seed(settings.seed, epoch))
         module.train()
         total, count = 0.0, 0
-        for batch in task.batches(rng):
+        batches = task.batches(rng)
+        for batch in batches if replicas is None else replicas.shard(batches):
             optimizer.zero_grad(set_to_none=True)
             loss = task.loss(batch)
             loss.backward()
+            if replicas is not None:
+                replicas.average_gradients(module)
             if settings.max_grad_norm:
                 nn.utils.clip_grad_norm_(module.parameters(), settings.max_grad_norm)
             optimizer.step()
@@ -143,11 +153,16 @@ def run_training(module: nn.Module, task: EpochTask, settings: LoopSettings) -> 
             total += float(loss.detach())
             count += 1
         module.eval()
-        with torch.no_grad(), _evaluated_as(module, average):
-            metric = task.validate()
+        metric = None
+        if primary:
+            with torch.no_grad(), _evaluated_as(module, average):
+                metric = task.validate()
+        mean_loss = total / max(count, 1)
+        if replicas is not None:  # every replica decides on the first one's metric
+            metric, mean_loss = replicas.share_metric(metric), replicas.mean(mean_loss)
         record = EpochRecord(
             epoch,
-            total / max(count, 1),
+            mean_loss,
             metric,
             time.perf_counter() - started,
             time.process_time() - cpu_started,
@@ -161,7 +176,7 @@ def run_training(module: nn.Module, task: EpochTask, settings: LoopSettings) -> 
             best_weights = _snapshot(module) if average is None else average.snapshot()
         else:
             state.bad_epochs += 1
-        if ckpt is not None:
+        if ckpt is not None and primary:
             save_checkpoint(
                 ckpt,
                 module,
@@ -174,7 +189,7 @@ def run_training(module: nn.Module, task: EpochTask, settings: LoopSettings) -> 
         if bar is not None:
             bar.set_postfix(loss=f"{record.loss:.4f}", **{settings.metric_name: shown})
             bar.update(1)
-        elif settings.progress and settings.report is not None:
+        elif settings.progress and settings.report is not None and primary:
             best = "" if state.best_metric is None else f", best {state.best_metric:.4f}"
             settings.report(
                 f"epoch {epoch + 1}/{settings.epochs}: loss {record.loss:.4f}, "

@@ -67,18 +67,6 @@ def sequence_windows(sequences: list[np.ndarray], width: int) -> np.ndarray:
     return np.where(valid, flat[np.clip(pos, 0, None)] + 1, 0)
 
 
-def left_pad(sequences: list[np.ndarray], max_len: int) -> np.ndarray:
-    """The last max_len items of each sequence as left-padded tokens (n, width), width
-    being the longest kept sequence (at least 1)."""
-    kept = [np.asarray(s, dtype=np.int64)[-max_len:] for s in sequences]
-    width = max([len(s) for s in kept] + [1])
-    out = np.zeros((len(kept), width), dtype=np.int64)
-    for row, s in enumerate(kept):  # one slice copy per sequence, not per item
-        if len(s):
-            out[row, width - len(s) :] = s + 1
-    return out
-
-
 def prefix_tokens(inputs: torch.Tensor) -> torch.Tensor:
     """(B, L) tokens -> (B, L, L): row [b, t] holds the tokens at positions 0..t of
     sequence b and 0 after t, i.e. what position t has read."""
@@ -112,8 +100,11 @@ class SequenceTask:
         negatives: Negatives = "uniform",
         logq: bool = True,
         chunk: int = DEFAULT_CHUNK,
+        teacher: Teacher | None = None,
     ) -> None:
         self.net, self.windows, self.n_items = net, windows, n_items
+        #: soft targets besides the data (loss "ce" only)
+        self.teacher = teacher
         self.batch_size, self.device, self.kind = batch_size, device, loss
         self.n_negatives = max(1, min(n_negatives, n_items - 1))
         # how often each item is a target: what popularity sampling draws by
@@ -179,12 +170,11 @@ class SequenceTask:
                 hidden, table, target_tokens - 1, chunk_offset, target_offset, self.chunk
             )
         if batch.negatives is None:
-            logits = hidden @ items.all_items().T
-            if read is not None and repeat is not None:
-                seen = torch.zeros(logits.shape[0], logits.shape[1] + 1, device=logits.device)
-                seen = seen.scatter_(1, read, 1.0)[:, 1:]
-                logits = logits + repeat * seen
-            return F.cross_entropy(logits, target_tokens - 1)
+            logits = full_logits(self.net, hidden, read)
+            ce = F.cross_entropy(logits, target_tokens - 1)
+            if self.teacher is None:
+                return ce
+            return self.teacher.blend(ce, logits, batch.inputs, where, read)
         pos, neg = sampled_logits(
             hidden,
             items(target_tokens),
@@ -205,6 +195,46 @@ class SequenceTask:
 
     def validate(self) -> float | None:
         return self._validate()
+
+
+def full_logits(net: SequenceNet, hidden: torch.Tensor, read: torch.Tensor | None) -> torch.Tensor:
+    """Scores (N, n_items) of N states over every item, with the repeat offset on the
+    items each position has read (`read`: prefix tokens, (N, L))."""
+    items = net.items
+    logits = hidden @ items.all_items().T
+    repeat = items.repeat
+    if read is not None and repeat is not None:
+        seen = torch.zeros(logits.shape[0], logits.shape[1] + 1, device=logits.device)
+        seen = seen.scatter_(1, read, 1.0)[:, 1:]
+        logits = logits + repeat * seen
+    return logits
+
+
+class Teacher:
+    """Soft targets for knowledge distillation (Hinton et al., 2015): a trained
+    network's next-item distribution at every position, softened by `temperature`, which
+    the student's follows (KL divergence) with weight `weight`, the data's CE the rest."""
+
+    def __init__(self, net: SequenceNet, weight: float, temperature: float) -> None:
+        self.net, self.weight, self.temperature = net, weight, temperature
+
+    def blend(
+        self,
+        ce: torch.Tensor,
+        student_logits: torch.Tensor,
+        inputs: torch.Tensor,
+        where: torch.Tensor,
+        read: torch.Tensor | None,
+    ) -> torch.Tensor:
+        with torch.no_grad():
+            states = self.net(inputs)[where]
+            if read is None and self.net.items.repeat is not None:
+                read = prefix_tokens(inputs)[where]
+            soft = F.softmax(full_logits(self.net, states, read) / self.temperature, dim=-1)
+        log_student = F.log_softmax(student_logits / self.temperature, dim=-1)
+        # T^2 keeps the soft term's gradients on the scale of the hard one's
+        kl = F.kl_div(log_student, soft, reduction="batchmean") * self.temperature**2
+        return (1 - self.weight) * ce + self.weight * kl
 
 
 def _seen_offset(read: torch.Tensor, repeat: torch.Tensor) -> Callable[[int, int], torch.Tensor]:

@@ -18,6 +18,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from lmrec.core.ids import CONTROL_PATTERN, id_problem
 from lmrec.data.dataset import DropReport
 from lmrec.errors import DataError
 
@@ -36,9 +37,8 @@ REAL_KINDS = ("float", "rating", "timestamp")
 #: plausible event times: 1970-01-01 up to (not including) 2100-01-01, in epoch seconds
 MIN_TIMESTAMP, MAX_TIMESTAMP = 0, 4_102_444_800
 _SECONDS_PER_YEAR = 365.2425 * 86400
-#: C0 control characters and DEL: never part of an id (NUL breaks PostgreSQL, the rest
-#: are invisible and usually a sign of a broken export)
-_CONTROL = r"[\x00-\x1f\x7f]"
+#: C0 control characters and DEL: never part of an id (the rule is lmrec.core.ids's)
+_CONTROL = CONTROL_PATTERN
 _UNIT_NAMES = {1e3: "milliseconds", 1e6: "microseconds", 1e9: "nanoseconds"}
 
 LinesOf = Callable[[Sequence[int]], list[int | None]]
@@ -275,8 +275,8 @@ def _negative(raw: object) -> str:
 
 
 def _control(raw: object) -> str:
-    found = next((c for c in str(raw) if ord(c) < 32 or ord(c) == 127), "\x00")
-    return f"the id contains the control character U+{ord(found):04X}; ids must be printable text"
+    # called only for values the pattern matched, so there is always a problem to name
+    return id_problem(str(raw)) or "the id contains a control character"
 
 
 def _blank(raw: object) -> bool:

@@ -15,6 +15,7 @@ from pydantic import Field
 
 from lmrec.core.search_space import Choice, Float, Int, SearchSpace
 from lmrec.data.dataset import Dataset
+from lmrec.errors import ConfigError
 from lmrec.models.base import ModelConfig, Recommender
 from lmrec.models.neighbours.item_item import ItemItemRecommender, presence
 
@@ -38,6 +39,11 @@ class UserKNNConfig(ModelConfig):
     #: most similar training users whose histories are summed
     neighbors: int = Field(default=80, gt=0)
     shrink: float = Field(default=0.0, ge=0)
+    #: most training users accepted. Neighbours are searched among all training users at
+    #: scoring time, so scoring every user grows with users squared: 17 s for 20k users
+    #: (1M rows, docs/benchmarks.md), about 7 min for 100k, 25 min for 200k. Raise it
+    #: knowingly; itemknn, rp3beta and als score 200k users in minutes.
+    max_users: int = Field(default=100_000, gt=0)
 
 
 @dataclass(frozen=True)
@@ -197,6 +203,14 @@ class UserKNN(Recommender[UserKNNConfig]):
         self._index: CosineIndex | None = None
 
     def _fit(self, train: Dataset, valid: Dataset | None) -> None:
+        if train.n_users > self.config.max_users:
+            raise ConfigError(
+                f"userknn: {train.n_users:,} training users is above max_users "
+                f"({self.config.max_users:,}); it compares each user with every training "
+                "user, so scoring all of them grows with users squared (about 7 min at "
+                "100k users, 25 min at 200k). Use itemknn, rp3beta or als, or raise "
+                "userknn.max_users knowingly"
+            )
         # The training histories are the model: neighbours are found at scoring time,
         # the same way for known users and for folded-in histories.
         self._after_load()

@@ -50,6 +50,8 @@ class ItemRepresentation(nn.Module):
         fusion: Fusion = "sum",
         text: np.ndarray | None = None,
         has_id: np.ndarray | None = None,
+        id_rows: np.ndarray | None = None,
+        id_table_rows: int | None = None,
         id_dropout: float = 0.0,
         repeat_bias: bool = False,
         adaptor: TextAdaptor = "linear",
@@ -64,8 +66,17 @@ class ItemRepresentation(nn.Module):
         self.id_emb: nn.Embedding | None = None
         self.text_proj: nn.Module | None = None
         self.gate: nn.Linear | None = None
+        #: token -> row of the ID table when it is pruned (rare items share rows)
+        self.id_row: torch.Tensor | None
+        id_table = n_items + 1
+        if id_rows is not None:
+            rows = np.concatenate([[0], np.asarray(id_rows, dtype=np.int64)])
+            self.register_buffer("id_row", torch.from_numpy(rows), persistent=False)
+            id_table = id_table_rows or int(rows.max()) + 1
+        else:
+            self.id_row = None
         if mode in ("id", "fused"):
-            self.id_emb = nn.Embedding(n_items + 1, dim, padding_idx=0)
+            self.id_emb = nn.Embedding(id_table, dim, padding_idx=0)
             nn.init.normal_(self.id_emb.weight, std=dim**-0.5)
             with torch.no_grad():
                 self.id_emb.weight[0].zero_()
@@ -101,9 +112,10 @@ class ItemRepresentation(nn.Module):
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
         """Vectors (*tokens.shape, dim); zero for padding tokens."""
         present = (tokens > 0).unsqueeze(-1).to(torch.float32)
+        ids = tokens if self.id_row is None else self.id_row[tokens]
         if self.mode == "id":
             assert self.id_emb is not None
-            return self.id_emb(tokens) * present
+            return self.id_emb(ids) * present
         assert self.text_proj is not None
         text = self.tower(tokens) if self.tower is not None else self.text[tokens]
         from_text = self.text_proj(text) * present
@@ -115,7 +127,7 @@ class ItemRepresentation(nn.Module):
             # Train some occurrences through text alone, so the text path learns to
             # stand on its own for items that will never have an ID vector.
             known = known * (torch.rand_like(known) >= self.id_dropout)
-        from_id = self.id_emb(tokens)
+        from_id = self.id_emb(ids)
         if self.gate is None:
             return from_text + known * from_id
         g = torch.sigmoid(self.gate(torch.cat([from_id, from_text], dim=-1)))

@@ -104,6 +104,17 @@ class TorchRecommender(Recommender[TC]):
             net.eval()
             self._export(net)
 
+    def training_history(self) -> list[dict[str, float]]:
+        if self.training_ is None:
+            return []
+        records = []
+        for r in self.training_.history:
+            record = {"epoch": float(r.epoch + 1), "loss": r.loss, "seconds": r.seconds}
+            if r.metric is not None:
+                record["valid_ndcg@10"] = r.metric
+            records.append(record)
+        return records
+
     def _loop_settings(self, device: torch.device) -> LoopSettings:
         cfg, run = self.config, self.options
         return LoopSettings(
@@ -119,6 +130,7 @@ class TorchRecommender(Recommender[TC]):
             resume=run.resume,
             report=run.report,
             on_epoch=run.on_epoch,
+            replicas=run.replicas,
         )
 
     def _validator(

@@ -15,7 +15,7 @@ Order matters to these models, and a user x item matrix has none. So:
 from __future__ import annotations
 
 from abc import abstractmethod
-from typing import Any, Literal, TypeVar
+from typing import Any, ClassVar, Literal, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -24,7 +24,7 @@ import torch
 from pydantic import Field, model_validator
 from torch import nn
 
-from lmrec.core.query import Query
+from lmrec.core.sequences import left_pad
 from lmrec.core.threads import torch_threads
 from lmrec.data.dataset import Dataset
 from lmrec.errors import ConfigError
@@ -41,9 +41,10 @@ from lmrec.models.neural.torch_base import (
     TorchTrainConfig,
     flatten_state,
 )
+from lmrec.models.sequence.ordered import OrderedHistory, add_repeat_offset
 from lmrec.models.sequence.transfer import start_from
 from lmrec.training.loop import EpochTask
-from lmrec.training.sequence_task import SequenceTask, left_pad, sequence_windows
+from lmrec.training.sequence_task import SequenceTask, Teacher, sequence_windows
 
 
 class SequentialConfig(TorchTrainConfig):
@@ -81,6 +82,12 @@ class SequentialConfig(TorchTrainConfig):
     #: the model, end to end (Recformer-style); the layers below run once. Every step
     #: runs the N layers over the catalogue, so use a GPU for real catalogues
     text_tune_layers: int = Field(0, ge=0)
+    #: embedding pruning: items seen fewer than this many times in training share
+    #: `rare_buckets` ID vectors (by a hash of their index), so the ID table grows with
+    #: the popular items, not the catalogue; text and fused items keep their own text
+    #: path. 0: every item its own ID vector
+    min_item_count: int = Field(0, ge=0)
+    rare_buckets: int = Field(1, ge=1)
     #: learn one score offset for items already in the user's sequence (see
     #: ItemRepresentation); it matters when seen items stay in the ranking
     repeat_bias: bool = True
@@ -88,6 +95,19 @@ class SequentialConfig(TorchTrainConfig):
     #: a trained model directory (text or fused items) whose network starts this one:
     #: transfer to another catalogue, whose items are known here by their text alone
     init_from: str | None = None
+    #: a trained sequence model directory on the same catalogue whose soft targets the
+    #: model also learns from (distillation; loss "ce"); see lmrec distil
+    teacher: str | None = None
+    #: share of the loss that follows the teacher (the rest follows the data)
+    distil_weight: float = Field(0.5, ge=0.0, le=1.0)
+    #: softening of both distributions before they are compared
+    distil_temperature: float = Field(2.0, gt=0.0)
+
+    @model_validator(mode="after")
+    def _teacher_needs_full_softmax(self) -> SequentialConfig:
+        if self.teacher is not None and self.loss != "ce":
+            raise ValueError(f"teacher needs loss='ce' (got loss='{self.loss}')")
+        return self
 
     @model_validator(mode="after")
     def _zero_epochs_need_a_source(self) -> SequentialConfig:
@@ -104,19 +124,36 @@ class SequenceNetwork(nn.Module):
     tokens into vectors and scores states against every item."""
 
     items: ItemRepresentation
+    #: the torch ONNX exporter that keeps this network's length dynamic: "dynamo" (the
+    #: default), or "torchscript" for recurrent layers, which torch.export unrolls over
+    #: the sample's length
+    onnx_exporter: ClassVar[Literal["dynamo", "torchscript"]] = "dynamo"
+
+    def for_export(self) -> SequenceNetwork:
+        """This network set up for a traced export (ONNX): the same states, through
+        operations an exported graph can hold. Called on a copy."""
+        return self
 
 
-class SequentialRecommender(NetworkRecommender[SC]):
+class SequentialRecommender(NetworkRecommender[SC], OrderedHistory[SC]):
     """Base of next-item models; subclasses build the network in `_build_net`."""
 
-    state_attrs = ("weights_", "seq_items_", "seq_times_", "seq_offsets_", "has_id_", "item_text_")
+    state_attrs = (
+        "weights_",
+        "seq_items_",
+        "seq_times_",
+        "seq_offsets_",
+        "has_id_",
+        "item_text_",
+        "id_own_",
+    )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.seq_items_: np.ndarray | None = None  # all users' items, user-major, time-ordered
-        self.seq_times_: np.ndarray | None = None
-        self.seq_offsets_: np.ndarray | None = None  # user u: [offsets[u], offsets[u+1])
         self.has_id_: np.ndarray | None = None  # item occurred in training
+        #: with min_item_count: whether each item has an ID vector of its own (the rest
+        #: share the rare buckets; see pruned_rows)
+        self.id_own_: np.ndarray | None = None
         self.item_text_: np.ndarray | None = None
 
     @abstractmethod
@@ -126,10 +163,13 @@ class SequentialRecommender(NetworkRecommender[SC]):
     # ---- training ------------------------------------------------------------------------
     def _prepare(self, train: Dataset) -> None:
         self._store_sequences(train)
+        counts = train.item_counts()
         # under privacy every item has an ID vector: which items have interactions is
         # itself something one user's data can change
         private = getattr(self.config, "privacy", None) is not None
-        self.has_id_ = np.ones(train.n_items, bool) if private else train.item_counts() > 0
+        self.has_id_ = np.ones(train.n_items, bool) if private else counts > 0
+        pruned = self.config.min_item_count > 0
+        self.id_own_ = counts >= self.config.min_item_count if pruned else None
         reads_text = self.config.item_repr != "id" and not self.config.text_tune_layers
         self.item_text_ = self._text_for(train) if reads_text else None
 
@@ -151,7 +191,20 @@ class SequentialRecommender(NetworkRecommender[SC]):
             negatives=cfg.negatives,
             logq=cfg.logq,
             chunk=cfg.ce_chunk,
+            teacher=self._teacher(train, device),
         )
+
+    def _teacher(self, train: Dataset, device: torch.device) -> Teacher | None:
+        cfg = self.config
+        if cfg.teacher is None:
+            return None
+        from lmrec.models.sequence.distil import load_teacher
+
+        ids = np.asarray(train.item_map.ids)
+        return load_teacher(
+            cfg.teacher, ids, device, cfg.distil_weight, cfg.distil_temperature,
+            SequentialRecommender,
+        )  # fmt: skip
 
     def _text_for(self, train: Dataset) -> np.ndarray:
         if train.items is None:
@@ -161,31 +214,6 @@ class SequentialRecommender(NetworkRecommender[SC]):
             )
         return item_text_matrix(train.items, self.config.text)
 
-    def _store_sequences(self, data: Dataset) -> None:
-        order = np.lexsort((np.arange(data.n_interactions), data.timestamps, data.users_idx))
-        self.seq_items_ = data.items_idx[order].astype(np.int32)
-        self.seq_times_ = data.timestamps[order].astype(np.int64)
-        bounds = np.searchsorted(data.users_idx[order], np.arange(data.n_users + 1))
-        self.seq_offsets_ = bounds.astype(np.int64)
-
-    def _forget_rows(self, users: np.ndarray) -> None:
-        """Also empty these users' stored sequences (what a known user is scored from)."""
-        assert self.seq_items_ is not None and self.seq_offsets_ is not None
-        assert self.seq_times_ is not None
-        lengths = np.diff(self.seq_offsets_)
-        keep = np.ones(len(lengths), dtype=bool)
-        keep[users] = False
-        rows = np.repeat(keep, lengths)
-        self.seq_items_ = self.seq_items_[rows]
-        self.seq_times_ = self.seq_times_[rows]
-        self.seq_offsets_ = np.concatenate([[0], np.cumsum(np.where(keep, lengths, 0))])
-        super()._forget_rows(users)
-
-    def sequences(self) -> list[np.ndarray]:
-        """Each known user's training items, oldest first."""
-        assert self.seq_items_ is not None and self.seq_offsets_ is not None
-        return np.split(self.seq_items_, self.seq_offsets_[1:-1])
-
     def _build(self, train: Dataset, device: torch.device) -> nn.Module:
         net = self._new_net(device)
         if self.config.init_from is not None:
@@ -194,7 +222,7 @@ class SequentialRecommender(NetworkRecommender[SC]):
 
     def _new_net(self, device: torch.device) -> SequenceNetwork:
         assert self.has_id_ is not None
-        cfg = self.config
+        cfg, own = self.config, self.id_own_
         items = ItemRepresentation(
             len(self.has_id_),
             cfg.hidden,
@@ -202,6 +230,8 @@ class SequentialRecommender(NetworkRecommender[SC]):
             fusion=cfg.fusion,
             text=self.item_text_,
             has_id=self.has_id_,
+            id_rows=None if own is None else pruned_rows(own, cfg.rare_buckets),
+            id_table_rows=None if own is None else int(own.sum()) + cfg.rare_buckets + 1,
             id_dropout=cfg.id_dropout,
             repeat_bias=cfg.repeat_bias,
             adaptor=cfg.text_adaptor,
@@ -234,13 +264,6 @@ class SequentialRecommender(NetworkRecommender[SC]):
         return net
 
     # ---- scoring -------------------------------------------------------------------------
-    def score_users(self, users: np.ndarray) -> np.ndarray:
-        self._require_fitted()
-        assert self.seq_items_ is not None and self.seq_offsets_ is not None
-        offsets = self.seq_offsets_
-        seqs = [self.seq_items_[offsets[u] : offsets[u + 1]] for u in np.asarray(users)]
-        return self.score_sequences(seqs)
-
     @torch.no_grad()
     def score_sequences(self, sequences: list[np.ndarray], batch_size: int = 256) -> np.ndarray:
         """Next-item scores (n, n_items) float32 for item-index sequences, oldest first.
@@ -259,53 +282,11 @@ class SequentialRecommender(NetworkRecommender[SC]):
                 last = net(tokens)[:, -1]
                 out[start : start + len(chunk)] = (last @ table.T).float().cpu().numpy()
             if net.items.repeat is not None:
-                _add_repeat_offset(out, sequences, net.items.repeat.item())
+                add_repeat_offset(out, sequences, net.items.repeat.item())
         empty = np.array([len(s) == 0 for s in sequences], dtype=bool)
         out[empty] = np.nan
         out[:, net.items.unscorable()] = np.nan
         return out
-
-    def score_histories(
-        self, histories: sp.csr_matrix, timestamps: sp.csr_matrix | None = None
-    ) -> np.ndarray:
-        """Rows of a user x item matrix; ordered by `timestamps` (same sparsity pattern)
-        when given, else by item index (the row carries no order)."""
-        rows = sp.csr_matrix(histories)
-        rows.sort_indices()
-        seqs = np.split(rows.indices.astype(np.int64), rows.indptr[1:-1])
-        if timestamps is not None:
-            times = sp.csr_matrix(timestamps)
-            times.sort_indices()
-            if times.shape != rows.shape or not np.array_equal(times.indices, rows.indices):
-                raise ConfigError("timestamps must have the same shape and entries as histories")
-            stamp = np.split(times.data, times.indptr[1:-1])
-            seqs = [s[np.argsort(t, kind="stable")] for s, t in zip(seqs, stamp, strict=True)]
-        return self.score_sequences(seqs)
-
-    def _score_query(self, query: Query) -> tuple[np.ndarray, np.ndarray]:
-        """Known user + fresh history: append in the query's order (or merge by time)."""
-        if not query.history:
-            return super()._score_query(query)
-        assert self.user_map is not None and self.item_map is not None
-        assert self.seq_items_ is not None and self.seq_offsets_ is not None
-        assert self.seq_times_ is not None
-        added = self.item_map.lookup(query.history)
-        items, times = np.zeros(0, np.int64), np.zeros(0, np.int64)
-        if query.user_id is not None and query.user_id in self.user_map:
-            u = self.user_map.index_of(query.user_id)
-            lo, hi = self.seq_offsets_[u], self.seq_offsets_[u + 1]
-            items, times = self.seq_items_[lo:hi].astype(np.int64), self.seq_times_[lo:hi]
-        if query.timestamps is not None:
-            if len(query.timestamps) != len(added):
-                raise ConfigError(
-                    f"query has {len(added)} history items but {len(query.timestamps)} "
-                    "timestamps; give one timestamp per item or none"
-                )
-            merged_t = np.concatenate([times, np.asarray(query.timestamps, dtype=np.int64)])
-            seq = np.concatenate([items, added])[np.argsort(merged_t, kind="stable")]
-        else:
-            seq = np.concatenate([items, added])
-        return self.score_sequences([seq])[0], np.unique(seq)
 
     # ---- new catalogue rows --------------------------------------------------------------
     def add_items(self, items: pd.DataFrame) -> AddedItems:
@@ -323,6 +304,8 @@ class SequentialRecommender(NetworkRecommender[SC]):
             shape=(self.history_.shape[0], n_new),
         )
         self.has_id_ = np.concatenate([self.has_id_, np.zeros(n_new - n_old, dtype=bool)])
+        if self.id_own_ is not None:  # new items share the rare buckets (unused: no ID)
+            self.id_own_ = np.concatenate([self.id_own_, np.zeros(n_new - n_old, dtype=bool)])
         if self.item_text_ is not None:
             assert self.items is not None
             rows = self.items.iloc[positions].reset_index(drop=True)
@@ -347,7 +330,8 @@ class SequentialRecommender(NetworkRecommender[SC]):
         state = {k: v.detach().cpu() for k, v in self._network().state_dict().items()}
         net = self._new_net(torch.device("cpu"))
         for key, value in net.state_dict().items():
-            if key.endswith("id_emb.weight") and state[key].shape[0] == n_old + 1:
+            grows = self.id_own_ is None  # a pruned table keeps its size
+            if grows and key.endswith("id_emb.weight") and state[key].shape[0] == n_old + 1:
                 state[key] = torch.cat([state[key], value[n_old + 1 :].zero_()])
         net.load_state_dict(state)
         self.net_ = net.to(self._device).eval()
@@ -359,13 +343,14 @@ class SequentialRecommender(NetworkRecommender[SC]):
             return self._network().items.all_items().float().cpu().numpy()
 
 
-def _add_repeat_offset(scores: np.ndarray, sequences: list[np.ndarray], offset: float) -> None:
-    """Add the learned repeat offset, once, to every item of each row's whole sequence
-    (in place). The whole history counts, not only the max_len items the network reads:
-    an item watched long ago has been watched all the same."""
-    lengths = np.array([len(s) for s in sequences], dtype=np.int64)
-    if not lengths.sum():
-        return
-    rows = np.repeat(np.arange(len(sequences)), lengths)
-    cols = np.concatenate([np.asarray(s, dtype=np.int64) for s in sequences])
-    scores[rows, cols] += offset  # buffered: an item seen twice is offset once
+def pruned_rows(own: np.ndarray, buckets: int) -> np.ndarray:
+    """Row of the pruned ID table (0 is padding) of each item: items marked `own` get rows
+    1..n_own in index order, the rest share rows n_own + 1 .. n_own + buckets by a
+    multiplicative hash of their index. Items added later come after every own item in
+    index order, so the rows of own items never move."""
+    n_own = int(own.sum())
+    rows = np.empty(len(own), dtype=np.int64)
+    rows[own] = np.arange(1, n_own + 1)
+    rare = np.flatnonzero(~own)
+    rows[rare] = n_own + 1 + (rare * 2654435761 % 2**32) % buckets
+    return rows

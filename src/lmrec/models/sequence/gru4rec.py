@@ -27,6 +27,8 @@ class GRU4RecNet(SequenceNetwork):
     rotated to start at its first item, run packed, and rotated back.
     """
 
+    onnx_exporter = "torchscript"
+
     def __init__(self, items: ItemRepresentation, cfg: GRU4RecConfig) -> None:
         super().__init__()
         width = cfg.gru_hidden or cfg.hidden
@@ -40,23 +42,43 @@ class GRU4RecNet(SequenceNetwork):
             dropout=cfg.dropout if cfg.n_layers > 1 else 0.0,
         )
         self.out = nn.Linear(width, cfg.hidden) if width != cfg.hidden else nn.Identity()
+        #: run the GRU over packed sequences (skips the padding); off in exported graphs,
+        #: which cannot hold the packing (see for_export)
+        self.packed = True
+
+    def for_export(self) -> GRU4RecNet:
+        self.packed = False
+        return self
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
         length = tokens.shape[1]
         lengths = (tokens > 0).sum(dim=1)
         shift = length - lengths  # leading pads per row
         cols = torch.arange(length, device=tokens.device)[None, :]
-        to_left = (cols + shift[:, None]) % length  # rotate: first item to column 0
+        to_left = _wrap(cols + shift[:, None], length)  # rotate: first item to column 0
         x = self.dropout(self.items(torch.gather(tokens, 1, to_left)))
-        packed = nn.utils.rnn.pack_padded_sequence(
-            x, lengths.clamp(min=1).cpu(), batch_first=True, enforce_sorted=False
-        )
-        states, _ = self.gru(packed)
-        states, _ = nn.utils.rnn.pad_packed_sequence(states, batch_first=True, total_length=length)
+        if self.packed:
+            packed = nn.utils.rnn.pack_padded_sequence(
+                x, lengths.clamp(min=1).cpu(), batch_first=True, enforce_sorted=False
+            )
+            states, _ = self.gru(packed)
+            states, _ = nn.utils.rnn.pad_packed_sequence(
+                states, batch_first=True, total_length=length
+            )
+        else:
+            # The padding now follows each row's items, so the states at the items are
+            # the same; those after them are zeroed below.
+            states, _ = self.gru(x)
         states = self.out(self.dropout(states))
-        back = (cols - shift[:, None]) % length
+        back = _wrap(cols - shift[:, None] + length, length)
         index = back.unsqueeze(-1).expand(-1, -1, states.shape[-1])
         return torch.gather(states, 1, index) * (tokens > 0).unsqueeze(-1)
+
+
+def _wrap(index: torch.Tensor, length: int) -> torch.Tensor:
+    """index % length for 0 <= index < 2 * length, without a remainder by the sequence
+    length (which the ONNX exporter cannot take when that length is dynamic)."""
+    return torch.where(index >= length, index - length, index)
 
 
 class GRU4Rec(SequentialRecommender[GRU4RecConfig]):

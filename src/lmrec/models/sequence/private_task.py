@@ -13,9 +13,9 @@ import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call
 
+from lmrec.core.sequences import left_pad
 from lmrec.models.neural.item_repr import REPEAT_SCALE
 from lmrec.models.sequence.base import SequenceNetwork
-from lmrec.training.sequence_task import left_pad
 
 
 class _StatesAndTable(nn.Module):

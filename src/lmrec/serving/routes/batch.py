@@ -7,9 +7,12 @@ import uuid
 from fastapi import APIRouter
 
 from lmrec.core.query import Query as RecQuery
+from lmrec.core.rerank import DEFAULT_POOL
+from lmrec.serving.exploration import candidates_to_rank, draw_list
 from lmrec.serving.item_fields import check_fields, fields_of
 from lmrec.serving.problems import ProblemError
 from lmrec.serving.recommend import recommend
+from lmrec.serving.reranking import reranked
 from lmrec.serving.routes.deps import READ, Ctx
 from lmrec.serving.routes.problem_docs import problem_responses
 from lmrec.serving.schemas import (
@@ -47,17 +50,23 @@ def batch_recommendations(
     live = ctx.hub.get(body.model)  # this reference serves the whole batch
     check_fields(live, body.fields, ("body", "fields"))
     cold = ctx.cold_start_model()
+    policy = ctx.exploration_for(live.name)
+    ranked_k = candidates_to_rank(policy, body.k, ctx.settings.exploration_pool)
     batch_id = uuid.uuid4().hex
     results = []
     for n_user, user_id in enumerate(body.user_ids):
         query = RecQuery(
             user_id=user_id,
-            k=body.k,
+            k=ranked_k if body.rerank is None else max(ranked_k, DEFAULT_POOL),
             filters=body.filters or None,
             exclude=body.exclude or None,
             exclude_seen=body.exclude_seen,
         )
-        result = recommend(live, query, ctx.fresh_history(user_id), cold=cold)
+        fresh = ctx.fresh_history(user_id)
+        ranked = recommend(live, query, fresh, cold=cold)
+        if body.rerank is not None:  # re-ranked to the candidates the policy draws from
+            ranked = reranked(ranked, body.rerank, ranked_k, user_id, fresh)
+        result, propensities = draw_list(policy, ranked, body.k)
         items = [
             ScoredItem(item_id=i, score=s)
             for i, s in zip(result.item_ids, result.scores, strict=True)
@@ -67,7 +76,9 @@ def batch_recommendations(
             for item, values in zip(items, found, strict=True):
                 item.fields = values
         request_id = f"{batch_id[:24]}-{n_user}"
-        ctx.log_served(request_id, result.live, result.item_ids, user_id)
+        ctx.log_served(
+            request_id, result.live, result.item_ids, propensities, policy.label, user_id
+        )
         used = result.live
         ctx.metrics.recommendations.labels(used.name, used.version, str(result.cold_start)).inc()
         results.append(

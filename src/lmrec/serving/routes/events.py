@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import time
-from datetime import UTC
+from datetime import UTC, datetime
 
 from fastapi import APIRouter
+from fastapi.exceptions import RequestValidationError
 
 from lmrec.serving.problems import ProblemError
 from lmrec.serving.routes.deps import WRITE, Ctx
@@ -24,19 +25,42 @@ def post_events(ctx: Ctx, body: EventBatch) -> EventsResponse:
             413, f"{len(body.events)} events in one request; the limit is {ctx.settings.max_batch}"
         )
     now = int(time.time())
+    _refuse_future(body.events, now, ctx.settings.event_max_future_seconds)
     rows = list({e.event_id: _row(e, now) for e in reversed(body.events)}.values())
     new = ctx.store.add_events(rows)
     ctx.metrics.events_ingested.inc(new)
     return EventsResponse(received=len(body.events), new=new, duplicates=len(body.events) - new)
 
 
+def _refuse_future(events: list[Event], now: int, skew: float) -> None:
+    """422 naming each event dated further ahead than the allowed clock skew: a
+    future-dated event would stay its user's most recent one until that time comes."""
+    limit = now + skew
+    errors = [
+        {
+            "loc": ("body", "events", n, "timestamp"),
+            "msg": f"{e.timestamp.isoformat()} is in the future, more than {_span(skew)} "
+            f"ahead of the server's clock ({datetime.fromtimestamp(now, UTC).isoformat()}); "
+            "send the time the event happened",
+            "type": "value_error",
+        }
+        for n, e in enumerate(events)
+        if e.timestamp is not None and e.timestamp.timestamp() > limit
+    ]
+    if errors:
+        raise RequestValidationError(errors)
+
+
+def _span(seconds: float) -> str:
+    days = seconds / 86_400
+    if days >= 1 and days == int(days):
+        return f"{int(days)} day" + ("s" if days > 1 else "")
+    return f"{seconds:g} seconds"
+
+
 def _row(event: Event, now: int) -> dict[str, object]:
-    ts = now
-    if event.timestamp is not None:
-        stamp = event.timestamp
-        if stamp.tzinfo is None:  # a time without zone is read as UTC
-            stamp = stamp.replace(tzinfo=UTC)
-        ts = int(stamp.timestamp())
+    # the schema made the time aware (UTC when it came without a zone)
+    ts = now if event.timestamp is None else int(event.timestamp.timestamp())
     return {
         "event_id": event.event_id,
         "user_id": event.user_id,

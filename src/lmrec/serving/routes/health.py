@@ -22,17 +22,31 @@ def healthz() -> dict[str, str]:
 
 @router.get("/readyz")
 def readyz(ctx: Ctx) -> dict[str, Any]:
-    """Ready when the event store answers and at least one model is live."""
+    """Ready when the event store answers and at least one model is live. `models` are
+    the versions served here, `registry` the live versions the registry names; status
+    "degraded" when they differ or a version failed to load (`load_errors` says why;
+    the server keeps serving what it has and retries)."""
     try:
         ctx.store.ping()
     except SQLAlchemyError as exc:
         raise ProblemError(503, f"the event store does not answer ({type(exc).__name__})") from None
     live = ctx.hub.snapshot()
+    errors = ctx.hub.load_errors
     if not live:
+        why = "; ".join(f"{name} {error}" for name, error in sorted(errors.items()))
         raise ProblemError(
-            503, "no model is live yet: promote one with `lmrec models promote NAME VERSION`"
+            503,
+            "no model is live yet: promote one with `lmrec models promote NAME VERSION`"
+            + (f" (not loaded: {why})" if why else ""),
         )
-    return {"status": "ready", "models": {name: m.version for name, m in sorted(live.items())}}
+    sync = ctx.hub.sync_state()
+    in_sync = all(s["served"] == s["registry"] for s in sync.values())
+    return {
+        "status": "ready" if in_sync and not errors else "degraded",
+        "models": {name: m.version for name, m in sorted(live.items())},
+        "registry": {name: s["registry"] for name, s in sync.items() if s["registry"]},
+        "load_errors": errors,
+    }
 
 
 @router.get("/metrics", dependencies=READ)

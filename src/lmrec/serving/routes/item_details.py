@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Path
+from fastapi import APIRouter
 
 from lmrec.errors import UnknownIdError
 from lmrec.serving.item_fields import row_fields
 from lmrec.serving.live import LiveModel
-from lmrec.serving.routes.deps import READ, Ctx
+from lmrec.serving.routes.deps import READ, Ctx, PathId
 from lmrec.serving.routes.problem_docs import problem_responses
 from lmrec.serving.schemas import CatalogueItem, ItemResponse
 
@@ -21,7 +19,7 @@ router = APIRouter(prefix="/v1/items", tags=["items"], dependencies=READ)
 )
 def item_details(
     ctx: Ctx,
-    item_id: Annotated[str, Path(min_length=1, max_length=256)],
+    item_id: PathId,
     model: str | None = None,
 ) -> ItemResponse:
     """The item's fields from a model's item table (the named model, else the default

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Query
 
 from lmrec.errors import UnknownIdError
 from lmrec.serving.item_fields import check_fields, fields_of, parse_fields
 from lmrec.serving.problems import ProblemError
-from lmrec.serving.routes.deps import READ, WRITE, Ctx
+from lmrec.serving.routes.deps import READ, WRITE, Ctx, PathId
 from lmrec.serving.schemas import (
     MAX_K,
     ItemsRequest,
@@ -24,7 +24,7 @@ router = APIRouter(prefix="/v1/items", tags=["items"])
 @router.get("/{item_id}/similar", response_model=SimilarResponse, dependencies=READ)
 def similar(
     ctx: Ctx,
-    item_id: Annotated[str, Path(min_length=1, max_length=256)],
+    item_id: PathId,
     k: Annotated[int, Query(ge=1, le=MAX_K)] = 10,
     model: str | None = None,
     fields: Annotated[

@@ -56,8 +56,9 @@ def promote(
     """Check the version against the live one (catalogue and user coverage, usable scores,
     NDCG@10 on held-out interactions), load it fully, then make it live; requests in flight
     finish on the old one. A version that fails a check is refused with 409 listing the
-    checks, unless `force=true`."""
+    checks, unless `force=true`; a version that does not load is refused (409) even then."""
     report = check_candidate(ctx.registry, name, version)
+    report.require_loads()  # 409 naming the reason, whatever `force` says
     if not report.passed and not force:
         checks = [c.to_dict() for c in report.checks]
         return problem(409, str(PromotionRefused(report)), errors=checks)
@@ -72,9 +73,15 @@ def promote(
     )
 
 
-@router.post("/{name}/rollback", response_model=PromoteResponse, dependencies=WRITE)
+@router.post(
+    "/{name}/rollback",
+    response_model=PromoteResponse,
+    dependencies=WRITE,
+    responses=problem_responses(409),
+)
 def rollback(ctx: Ctx, name: str) -> PromoteResponse:
-    """Make the previously live version live again."""
+    """Make the previously live version live again (409 when there is none, or when it
+    does not load)."""
     before = ctx.hub.snapshot().get(name)
     live = ctx.hub.rollback(name)
     return PromoteResponse(

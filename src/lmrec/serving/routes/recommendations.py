@@ -5,16 +5,19 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Query
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
 from lmrec.core.query import Query as RecQuery
+from lmrec.core.rerank import DEFAULT_POOL
 from lmrec.errors import UnknownIdError
 from lmrec.serving.explain import explain_many
+from lmrec.serving.exploration import candidates_to_rank, draw_list
 from lmrec.serving.item_fields import check_fields, fields_of, parse_fields
 from lmrec.serving.recommend import recommend
-from lmrec.serving.routes.deps import READ, Ctx
+from lmrec.serving.reranking import reranked
+from lmrec.serving.routes.deps import READ, Ctx, PathId
 from lmrec.serving.schemas import (
     MAX_K,
     Explanation,
@@ -29,7 +32,7 @@ router = APIRouter(prefix="/v1", tags=["recommendations"], dependencies=READ)
 @router.get("/users/{user_id}/recommendations", response_model=RecommendationResponse)
 def user_recommendations(
     ctx: Ctx,
-    user_id: Annotated[str, Path(min_length=1, max_length=256)],
+    user_id: PathId,
     k: Annotated[int, Query(ge=1, le=MAX_K)] = 10,
     model: str | None = None,
     exclude_seen: bool = True,
@@ -37,9 +40,18 @@ def user_recommendations(
     fields: Annotated[
         str | None, Query(max_length=2000, description="item fields to include: title,genres")
     ] = None,
+    rerank: Annotated[
+        str | None,
+        Query(
+            max_length=64,
+            description="re-rank the top 100: mmr:LAMBDA (varied items) or calibrated:LAMBDA "
+            "(the user's genre mix), LAMBDA in [0, 1]",
+        ),
+    ] = None,
 ) -> RecommendationResponse:
     """Top-k items for a user (their training history plus fresh events). An unknown user
-    gets the cold-start answer, marked `cold_start: true`."""
+    gets the cold-start answer, marked `cold_start: true`. With `rerank` the list is
+    re-ranked from the model's top 100 (scores stay the model's)."""
     try:
         body = RecommendationRequest(
             user_id=user_id,
@@ -48,6 +60,7 @@ def user_recommendations(
             exclude_seen=exclude_seen,
             explain=explain,
             fields=parse_fields(fields),
+            rerank=rerank,
         )
     except ValidationError as exc:  # rules across parameters, e.g. explain with a large k
         raise RequestValidationError(
@@ -71,15 +84,20 @@ def answer(
     history = body.history or []
     ctx.require_items(live, history, "history")
     fresh = ctx.fresh_history(body.user_id)
+    policy = ctx.exploration_for(live.name)
+    ranked_k = candidates_to_rank(policy, body.k, ctx.settings.exploration_pool)
     query = RecQuery(
         user_id=body.user_id,
         history=history or None,
-        k=body.k,
+        k=ranked_k if body.rerank is None else max(ranked_k, DEFAULT_POOL),
         filters=body.filters or None,
         exclude=body.exclude or None,
         exclude_seen=body.exclude_seen,
     )
-    result = recommend(live, query, fresh, cold=ctx.cold_start_model())
+    ranked = recommend(live, query, fresh, cold=ctx.cold_start_model())
+    if body.rerank is not None:  # re-ranked to the candidates the policy draws from
+        ranked = reranked(ranked, body.rerank, ranked_k, body.user_id, fresh)
+    result, propensities = draw_list(policy, ranked, body.k)
     items = [
         ScoredItem(item_id=i, score=s) for i, s in zip(result.item_ids, result.scores, strict=True)
     ]
@@ -97,7 +115,9 @@ def answer(
         for item, values in zip(items, found_fields, strict=True):
             item.fields = values
     request_id = uuid.uuid4().hex
-    ctx.log_served(request_id, result.live, result.item_ids, body.user_id)
+    ctx.log_served(
+        request_id, result.live, result.item_ids, propensities, policy.label, body.user_id
+    )
     used = result.live
     ctx.metrics.recommendations.labels(used.name, used.version, str(result.cold_start)).inc()
     return RecommendationResponse(

@@ -1,0 +1,42 @@
+"""The rule every user, item, event and request id meets, in files and over HTTP, on
+SQLite and PostgreSQL alike: no control characters. NUL cannot be stored in a
+PostgreSQL text column at all, and the others (tabs, escapes, DEL) are invisible and
+nearly always a sign of a broken export."""
+
+from __future__ import annotations
+
+import re
+
+#: C0 control characters and DEL, as a regular expression (pandas and pyarrow take it too)
+CONTROL_PATTERN = r"[\x00-\x1f\x7f]"
+_CONTROL = re.compile(CONTROL_PATTERN)
+
+
+def control_character(text: str) -> str | None:
+    """The first control character in `text`, or None."""
+    found = _CONTROL.search(text)
+    return found.group() if found else None
+
+
+def id_problem(text: str) -> str | None:
+    """Why `text` cannot be an id, or None when it can."""
+    found = control_character(text)
+    if found is None:
+        return None
+    return f"the id contains the control character U+{ord(found):04X}; ids must be printable text"
+
+
+def check_id(text: str) -> str:
+    """`text` when it can be an id; ValueError saying why not (for pydantic validators)."""
+    problem = id_problem(text)
+    if problem is not None:
+        raise ValueError(problem)
+    return text
+
+
+def check_text(text: str) -> str:
+    """Free text (titles, descriptions) keeps tabs and line breaks, but not NUL, which
+    PostgreSQL cannot store."""
+    if "\x00" in text:
+        raise ValueError("the text contains the NUL character U+0000, which cannot be stored")
+    return text

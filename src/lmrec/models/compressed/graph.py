@@ -1,0 +1,167 @@
+"""The scoring graph of a trained sequence model (SASRec, GRU4Rec) as ONNX.
+
+Inputs, both int64, left-padded with 0, token i + 1 = item index i:
+  tokens   (batch, length)  the newest max_len items of each history: what the network reads
+  history  (batch, h)       the whole history: where the learned repeat offset applies
+Output:
+  scores   (batch, n_items) float32, the torch model's scores before NaN masking
+
+Batch, length and h are dynamic. In eval mode an item's vector depends on its token
+alone (ID, text and fused items alike: dropout is off), so the item representation is
+exported as one table of precomputed vectors, read by the input lookup and by the
+output product both: the graph holds it once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import io
+import logging
+import warnings
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import onnx
+import torch
+from onnx import helper, numpy_helper
+from torch import nn
+from torch.nn.attention import SDPBackend, sdpa_kernel
+
+from lmrec.models.sequence.base import SequenceNetwork
+
+INPUTS = ("tokens", "history")
+OUTPUT = "scores"
+
+
+class _TableLookup(nn.Module):
+    """Token -> row of the precomputed item table (row 0, padding, is zero)."""
+
+    def __init__(self, table: nn.Parameter) -> None:
+        super().__init__()
+        self.table = table
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        return nn.functional.embedding(tokens, self.table)
+
+
+class _ScoringGraph(nn.Module):
+    def __init__(self, net: SequenceNetwork) -> None:
+        super().__init__()
+        with torch.no_grad():
+            items = net.items.all_items().detach().float().cpu()
+            repeat = net.items.repeat
+            offset = 0.0 if repeat is None else float(repeat.item())
+        padded = torch.cat([torch.zeros(1, items.shape[1]), items])
+        self.table = nn.Parameter(padded, requires_grad=False)
+        self.repeat: torch.Tensor
+        self.register_buffer("repeat", torch.tensor(offset))
+        body = copy.deepcopy(net).cpu().float().eval().for_export()
+        body.items = _TableLookup(self.table)  # type: ignore[assignment]
+        self.body = body
+
+    def forward(self, tokens: torch.Tensor, history: torch.Tensor) -> torch.Tensor:
+        last = self.body(tokens)[:, -1]
+        scores = last @ self.table.T
+        # 1 in the column of every item in the whole history (an item seen twice counts
+        # once), so the repeat offset is added as the torch model adds it
+        seen = torch.zeros_like(scores).scatter(1, history, 1.0)
+        return (scores + self.repeat * seen)[:, 1:]
+
+
+def export_graph(net: SequenceNetwork) -> onnx.ModelProto:
+    """The scoring graph of `net` (see the module docstring)."""
+    graph = _ScoringGraph(net).eval()
+    # Different widths, so the exporter keeps the two lengths apart.
+    tokens = torch.tensor([[0, 1, 2], [1, 2, 1]], dtype=torch.int64)
+    history = torch.tensor([[0, 0, 0, 1, 2], [2, 1, 1, 2, 1]], dtype=torch.int64)
+    with _quiet_export(), sdpa_kernel(SDPBackend.MATH), torch.no_grad():
+        if net.onnx_exporter == "torchscript":
+            model = _torchscript_export(graph, (tokens, history))
+        else:
+            model = _dynamo_export(graph, (tokens, history))
+    _share_item_table(model, padded=graph.table.detach().numpy())
+    for node in model.graph.node:
+        # the exporter's per-node notes (source stack traces): most of a small graph's file
+        del node.metadata_props[:]
+        node.doc_string = ""
+    # shapes of intermediate values: hints ONNX Runtime infers again on load
+    del model.graph.value_info[:]
+    return model
+
+
+def _dynamo_export(graph: nn.Module, sample: tuple[torch.Tensor, ...]) -> onnx.ModelProto:
+    batch = torch.export.Dim("batch")
+    dims = ({0: batch, 1: torch.export.Dim("length")}, {0: batch, 1: torch.export.Dim("h")})
+    # (under the math attention kernel: the fused CPU kernel decomposes into a layout the
+    # exporter cannot reshape when the length is dynamic)
+    program = torch.onnx.export(
+        graph,
+        sample,
+        input_names=list(INPUTS),
+        output_names=[OUTPUT],
+        dynamic_shapes=dims,
+        dynamo=True,
+    )
+    assert program is not None
+    return program.model_proto
+
+
+def _torchscript_export(graph: nn.Module, sample: tuple[torch.Tensor, ...]) -> onnx.ModelProto:
+    buffer = io.BytesIO()
+    target: Any = buffer  # a file object works; the stubs name paths only
+    axes = {"tokens": {0: "batch", 1: "length"}, "history": {0: "batch", 1: "h"}}
+    torch.onnx.export(
+        graph,
+        sample,
+        target,
+        input_names=list(INPUTS),
+        output_names=[OUTPUT],
+        dynamic_axes={**axes, OUTPUT: {0: "batch"}},
+        dynamo=False,
+        opset_version=17,
+    )
+    return onnx.load_from_string(buffer.getvalue())
+
+
+def _share_item_table(model: onnx.ModelProto, padded: np.ndarray) -> None:
+    """The exporter folds the table's transpose into a second copy for the output
+    product; use the lookup's table there instead, through Gemm with transB (no copy)."""
+    inits = {init.name: init for init in model.graph.initializer}
+    table_name = next(
+        (
+            name
+            for name, init in inits.items()
+            if tuple(init.dims) == padded.shape
+            and np.array_equal(numpy_helper.to_array(init), padded)
+        ),
+        None,
+    )
+    for position, node in enumerate(model.graph.node):
+        weight = inits.get(node.input[1]) if node.op_type == "MatMul" else None
+        if table_name is None or weight is None or tuple(weight.dims) != padded.T.shape:
+            continue
+        if not np.array_equal(numpy_helper.to_array(weight), padded.T):
+            continue
+        gemm = helper.make_node(
+            "Gemm", [node.input[0], table_name], list(node.output), name=node.name, transB=1
+        )
+        model.graph.node.remove(node)
+        model.graph.node.insert(position, gemm)
+        model.graph.initializer.remove(weight)
+        return
+
+
+@contextlib.contextmanager
+def _quiet_export() -> Iterator[None]:
+    """The exporter reports progress on stdout and warns about tracing details."""
+    onnx_log = logging.getLogger("torch.onnx")
+    level = onnx_log.level
+    onnx_log.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        onnx_log.setLevel(level)

@@ -1,0 +1,1 @@
+"""Two-stage ranking: a retriever's candidates re-ordered by a click model (`rerank`)."""
