@@ -88,9 +88,14 @@ def test_items_upsert_and_frame(store: EventStore) -> None:
 
 
 def test_click_through_counts_clicks_on_shown_items(store: EventStore) -> None:
-    rows = [("r1", item, rank, "m", "1", 0.0, "greedy", 1.0) for rank, item in enumerate("abc", 1)]
+    rows = [
+        ("r1", item, rank, "m", "1", 0.0, "greedy", 1.0, None, "u")
+        for rank, item in enumerate("abc", 1)
+    ]
     store.log_served(rows)
-    store.log_served([("r1", "a", 1, "m", "1", 0.0, "greedy", 1.0)])  # twice: counted once
+    store.log_served(
+        [("r1", "a", 1, "m", "1", 0.0, "greedy", 1.0, None, "u")]
+    )  # twice: counted once
     clicks = [ev("c1", "u", "a", 1), ev("c2", "u", "a", 2), ev("c3", "u", "z", 3)]
     for c in clicks:
         c["request_id"] = "r1"
@@ -116,7 +121,7 @@ def test_a_store_from_before_propensities_gains_the_columns(url: str) -> None:
         conn.execute(text("INSERT INTO lmrec_served VALUES ('old', 'a', 1, 'm', '1', 0.0)"))
     old.dispose()
     store = EventStore(url)
-    store.log_served([("new", "b", 1, "m", "2", 1.0, "epsilon:0.1", 0.905)])
+    store.log_served([("new", "b", 1, "m", "2", 1.0, "epsilon:0.1", 0.905, "m", "u")])
     frame = store.served_with_rewards()
     store.close()
     assert frame["request_id"].tolist() == ["new", "old"]

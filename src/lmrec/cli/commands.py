@@ -23,6 +23,7 @@ def register(app: typer.Typer) -> None:
         "lmrec.cli.ope_cmd",
         "lmrec.cli.export_cmd",
         "lmrec.cli.distil_cmd",
+        "lmrec.cli.ab_cmd",
         "lmrec.cli.recommend_all_cmd",
         "lmrec.cli.users_cmd",
     ):

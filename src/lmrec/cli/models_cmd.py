@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -12,6 +12,9 @@ from rich.table import Table
 
 from lmrec.store.default_model import resolve_default, set_default
 from lmrec.store.registry import ModelRegistry
+
+if TYPE_CHECKING:
+    from lmrec.experiment.promotion import Check
 
 models_app = typer.Typer(help="Versioned models the service serves.", no_args_is_help=True)
 console = Console()
@@ -118,15 +121,35 @@ def promote_cmd(
     force: Annotated[
         bool, typer.Option("--force", help="promote even if a check against the live one fails")
     ] = False,
+    gate: Annotated[
+        str,
+        typer.Option(
+            help="'ope': also require the candidate's off-policy click rate (lower 95% end) "
+            "on the live version's recent exploration log to beat the live version's"
+        ),
+    ] = "none",
+    db: Annotated[
+        str | None,
+        typer.Option(metavar="URL", help="event store for --gate ope (default: $LMREC_HOME)"),
+    ] = None,
+    gate_days: Annotated[
+        float, typer.Option(min=0.01, help="--gate ope reads the log of the last DAYS days")
+    ] = 14.0,
 ) -> None:
     """Check VERSION of NAME against the live version, then make it live (a running
     server follows within seconds). Checks: catalogue and user coverage, usable scores,
-    NDCG@10 on held-out interactions neither was trained on."""
+    NDCG@10 on held-out interactions neither was trained on; with --gate ope, the value
+    of each version's lists estimated from the served log."""
+    from lmrec.errors import ConfigError
     from lmrec.experiment.promotion import PromotionRefused, check_candidate
 
+    if gate not in ("none", "ope"):
+        raise ConfigError(f"--gate must be 'none' or 'ope', not {gate!r}")
     reg = _registry(registry)
     report = check_candidate(reg, name, version)
     report.require_loads()  # files that do not load: one line, exit 2, even with --force
+    if gate == "ope" and report.passed:
+        report.checks.append(_ope_check(reg, name, version, db, gate_days))
     for line in report.lines():
         console.print(line, highlight=False, soft_wrap=True)
     if not report.passed and not force:
@@ -134,6 +157,19 @@ def promote_cmd(
     previous = reg.promote(name, version)
     forced = " (forced past a failed check)" if not report.passed else ""
     console.print(f"{name}: version {version} is live (was {previous or 'none'}){forced}")
+
+
+def _ope_check(reg: ModelRegistry, name: str, version: str, db: str | None, days: float) -> Check:
+    from lmrec.core.paths import lmrec_home
+    from lmrec.events.store import EventStore
+    from lmrec.experiment.ope_gate import ope_check
+
+    store = EventStore(db or f"sqlite:///{lmrec_home() / 'events.db'}")
+    try:
+        frame = store.served_with_rewards(name, reward_types=("click",))
+    finally:
+        store.close()
+    return ope_check(reg, name, version, frame, days)
 
 
 @models_app.command("default")

@@ -58,11 +58,20 @@ served = Table(
     # at this rank under it; empty in rows written before exploration was logged
     Column("policy", String(32), nullable=True),
     Column("propensity", Float, nullable=True),
+    # the A/B arm the user was assigned to (empty outside a test) and the user the list
+    # was for: `lmrec ab report` counts users, the unit a split randomises
+    Column("arm", String(64), nullable=True),
+    Column("user_id", String(256), nullable=True),
 )
 
 #: columns added to existing tables when a store opens (name, SQL type)
 ADDED_COLUMNS: dict[str, list[tuple[str, str]]] = {
-    "lmrec_served": [("policy", "VARCHAR(32)"), ("propensity", "FLOAT")],
+    "lmrec_served": [
+        ("policy", "VARCHAR(32)"),
+        ("propensity", "FLOAT"),
+        ("arm", "VARCHAR(64)"),
+        ("user_id", "VARCHAR(256)"),
+    ],
 }
 
 #: who asked for a served list, as a keyed hash of the user id (so a user's served lists

@@ -46,14 +46,14 @@ _HISTORY_SQL = (
 )
 _SERVED_SQL = (
     "INSERT INTO lmrec_served "
-    "(request_id, item_id, rank, model, version, served_at, policy, propensity) "
+    "(request_id, item_id, rank, model, version, served_at, policy, propensity, arm, user_id) "
     "VALUES ({values}) ON CONFLICT DO NOTHING"
 )
 _SERVED_USERS_SQL = (
     "INSERT INTO lmrec_served_users (request_id, user_key) VALUES ({values}) ON CONFLICT DO NOTHING"
 )
-#: (request_id, item_id, rank, model, version, served_at, policy, propensity)
-ServedRow = tuple[str, str, int, str, str, float, str, float]
+#: (request_id, item_id, rank, model, version, served_at, policy, propensity, arm, user_id)
+ServedRow = tuple[str, str, int, str, str, float, str, float, str | None, str | None]
 
 
 def normalize_url(url: str | Path) -> str:
@@ -92,7 +92,7 @@ class EventStore:
         self.dialect = self.engine.dialect.name
         mark = "?" if self.dialect == "sqlite" else "%s"
         self._history_sql = _HISTORY_SQL.format(p=mark)
-        self._served_sql = _SERVED_SQL.format(values=", ".join([mark] * 8))
+        self._served_sql = _SERVED_SQL.format(values=", ".join([mark] * 10))
         self._served_users_sql = _SERVED_USERS_SQL.format(values=", ".join([mark] * 2))
         if create:
             try:
@@ -259,7 +259,8 @@ class EventStore:
     # ---- served recommendations ------------------------------------------------------------
     def log_served(self, rows: Sequence[ServedRow], owners: Sequence[tuple[str, str]] = ()) -> None:
         """Record shown items as (request_id, item_id, rank, model, version, served_at,
-        policy, propensity), and who asked as (request_id, keyed hash of the user id)."""
+        policy, propensity, arm, user_id), and who asked as (request_id, keyed hash of the
+        user id: served lists are deleted with their user through it)."""
         if not rows and not owners:
             return
         # Plain driver executemany: the driver loops in C. SQLAlchemy's per-row parameter
@@ -273,21 +274,30 @@ class EventStore:
 
     def click_through(self) -> tuple[int, int]:
         """(items shown in served recommendations, distinct clicks on shown items)."""
-        clicked = (
-            select(events.c.request_id, events.c.item_id)
-            .join(
-                served,
-                (served.c.request_id == events.c.request_id)
-                & (served.c.item_id == events.c.item_id),
-            )
-            .where(events.c.type == "click")
-            .distinct()
-            .subquery()
-        )
+        clicked = _clicked_shown().subquery()
         with self.engine.connect() as conn:
             shown = conn.execute(select(func.count()).select_from(served)).scalar_one()
             clicks = conn.execute(select(func.count()).select_from(clicked)).scalar_one()
         return int(shown), int(clicks)
+
+    def click_through_by_arm(self) -> dict[str, tuple[int, int]]:
+        """arm -> (items shown to the arm's users, distinct clicks on them), for the served
+        rows of an A/B split."""
+        clicked = _clicked_shown().add_columns(served.c.arm).subquery()
+        shown_q = (
+            select(served.c.arm, func.count())
+            .where(served.c.arm.is_not(None))
+            .group_by(served.c.arm)
+        )
+        clicks_q = (
+            select(clicked.c.arm, func.count())
+            .where(clicked.c.arm.is_not(None))
+            .group_by(clicked.c.arm)
+        )
+        with self.engine.connect() as conn:
+            shown = {arm: int(n) for arm, n in conn.execute(shown_q).all()}
+            clicks = {arm: int(n) for arm, n in conn.execute(clicks_q).all()}
+        return {arm: (n, clicks.get(arm, 0)) for arm, n in sorted(shown.items())}
 
     def served_with_rewards(
         self, model: str | None = None, reward_types: Sequence[str] = ("click", "purchase")
@@ -328,7 +338,9 @@ class EventStore:
                 (events.c.user_id == user_id) & events.c.request_id.is_not(None)
             )
             asked = select(served_users.c.request_id).where(served_users.c.user_key == user_key)
+            named = select(served.c.request_id).where(served.c.user_id == user_id).distinct()
             requests = set(conn.execute(acted_on).scalars()) | set(conn.execute(asked).scalars())
+            requests |= set(conn.execute(named).scalars())
             served_deleted = 0
             ids = sorted(requests)
             for start in range(0, len(ids), _CHUNK):
@@ -384,6 +396,19 @@ class EventStore:
         return pd.DataFrame(
             rows, columns=["user_key", "forgotten_at", "events_deleted", "served_deleted"]
         )
+
+
+def _clicked_shown() -> Any:
+    """Distinct (request, item) clicks on items a served list showed."""
+    return (
+        select(events.c.request_id, events.c.item_id)
+        .join(
+            served,
+            (served.c.request_id == events.c.request_id) & (served.c.item_id == events.c.item_id),
+        )
+        .where(events.c.type == "click")
+        .distinct()
+    )
 
 
 def events_to_dataset(

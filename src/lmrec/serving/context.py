@@ -15,13 +15,14 @@ import pandas as pd
 from sqlalchemy.exc import SQLAlchemyError
 
 from lmrec.core.pseudonyms import id_secret, secret_id, user_key
-from lmrec.errors import UnknownIdError, UnsupportedError
+from lmrec.errors import LmrecError, UnknownIdError, UnsupportedError
 from lmrec.events.store import EventStore, ServedRow
 from lmrec.feedback.exploration import ExplorationPolicy, parse_exploration
 from lmrec.models.base import Recommender
 from lmrec.models.capabilities import SupportsAddItems
 from lmrec.models.forgetting import forget_users
 from lmrec.search import supports_text_search
+from lmrec.serving.ab_split import parse_ab
 from lmrec.serving.live import LiveModel, ModelHub, ServiceUnavailable, items_frame_for
 from lmrec.serving.metrics import ServiceMetrics
 from lmrec.serving.settings import ServeSettings
@@ -49,6 +50,9 @@ class ServiceContext:
         self.metrics = metrics or ServiceMetrics()
         self.metrics.add_state_collector(self.metrics_state)
         self.exploration = parse_exploration(settings.exploration)
+        self.ab = parse_ab(settings.ab, settings.ab_salt)
+        self._pinned: dict[str, LiveModel] = {}
+        self._pinned_errors: dict[str, str] = {}
         self._served: list[ServedRow] = []
         self._served_owners: list[tuple[str, str]] = []
         self._served_lock = threading.Lock()
@@ -60,6 +64,7 @@ class ServiceContext:
     def start(self) -> None:
         self._forgotten_applied = self.store.count_forgotten()  # load_all applies them
         self.hub.load_all()
+        self._load_pinned_arms()
         self._spawn(self._flush_loop, "lmrec-served-log")
         if self.settings.registry_poll_seconds > 0:
             self._spawn(self._poll_loop, "lmrec-registry-poll")
@@ -157,6 +162,35 @@ class ServiceContext:
         """The policy drawing lists for the live model named `model`."""
         return self.exploration.get(model, self.exploration[""])
 
+    def ab_arm(self, user_id: str | None, model: str | None) -> tuple[str, LiveModel] | None:
+        """The A/B arm answering a request and its model: only requests for a user that
+        name no model take part (a history-only request has no stable unit to split by)."""
+        if self.ab is None or model is not None or user_id is None:
+            return None
+        arm = self.ab.arm_for(user_id)
+        live = self._pinned.get(arm) or self.hub.snapshot().get(arm)
+        if live is None:
+            why = self._pinned_errors.get(arm) or (
+                "not live: promote a version of it (`lmrec models promote NAME VERSION`)"
+            )
+            raise ServiceUnavailable(
+                f"A/B arm '{arm}' (LMREC_AB={self.settings.ab!r}) is {why}, or change LMREC_AB"
+            )
+        return arm, live
+
+    def _load_pinned_arms(self) -> None:
+        """Arms NAME@VERSION serve that version whatever is live (two versions of one
+        model side by side); loaded once at start, they do not follow promotions."""
+        for arm in self.ab.arms if self.ab is not None else ():
+            name, sep, version = arm.partition("@")
+            if not sep:
+                continue
+            try:
+                self._pinned[arm] = self.hub.load(name, version)
+            except (LmrecError, OSError) as exc:
+                log.error("cannot load A/B arm %s: %s", arm, exc)
+                self._pinned_errors[arm] = f"not loaded ({exc})"
+
     def log_served(
         self,
         request_id: str,
@@ -164,16 +198,18 @@ class ServiceContext:
         item_ids: Sequence[str],
         propensities: Sequence[float] | None = None,
         policy: str = "greedy",
+        *,
+        arm: str | None = None,
         user_id: str | None = None,
     ) -> None:
-        """Queue one row per shown item, with the policy that drew the list and the chance
-        of the item at its position (1.0 for a greedy list), and who asked (keyed hash)."""
+        """Queue one row per shown item, with the policy that drew the list, the chance
+        of the item at its position (1.0 for a greedy list), the A/B arm and the user."""
         if not self.settings.log_served or not item_ids:
             return
         now = time.time()
         chances = propensities if propensities is not None else [1.0] * len(item_ids)
-        rows = [
-            (request_id, item, rank, live.name, live.version, now, policy, float(p))
+        rows: list[ServedRow] = [
+            (request_id, item, rank, live.name, live.version, now, policy, float(p), arm, user_id)
             for rank, (item, p) in enumerate(zip(item_ids, chances, strict=True), start=1)
         ]
         with self._served_lock:
@@ -296,6 +332,8 @@ class ServiceContext:
             self.flush_served()
             shown, clicks = self.store.click_through()
             state.update(stored_items=self.store.count_items(), impressions=shown, clicks=clicks)
+            if self.ab is not None:
+                state["arms"] = self.store.click_through_by_arm()
         except SQLAlchemyError as exc:
             log.error("cannot read the event store for /metrics: %s", exc)
         return state

@@ -113,3 +113,26 @@ class _StateCollector(Collector):
             "Clicks per shown item, from events whose request_id names a served list",
             value=ctr,
         )
+        yield from _arm_gauges(state.get("arms", {}))
+
+
+def _arm_gauges(arms: dict[str, tuple[int, int]]) -> Iterator[GaugeMetricFamily]:
+    """Per A/B arm: items shown, clicks on them (joined by request id) and their ratio."""
+    if not arms:
+        return
+    shown = GaugeMetricFamily(
+        "lmrec_ab_impressions", "Items shown to an A/B arm's users", labels=["arm"]
+    )
+    clicks = GaugeMetricFamily(
+        "lmrec_ab_clicks", "Clicks on items shown to an A/B arm's users", labels=["arm"]
+    )
+    rate = GaugeMetricFamily(
+        "lmrec_ab_click_through_rate", "Clicks per shown item, per A/B arm", labels=["arm"]
+    )
+    for arm, (n, c) in arms.items():
+        shown.add_metric([arm], n)
+        clicks.add_metric([arm], c)
+        rate.add_metric([arm], c / n if n else 0.0)
+    yield shown
+    yield clicks
+    yield rate

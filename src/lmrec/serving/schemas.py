@@ -188,6 +188,8 @@ class RecommendationResponse(BaseModel):
     version: str
     request_id: str
     cold_start: bool
+    #: the A/B arm (LMREC_AB) this user is assigned to; null outside a test
+    arm: str | None = None
 
 
 class SimilarResponse(BaseModel):

@@ -60,6 +60,11 @@ class ServeSettings(BaseSettings):
     exploration: str = "greedy"
     #: candidates (the model's top N) that epsilon and softmax draw a list from
     exploration_pool: int = Field(default=20, ge=1, le=1000)
+    #: A/B test: requests naming no model are split between live models by a stable hash
+    #: of the user id, 'ease:0.5,als:0.5' (empty: no test); the arm is logged per served row
+    ab: str = ""
+    #: salt of the A/B hash; a new salt draws a fresh split of users for a new test
+    ab_salt: str = "lmrec-ab"
     log_level: str = "info"
     #: how user ids appear in the service's logs: "hash" (a keyed hash, u-<16 hex>) or
     #: "raw" (the ids themselves, only where the logs are as protected as the data)
@@ -84,6 +89,17 @@ class ServeSettings(BaseSettings):
 
         try:
             parse_exploration(spec)
+        except ConfigError as exc:
+            raise ValueError(str(exc)) from None
+        return spec
+
+    @field_validator("ab")
+    @classmethod
+    def _valid_split(cls, spec: str) -> str:
+        from lmrec.serving.ab_split import parse_ab
+
+        try:
+            parse_ab(spec)
         except ConfigError as exc:
             raise ValueError(str(exc)) from None
         return spec

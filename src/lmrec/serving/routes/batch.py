@@ -77,7 +77,7 @@ def batch_recommendations(
                 item.fields = values
         request_id = f"{batch_id[:24]}-{n_user}"
         ctx.log_served(
-            request_id, result.live, result.item_ids, propensities, policy.label, user_id
+            request_id, result.live, result.item_ids, propensities, policy.label, user_id=user_id
         )
         used = result.live
         ctx.metrics.recommendations.labels(used.name, used.version, str(result.cold_start)).inc()

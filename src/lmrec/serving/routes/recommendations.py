@@ -79,7 +79,10 @@ def recommendations(ctx: Ctx, body: RecommendationRequest) -> RecommendationResp
 def answer(
     ctx: Ctx, body: RecommendationRequest, fields_at: str = "body"
 ) -> RecommendationResponse:
-    live = ctx.hub.get(body.model)  # this reference serves the whole request
+    in_test = ctx.ab_arm(body.user_id, body.model)  # None outside an A/B test
+    arm = in_test[0] if in_test else None
+    # this reference serves the whole request
+    live = in_test[1] if in_test else ctx.hub.get(body.model)
     check_fields(live, body.fields, (fields_at, "fields"))
     history = body.history or []
     ctx.require_items(live, history, "history")
@@ -116,7 +119,13 @@ def answer(
             item.fields = values
     request_id = uuid.uuid4().hex
     ctx.log_served(
-        request_id, result.live, result.item_ids, propensities, policy.label, body.user_id
+        request_id,
+        result.live,
+        result.item_ids,
+        propensities,
+        policy.label,
+        arm=arm,
+        user_id=body.user_id,
     )
     used = result.live
     ctx.metrics.recommendations.labels(used.name, used.version, str(result.cold_start)).inc()
@@ -126,4 +135,5 @@ def answer(
         version=used.version,
         request_id=request_id,
         cold_start=result.cold_start,
+        arm=arm,
     )
