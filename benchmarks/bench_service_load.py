@@ -34,6 +34,8 @@ from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve()
+#: a user's recommendations are a personal read: the client sends a read key
+READ_KEY = "bench-read-key-0123456789"
 
 
 # ---- the synthetic 1M-item model (importable by the server child as __main__) ------------
@@ -190,7 +192,10 @@ async def load(
     latencies: list[float] = []
     errors: list[str] = []
     limits = httpx.Limits(max_connections=128, max_keepalive_connections=128)
-    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=10.0) as client:
+    headers = {"Authorization": f"Bearer {READ_KEY}"}
+    async with httpx.AsyncClient(
+        base_url=url, limits=limits, timeout=10.0, headers=headers
+    ) as client:
 
         async def one(user: str) -> None:
             t0 = time.perf_counter()
@@ -248,6 +253,18 @@ def _cpu_seconds(pid: int) -> float:
         return float("nan")
 
 
+def store_size(db: Path) -> dict[str, Any]:
+    """Served-log rows and the SQLite files' size (database + write-ahead log), read
+    after a pause that lets the server flush its served log."""
+    import sqlite3
+
+    time.sleep(2.5)
+    with sqlite3.connect(db) as conn:
+        rows = conn.execute("SELECT count(*) FROM lmrec_served").fetchone()[0]
+    size = sum(p.stat().st_size for p in db.parent.glob(db.name + "*"))
+    return {"served_rows": rows, "db_mb": round(size / 1e6, 2)}
+
+
 def run_scenario(name: str, args: argparse.Namespace) -> list[dict[str, Any]]:
     work = args.workdir / name
     shutil.rmtree(work, ignore_errors=True)
@@ -278,6 +295,7 @@ def run_scenario(name: str, args: argparse.Namespace) -> list[dict[str, Any]]:
             res["server_cpu_ms_per_request"] = round((_cpu_seconds(proc.pid) - server0) * per, 2)
             res["client_cpu_ms_per_request"] = round((time.process_time() - client0) * per, 2)
             res["load_average_1m"] = os.getloadavg()[0]
+            res.update(store_size(work / "events.db"))
             results.append({"scenario": name, **res})
             print(json.dumps(results[-1]), flush=True)
         return results
@@ -306,7 +324,14 @@ def main() -> None:
     parser.add_argument("--serve", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--db", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--served-max-rows", type=int, help="LMREC_SERVED_MAX_ROWS of the server (pruned every 5 s)"
+    )
     args = parser.parse_args()
+    os.environ.setdefault("LMREC_READ_KEYS", READ_KEY)
+    if args.served_max_rows is not None:
+        os.environ["LMREC_SERVED_MAX_ROWS"] = str(args.served_max_rows)
+        os.environ["LMREC_SERVED_PRUNE_SECONDS"] = "5"
     if args.serve is not None:
         serve(args.serve, args.port, args.db)
         return

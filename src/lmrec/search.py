@@ -69,6 +69,7 @@ def search(
     index: ItemIndex | None = None,
     user_id: Any = None,
     blend: float = 0.0,
+    query_vector: np.ndarray | None = None,
 ) -> Recommendations:
     """Items best matching `text` (cosine over the model's item text vectors).
 
@@ -77,6 +78,7 @@ def search(
     index: an index over the model's unit-length item vectors (built if not given).
     user_id, blend: with blend in (0, 1], mix in the model's scores for this user (and
         history); the whole catalogue is scored, so no index is used.
+    query_vector: `text` already encoded (`encode_queries`), e.g. from a cache.
     """
     if not text.strip():
         raise UnsupportedError("the search query is empty; send some words to search for")
@@ -86,10 +88,12 @@ def search(
     assert model.item_map is not None
     vecs = _searchable(model).text_vectors()
     if blend > 0 and (user_id is not None or history):
-        return _blended(model, text, k, vecs, user_id, history, exclude, allowed, blend)
+        return _blended(
+            model, text, k, vecs, user_id, history, exclude, allowed, blend, query_vector
+        )
     if index is None:
         index = build_index(_unit(np.asarray(vecs, dtype=np.float32)))
-    query = encode_queries(model, [text])[0]
+    query = encode_queries(model, [text])[0] if query_vector is None else query_vector
     if query.shape[0] != index.dim:
         raise UnsupportedError(
             f"model '{model.name}' embeds text in {query.shape[0]} dimensions but its items "
@@ -115,11 +119,12 @@ def _blended(
     exclude: Sequence[Any] | None,
     allowed: np.ndarray | None,
     blend: float,
+    query_vector: np.ndarray | None = None,
 ) -> Recommendations:
     from lmrec.models.ensemble.fusion import normalise
 
     assert model.item_map is not None
-    query = encode_queries(model, [text])[0]
+    query = encode_queries(model, [text])[0] if query_vector is None else query_vector
     unit = _unit(np.asarray(vecs, dtype=np.float32))
     if query.shape[0] != unit.shape[1]:
         raise UnsupportedError(

@@ -81,7 +81,10 @@ class Walk:
             result = CliRunner().invoke(app, args[1:], catch_exceptions=False)
             code, out = result.exit_code, result.output
         elif args[0] == "curl" and shutil.which("curl") is None:
-            response = httpx.get(f"http://{args[1]}", timeout=30)
+            headers = dict(
+                args[i + 1].split(": ", 1) for i in range(1, len(args) - 1) if args[i] == "-H"
+            )
+            response = httpx.get(f"http://{args[-1]}", headers=headers, timeout=30)
             code, out = (0 if response.is_success else 22), response.text
         else:
             if args[0] == "python":

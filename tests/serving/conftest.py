@@ -10,7 +10,15 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
-from serving_toys import INTERACTIONS, ITEMS, ToyMF, ToyText, make_settings, toy_dataset
+from serving_toys import (
+    INTERACTIONS,
+    ITEMS,
+    READ_AUTH,
+    ToyMF,
+    ToyText,
+    make_settings,
+    toy_dataset,
+)
 
 from lmrec.data.dataset import from_frame
 from lmrec.models.baseline.popularity import PopularityRecommender
@@ -93,6 +101,17 @@ def registry_dir(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def client(registry_dir: Path, db_url: str) -> Iterator[TestClient]:
+    """The app with a read key sent by default, as a client reading users' lists sends
+    it; a test sending another key (AUTH for writes) replaces it."""
+    from lmrec.serving.app import create_app
+
+    with TestClient(create_app(make_settings(registry_dir, db_url)), headers=READ_AUTH) as c:
+        yield c
+
+
+@pytest.fixture
+def anonymous(registry_dir: Path, db_url: str) -> Iterator[TestClient]:
+    """The app as a client without any key sees it."""
     from lmrec.serving.app import create_app
 
     with TestClient(create_app(make_settings(registry_dir, db_url))) as c:

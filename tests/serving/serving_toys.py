@@ -19,8 +19,12 @@ from lmrec.models.base import ModelConfig, Recommender
 from lmrec.models.registry import register
 from lmrec.serving.settings import ServeSettings
 
-KEY = "test-key-0123456789abcdef"
+KEY = "test-key-0123456789abcdef"  # admin scope
 AUTH = {"Authorization": f"Bearer {KEY}"}
+READ_KEY = "read-key-0123456789abcdef"
+READ_AUTH = {"Authorization": f"Bearer {READ_KEY}"}
+WRITE_KEY = "write-key-0123456789abcdef"
+WRITE_AUTH = {"Authorization": f"Bearer {WRITE_KEY}"}
 
 ITEMS = pd.DataFrame(
     {
@@ -136,12 +140,15 @@ register("toy-text", f"{__name__}:ToyText")
 
 
 def make_settings(registry: Path, db: str, **extra: object) -> ServeSettings:
-    """Service settings for a test: this registry and database, the test key, no polling."""
+    """Service settings for a test: this registry and database, the test keys (one of
+    each scope), no polling."""
     values: dict[str, object] = {
         "home": registry.parent,
         "registry": registry,
         "db": db,
         "api_keys": [KEY],
+        "write_keys": [WRITE_KEY],
+        "read_keys": [READ_KEY],
         "default_model": "pop",
         "registry_poll_seconds": 0,
     }

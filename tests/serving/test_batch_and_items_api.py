@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from serving_toys import AUTH, ITEMS, make_settings
+from serving_toys import AUTH, ITEMS, READ_AUTH, make_settings
 
 from lmrec.serving.app import create_app
 
@@ -66,11 +66,12 @@ def test_unknown_fields_are_named(client: TestClient) -> None:
 
 def test_batch_limits(registry_dir: Path, tmp_path: Path) -> None:
     settings = make_settings(registry_dir, f"sqlite:///{tmp_path / 'e.db'}", max_batch=3)
-    with TestClient(create_app(settings)) as client:
+    with TestClient(create_app(settings), headers=READ_AUTH) as client:
         r = client.post("/v1/recommendations/batch", json={"user_ids": ["a", "b", "c", "d"]})
         assert r.status_code == 413 and "4 users in one request; the limit is 3" in r.text
         assert r.headers["content-type"] == "application/problem+json"
-    with TestClient(create_app(make_settings(registry_dir, f"sqlite:///{tmp_path}/f.db"))) as c:
+    settings = make_settings(registry_dir, f"sqlite:///{tmp_path}/f.db", max_k=1000)
+    with TestClient(create_app(settings), headers=READ_AUTH) as c:
         r = c.post("/v1/recommendations/batch", json={"user_ids": ["u"] * 101, "k": 1000})
         assert r.status_code == 413 and "101 users x k=1000" in r.json()["detail"]
         assert c.post("/v1/recommendations/batch", json={"user_ids": []}).status_code == 422

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from serving_toys import AUTH, make_settings, toy_dataset
+from serving_toys import AUTH, READ_AUTH, make_settings, toy_dataset
 
 from lmrec.models.registry import create_model
 from lmrec.serving.app import create_app
@@ -29,7 +29,7 @@ def test_search_and_new_items_with_the_content_model(
     settings = make_settings(
         content_registry, f"sqlite:///{tmp_path}/e.db", default_model="content"
     )
-    with TestClient(create_app(settings)) as client:
+    with TestClient(create_app(settings), headers=READ_AUTH) as client:
         r = client.post("/v1/search", json={"query": "outer space fight", "k": 2})
         assert r.status_code == 200, r.text
         assert r.json()["items"][0]["item_id"] == "i3" and r.json()["model"] == "content"

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi.testclient import TestClient
-from serving_toys import AUTH, ToyText, make_settings, toy_dataset
+from serving_toys import AUTH, READ_AUTH, ToyText, make_settings, toy_dataset
 from typer.testing import CliRunner
 
 from lmrec.cli.main import _register_commands, app
@@ -33,7 +33,7 @@ def default_of(client: TestClient) -> tuple[str | None, str, str]:
 def test_default_survives_items_promotions_and_restarts(registry_dir: Path, tmp_path: Path) -> None:
     db = f"sqlite:///{tmp_path / 'events.db'}"
     settings = make_settings(registry_dir, db, default_model=None)
-    with TestClient(create_app(settings)) as client:
+    with TestClient(create_app(settings), headers=READ_AUTH) as client:
         # nobody chose: the first name registered ("pop"), not the last one loaded
         assert default_of(client) == ("pop", "first registered", "pop")
         # new items reload the text model, which must not make it the default
@@ -53,12 +53,13 @@ def test_default_survives_items_promotions_and_restarts(registry_dir: Path, tmp_
         client.post("/v1/items", json={"items": [{**item, "item_id": "i10"}]}, headers=AUTH)
         client.post("/v1/models/pop/versions/2/promote", headers=AUTH)
         assert default_of(client) == ("mf", "registry", "mf")
-    with TestClient(create_app(settings)) as client:  # a restart keeps the choice
+    # a restart keeps the choice
+    with TestClient(create_app(settings), headers=READ_AUTH) as client:
         assert default_of(client) == ("mf", "registry", "mf")
     assert "default model: mf (registry)" in lmrec("models", "default", "--registry", registry_dir)
     # one server may override the registry's choice for itself
     own = make_settings(registry_dir, db, default_model="text")
-    with TestClient(create_app(own)) as client:
+    with TestClient(create_app(own), headers=READ_AUTH) as client:
         assert default_of(client) == ("text", "settings", "text")
 
 
@@ -68,7 +69,7 @@ def test_a_default_that_is_not_live_is_not_replaced_silently(
     (registry_dir / "mf" / "1" / "params.npz").write_bytes(b"not a zip file")
     lmrec("models", "default", "mf", "--registry", registry_dir)
     settings = make_settings(registry_dir, f"sqlite:///{tmp_path / 'e.db'}", default_model=None)
-    with TestClient(create_app(settings)) as client:
+    with TestClient(create_app(settings), headers=READ_AUTH) as client:
         listing = client.get("/v1/models").json()
         assert listing["default"] == "mf" and listing["default_live"] is False
         r = client.get("/v1/users/u1/recommendations")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from serving_toys import AUTH, make_settings
+from serving_toys import AUTH, READ_AUTH, make_settings
 
 from lmrec.events.store import EventStore, events_to_dataset
 from lmrec.serving.app import create_app
@@ -46,9 +46,9 @@ def test_events_reach_a_dataset_for_retraining(client: TestClient) -> None:
 
 def test_acknowledged_events_survive_a_restart(registry_dir: Path, tmp_path: Path) -> None:
     settings = make_settings(registry_dir, f"sqlite:///{tmp_path}/e.db")
-    with TestClient(create_app(settings)) as c:
+    with TestClient(create_app(settings), headers=READ_AUTH) as c:
         c.post("/v1/events", json=[event("keep", "newcomer", "i6")], headers=AUTH)
-    with TestClient(create_app(settings)) as c:
+    with TestClient(create_app(settings), headers=READ_AUTH) as c:
         r = c.post("/v1/events", json=[event("keep", "newcomer", "i6")], headers=AUTH)
         assert r.json()["new"] == 0
         body = c.get("/v1/users/newcomer/recommendations", params={"k": 2}).json()
@@ -82,7 +82,9 @@ def test_health_and_readiness(client: TestClient, tmp_path: Path) -> None:
     ready = client.get("/readyz").json()
     assert ready["status"] == "ready" and ready["models"]["pop"] == "1"
     empty = ModelRegistry(tmp_path / "empty")
-    with TestClient(create_app(make_settings(empty.root, f"sqlite:///{tmp_path}/x.db"))) as c:
+    with TestClient(
+        create_app(make_settings(empty.root, f"sqlite:///{tmp_path}/x.db")), headers=READ_AUTH
+    ) as c:
         r = c.get("/readyz")
         assert r.status_code == 503 and "no model is live" in r.json()["detail"]
         r = c.get("/v1/users/u1/recommendations")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from serving_toys import AUTH, make_settings
+from serving_toys import AUTH, READ_AUTH, make_settings
 from sqlalchemy import text
 
 from lmrec.errors import ConfigError
@@ -31,7 +31,7 @@ def _served(db_url: str) -> list[tuple]:
 
 
 def test_greedy_lists_log_a_propensity_of_one(registry_dir: Path, db_url: str) -> None:
-    with TestClient(create_app(make_settings(registry_dir, db_url))) as client:
+    with TestClient(create_app(make_settings(registry_dir, db_url)), headers=READ_AUTH) as client:
         first = client.get("/v1/users/u3/recommendations", params={"k": 3}).json()
         again = client.get("/v1/users/u3/recommendations", params={"k": 3}).json()
     assert [i["item_id"] for i in first["items"]] == [i["item_id"] for i in again["items"]]
@@ -44,7 +44,7 @@ def test_epsilon_one_draws_from_the_candidates_with_their_chance(
     registry_dir: Path, db_url: str
 ) -> None:
     settings = make_settings(registry_dir, db_url, exploration="epsilon:1")
-    with TestClient(create_app(settings)) as client:
+    with TestClient(create_app(settings), headers=READ_AUTH) as client:
         answers = [
             client.get("/v1/users/u3/recommendations", params={"k": 2}).json() for _ in range(30)
         ]
@@ -60,7 +60,7 @@ def test_epsilon_one_draws_from_the_candidates_with_their_chance(
 
 def test_policies_per_model_and_the_batch_route(registry_dir: Path, db_url: str) -> None:
     settings = make_settings(registry_dir, db_url, exploration="greedy,mf=softmax:0.5")
-    with TestClient(create_app(settings)) as client:
+    with TestClient(create_app(settings), headers=READ_AUTH) as client:
         client.get("/v1/users/u3/recommendations", params={"k": 2})  # pop: greedy
         client.get("/v1/users/u3/recommendations", params={"k": 2, "model": "mf"})
         batch = client.post(
@@ -109,7 +109,7 @@ def test_ope_served_values_greedy_from_the_services_epsilon_log(
 
     liked = {"i3", "i4", "i6"}
     settings = make_settings(registry_dir, db_url, exploration="epsilon:0.5")
-    with TestClient(create_app(settings)) as client:
+    with TestClient(create_app(settings), headers=READ_AUTH) as client:
         clicks = []
         for n in range(60):
             user = f"u{1 + n % 4}"

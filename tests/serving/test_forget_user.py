@@ -66,10 +66,10 @@ def test_forget_a_user_everywhere(trained: Path, home: Path, db_url: str) -> Non
     settings = make_settings(trained, db_url, default_model="als")
     with TestClient(create_app(settings)) as client:
         ctx = client.app.state.ctx
-        before = client.get(f"/v1/users/{GONE}/recommendations?model=sasrec").json()
+        before = client.get(f"/v1/users/{GONE}/recommendations?model=sasrec", headers=AUTH).json()
         assert before["cold_start"] is False
         served_to_them = before["request_id"]
-        other = client.get("/v1/users/8/recommendations").json()["request_id"]
+        other = client.get("/v1/users/8/recommendations", headers=AUTH).json()["request_id"]
         clicked = before["items"][0]["item_id"]
         body = {"events": [*events_of(GONE, [clicked, "3"], served_to_them),
                            *events_of("8", ["3"], other)]}  # fmt: skip
@@ -110,19 +110,22 @@ def test_forget_a_user_everywhere(trained: Path, home: Path, db_url: str) -> Non
         assert old.history_[row].nnz > 0 and old.user_factors_[row].any()  # the file's copy
         seq = ctx.hub.get("sasrec").model
         assert seq.seq_offsets_[row + 1] == seq.seq_offsets_[row]
-        after = client.get(f"/v1/users/{GONE}/recommendations?model=als").json()
+        after = client.get(f"/v1/users/{GONE}/recommendations?model=als", headers=AUTH).json()
         assert after["cold_start"] is True
-        stranger = client.get("/v1/users/nobody/recommendations?model=als").json()
+        stranger = client.get("/v1/users/nobody/recommendations?model=als", headers=AUTH).json()
         assert [i["item_id"] for i in after["items"]] == [i["item_id"] for i in stranger["items"]]
         # the cold-start popularity no longer counts them either
         theirs = old.history_[row].indices
         assert np.array_equal(ctx.hub.get("als").popularity[theirs], popularity[theirs] - 1)
-        assert client.get("/v1/users/8/recommendations?model=als").json()["cold_start"] is False
+        assert (
+            client.get("/v1/users/8/recommendations?model=als", headers=AUTH).json()["cold_start"]
+            is False
+        )
 
     # a restart loads the versions from disk and forgets the user on load
     with TestClient(create_app(settings)) as client:
         assert GONE not in client.app.state.ctx.hub.get("sasrec").model.user_map
-        again = client.get(f"/v1/users/{GONE}/recommendations?model=sasrec").json()
+        again = client.get(f"/v1/users/{GONE}/recommendations?model=sasrec", headers=AUTH).json()
         assert again["cold_start"] is True
         # events sent again under the same id are kept (the user came back) ...
         body = {"events": events_of(GONE, ["5"])}
@@ -158,7 +161,7 @@ def test_forget_from_the_command_line(trained: Path, home: Path, db_url: str) ->
     with TestClient(create_app(make_settings(trained, db_url, default_model="als"))) as client:
         for name in ("als", "sasrec"):
             assert GONE not in client.app.state.ctx.hub.get(name).model.user_map
-        r = client.get(f"/v1/users/{GONE}/recommendations")
+        r = client.get(f"/v1/users/{GONE}/recommendations", headers=AUTH)
         assert r.json()["cold_start"] is True
 
 

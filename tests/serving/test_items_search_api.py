@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from serving_toys import AUTH, ToyMF, make_settings, toy_dataset
+from serving_toys import AUTH, READ_AUTH, ToyMF, make_settings, toy_dataset
 
 from lmrec.models.baseline.popularity import PopularityRecommender
 from lmrec.serving.app import create_app
@@ -79,7 +79,9 @@ def test_search_with_empty_words_is_4xx(client: TestClient) -> None:
 def test_search_without_a_content_model_is_503(tmp_path: Path) -> None:
     reg = ModelRegistry(tmp_path / "registry")
     reg.register(PopularityRecommender().fit(toy_dataset()), "pop")
-    with TestClient(create_app(make_settings(reg.root, f"sqlite:///{tmp_path}/e.db"))) as c:
+    with TestClient(
+        create_app(make_settings(reg.root, f"sqlite:///{tmp_path}/e.db")), headers=READ_AUTH
+    ) as c:
         r = c.post("/v1/search", json={"query": "comedy"})
         assert r.status_code == 503
         assert "content model" in r.json()["detail"]
@@ -130,7 +132,7 @@ def test_new_items_are_searchable_and_recommendable_at_once(client: TestClient) 
 def test_stored_items_survive_a_restart(registry_dir: Path, tmp_path: Path) -> None:
     settings = make_settings(registry_dir, f"sqlite:///{tmp_path}/e.db")
     item = [{"item_id": "i7", "text": "zombie horror night"}]
-    with TestClient(create_app(settings)) as c:
+    with TestClient(create_app(settings), headers=READ_AUTH) as c:
         c.post("/v1/items", json=item, headers=AUTH)
-    with TestClient(create_app(settings)) as c:
+    with TestClient(create_app(settings), headers=READ_AUTH) as c:
         assert ids(c.post("/v1/search", json={"query": "zombie", "k": 1}).json()) == ["i7"]

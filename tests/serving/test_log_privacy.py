@@ -22,8 +22,10 @@ USER = "alice@example.com"  # an id that is personal data, as ids often are
 
 def ask_as_a_user(url: str) -> None:
     quoted = "alice%40example.com"
-    assert httpx.get(f"{url}/v1/users/{quoted}/recommendations").status_code == 200
-    assert httpx.get(f"{url}/v1/explanations?user_id={quoted}&item_id=i3").status_code in (
+    assert httpx.get(f"{url}/v1/users/{quoted}/recommendations", headers=AUTH).status_code == 200
+    assert httpx.get(
+        f"{url}/v1/explanations?user_id={quoted}&item_id=i3", headers=AUTH
+    ).status_code in (
         200,
         404,
         422,

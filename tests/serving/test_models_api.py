@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi.testclient import TestClient
-from serving_toys import AUTH, make_settings
+from serving_toys import AUTH, READ_AUTH, make_settings
 
 from lmrec.serving.app import create_app
 from lmrec.store.registry import ModelRegistry
@@ -50,7 +50,7 @@ def test_promote_and_rollback(client: TestClient) -> None:
 
 def test_server_follows_promotions_made_elsewhere(registry_dir: Path, tmp_path: Path) -> None:
     settings = make_settings(registry_dir, f"sqlite:///{tmp_path}/e.db")
-    with TestClient(create_app(settings)) as client:
+    with TestClient(create_app(settings), headers=READ_AUTH) as client:
         ModelRegistry(registry_dir).promote("pop", "2")  # e.g. `lmrec models promote pop 2`
         client.app.state.ctx.hub.refresh()  # what the polling thread does every few seconds
         assert cold_top(client) == ("2", "i3")
@@ -59,7 +59,7 @@ def test_server_follows_promotions_made_elsewhere(registry_dir: Path, tmp_path: 
 def test_broken_version_does_not_stop_the_others(registry_dir: Path, tmp_path: Path) -> None:
     (registry_dir / "mf" / "1" / "params.npz").write_bytes(b"not a zip file")
     settings = make_settings(registry_dir, f"sqlite:///{tmp_path}/e.db")
-    with TestClient(create_app(settings)) as client:
+    with TestClient(create_app(settings), headers=READ_AUTH) as client:
         body = client.get("/v1/models").json()
         assert "mf" in body["load_errors"]
         assert client.get("/v1/users/u1/recommendations").status_code == 200

@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 from live_server import ThreadServer
-from serving_toys import AUTH, make_settings
+from serving_toys import AUTH, READ_AUTH, make_settings
 
 from lmrec.serving.app import create_app
 
@@ -28,7 +28,7 @@ class Reader(threading.Thread):
         self.versions: set[str] = set()
 
     def run(self) -> None:
-        with httpx.Client(timeout=10.0) as client:
+        with httpx.Client(timeout=10.0, headers=READ_AUTH) as client:
             while not self.stop.is_set():
                 try:
                     r = client.get(f"{self.url}/v1/users/stranger/recommendations?k=3")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fastapi.testclient import TestClient
-from serving_toys import AUTH, ToyMF, toy_dataset
+from serving_toys import AUTH, READ_AUTH, ToyMF, toy_dataset
 
 
 def ids(body: dict) -> list[str]:
@@ -107,12 +107,12 @@ def test_history_a_model_cannot_fold_in_goes_to_the_cold_start_model(
 
     body = {"history": ["i3"], "k": 2, "model": "mf"}  # toy-mf cannot fold in a history
     plain = make_settings(registry_dir, f"sqlite:///{tmp_path}/a.db")
-    with TestClient(create_app(plain)) as c:
+    with TestClient(create_app(plain), headers=READ_AUTH) as c:
         r = c.post("/v1/recommendations", json=body).json()
         assert r["cold_start"] is True and r["model"] == "mf"
         assert "i3" not in ids(r)  # popular items, minus the history
     helped = make_settings(registry_dir, f"sqlite:///{tmp_path}/b.db", cold_start_model="text")
-    with TestClient(create_app(helped)) as c:
+    with TestClient(create_app(helped), headers=READ_AUTH) as c:
         r = c.post("/v1/recommendations", json=body).json()
         assert r["cold_start"] is True and r["model"] == "text"
         assert ids(r)[0] == "i5"  # shares "action" with the space battle

@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
-from serving_toys import AUTH, make_settings
+from serving_toys import AUTH, READ_AUTH, make_settings
 from typer.testing import CliRunner
 
 from lmrec.cli.main import _register_commands, app
@@ -77,7 +77,7 @@ def test_retrain_merges_and_promotion_refuses_a_degenerate_model(
 
     # the service refuses it too (409, the checks in the body), and takes it when forced
     settings = make_settings(reg, db_url, default_model="als")
-    with TestClient(create_app(settings)) as client:
+    with TestClient(create_app(settings), headers=READ_AUTH) as client:
         r = client.post("/v1/models/als/versions/2/promote", headers=AUTH)
         assert r.status_code == 409 and r.headers["content-type"] == "application/problem+json"
         failed = {c["check"] for c in r.json()["errors"] if not c["passed"]}

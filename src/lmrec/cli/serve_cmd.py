@@ -21,7 +21,11 @@ def serve(
     ] = None,
     api_key: Annotated[
         list[str] | None,
-        typer.Option("--api-key", help="key for write/admin endpoints (repeatable)"),
+        typer.Option(
+            "--api-key",
+            help="admin key: every endpoint (repeatable; LMREC_WRITE_KEYS and "
+            "LMREC_READ_KEYS for narrower keys)",
+        ),
     ] = None,
     log_level: Annotated[str | None, typer.Option(help="uvicorn log level")] = None,
     log_user_ids: Annotated[
@@ -69,8 +73,8 @@ def serve(
         key = secrets.token_urlsafe(24)
         settings = settings.model_copy(update={"api_keys": [key]})
         typer.echo(
-            f"no API key configured (LMREC_API_KEYS); for this run write and admin endpoints "
-            f"accept: Authorization: Bearer {key}",
+            f"no admin API key configured (LMREC_API_KEYS); for this run writes, promotions "
+            f"and reads naming a user accept: Authorization: Bearer {key}",
             err=True,
         )
     EventStore(settings.db_url).close()  # a bad --db fails here, in one line, not in a traceback

@@ -10,6 +10,10 @@ import re
 #: C0 control characters and DEL, as a regular expression (pandas and pyarrow take it too)
 CONTROL_PATTERN = r"[\x00-\x1f\x7f]"
 _CONTROL = re.compile(CONTROL_PATTERN)
+#: the same rule as a JSON Schema pattern, so the API document says what is accepted: no
+#: control character anywhere, and (for ids) at least one character that is not a space
+ID_PATTERN = r"^[^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f][^\x00-\x1f\x7f]*$"
+PRINTABLE_PATTERN = r"^[^\x00-\x1f\x7f]*$"
 
 
 def control_character(text: str) -> str | None:

@@ -62,6 +62,7 @@ served = Table(
     # was for: `lmrec ab report` counts users, the unit a split randomises
     Column("arm", String(64), nullable=True),
     Column("user_id", String(256), nullable=True),
+    Index("ix_lmrec_served_at", "served_at"),  # retention deletes the oldest rows
 )
 
 #: columns added to existing tables when a store opens (name, SQL type)

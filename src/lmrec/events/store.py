@@ -98,6 +98,9 @@ class EventStore:
             try:
                 metadata.create_all(self.engine)
                 self._add_missing_columns()
+                # a store made before the index existed gets it too
+                for index in served.indexes:
+                    index.create(self.engine, checkfirst=True)
             except SQLAlchemyError as exc:
                 self.engine.dispose()
                 raise ConfigError(
@@ -271,6 +274,32 @@ class EventStore:
             if owners:
                 conn.exec_driver_sql(self._served_users_sql, list(owners))
             conn.commit()
+
+    def prune_served(self, older_than: float | None = None, keep: int | None = None) -> int:
+        """Delete served-log rows served before `older_than` (seconds since the epoch),
+        then the oldest beyond the newest `keep`; returns how many were deleted. Events
+        are never touched: the served log is analytics and may be thinned."""
+        deleted = 0
+        with self.log_engine.begin() as conn:
+            if older_than is not None:
+                stmt = served.delete().where(served.c.served_at < older_than)
+                deleted += conn.execute(stmt).rowcount or 0
+            if keep is not None:
+                # the served_at of the keep-th newest row; everything older goes
+                edge = conn.execute(
+                    select(served.c.served_at)
+                    .order_by(served.c.served_at.desc())
+                    .offset(keep)
+                    .limit(1)
+                ).scalar_one_or_none()
+                if edge is not None:
+                    stmt = served.delete().where(served.c.served_at <= edge)
+                    deleted += conn.execute(stmt).rowcount or 0
+        return deleted
+
+    def count_served(self) -> int:
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(served)).scalar_one())
 
     def click_through(self) -> tuple[int, int]:
         """(items shown in served recommendations, distinct clicks on shown items)."""

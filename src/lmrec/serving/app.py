@@ -6,17 +6,19 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from starlette.concurrency import run_in_threadpool
 
 import lmrec
 from lmrec.core.pseudonyms import id_secret
 from lmrec.serving import log_privacy
+from lmrec.serving.admission import Admission, admit
 from lmrec.serving.context import ServiceContext
 from lmrec.serving.docs_pages import install_docs
 from lmrec.serving.metrics import ServiceMetrics
 from lmrec.serving.middleware import BodyLimitMiddleware, MetricsMiddleware
+from lmrec.serving.openapi_doc import install_openapi
 from lmrec.serving.problems import install_handlers
 from lmrec.serving.routes import (
     batch,
@@ -62,8 +64,13 @@ def create_app(settings: ServeSettings | None = None) -> FastAPI:
         lifespan=lifespan,
         docs_url=None,  # the pages come from docs_pages, with assets served here
         redoc_url=None,
+        openapi_url="/openapi.json" if settings.expose_docs else None,
+        dependencies=[Depends(admit)],
     )
-    install_docs(app)
+    app.state.admission = Admission(settings.route_concurrency)
+    if settings.expose_docs:
+        install_docs(app)
+    install_openapi(app, settings)
     install_handlers(app)
     for module in (
         recommendations,

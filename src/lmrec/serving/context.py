@@ -25,6 +25,7 @@ from lmrec.search import supports_text_search
 from lmrec.serving.ab_split import parse_ab
 from lmrec.serving.live import LiveModel, ModelHub, ServiceUnavailable, items_frame_for
 from lmrec.serving.metrics import ServiceMetrics
+from lmrec.serving.query_vectors import QueryVectors
 from lmrec.serving.settings import ServeSettings
 from lmrec.store.registry import ModelRegistry
 
@@ -56,6 +57,8 @@ class ServiceContext:
         self._served: list[ServedRow] = []
         self._served_owners: list[tuple[str, str]] = []
         self._served_lock = threading.Lock()
+        self.query_vectors = QueryVectors(settings.search_backend, settings.query_cache_size)
+        self._last_prune = 0.0
         self._items_lock = threading.Lock()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -222,6 +225,23 @@ class ServiceContext:
             rows, self._served = self._served, []
             owners, self._served_owners = self._served_owners, []
         self.store.log_served(rows, owners)
+        self.prune_served()
+
+    def prune_served(self, force: bool = False) -> int:
+        """Apply the served log's retention (age, then row count) when it is due: every
+        `served_prune_seconds`, so the log cannot outgrow its cap by more than what one
+        interval serves."""
+        settings = self.settings
+        now = time.time()
+        if not force and now - self._last_prune < settings.served_prune_seconds:
+            return 0
+        self._last_prune = now
+        days = settings.served_retention_days
+        older_than = now - days * 86_400 if days > 0 else None
+        keep = settings.served_max_rows or None
+        if older_than is None and keep is None:
+            return 0
+        return self.store.prune_served(older_than, keep)
 
     # ---- forgetting users ------------------------------------------------------------------
     def forget_user(self, user_id: str) -> dict[str, Any]:

@@ -17,12 +17,14 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    StrictBool,
+    StrictFloat,
     StringConstraints,
     field_validator,
     model_validator,
 )
 
-from lmrec.core.ids import check_id, check_text
+from lmrec.core.ids import ID_PATTERN, PRINTABLE_PATTERN, check_id, check_text
 from lmrec.core.rerank import RerankSpec
 from lmrec.errors import ConfigError
 
@@ -32,11 +34,18 @@ MAX_BATCH_ROWS = 100_000  # users x k in one batch request (bounds the answer's 
 #: ids follow one rule on every route and both databases (lmrec.core.ids): printable
 Id = Annotated[
     str,
-    StringConstraints(min_length=1, max_length=256, strip_whitespace=True),
+    # (pattern: printable and not blank, since surrounding whitespace is stripped)
+    StringConstraints(min_length=1, max_length=256, strip_whitespace=True, pattern=ID_PATTERN),
     AfterValidator(check_id),
 ]
-EventId = Annotated[str, StringConstraints(min_length=1, max_length=128), AfterValidator(check_id)]
-RequestId = Annotated[str, StringConstraints(max_length=64), AfterValidator(check_id)]
+EventId = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=128, pattern=ID_PATTERN),
+    AfterValidator(check_id),
+]
+RequestId = Annotated[
+    str, StringConstraints(max_length=64, pattern=PRINTABLE_PATTERN), AfterValidator(check_id)
+]
 #: free text keeps tabs and line breaks, but not NUL (PostgreSQL cannot store it)
 ItemText = Annotated[str, StringConstraints(max_length=20_000), AfterValidator(check_text)]
 
@@ -126,9 +135,11 @@ class RecommendationRequest(Strict):
         default=None, description="item attribute -> allowed values, e.g. {'genre': ['Comedy']}"
     )
     exclude: list[Id] | None = Field(default=None, max_length=10_000)
-    exclude_seen: bool = True
+    exclude_seen: StrictBool = True
     model: str | None = None
-    explain: bool = Field(default=False, description=f"explain each item (k up to {MAX_EXPLAIN})")
+    explain: StrictBool = Field(
+        default=False, description=f"explain each item (k up to {MAX_EXPLAIN})"
+    )
     fields: list[FieldName] | None = Field(
         default=None, max_length=50, description="item fields to include, e.g. ['title']"
     )
@@ -200,10 +211,10 @@ class SimilarResponse(BaseModel):
 
 
 class SearchRequest(Strict):
-    query: Annotated[str, StringConstraints(min_length=1, max_length=2000)]
+    query: Annotated[str, StringConstraints(min_length=1, max_length=2000, pattern=r"\S")]
     k: K = 10
     user_id: Id | None = None
-    blend: float = Field(
+    blend: StrictFloat = Field(
         default=0.0,
         ge=0.0,
         le=1.0,
@@ -238,24 +249,22 @@ class ExplanationResponse(Explanation):
 
 
 class Event(Strict):
-    event_id: Annotated[
-        str, StringConstraints(min_length=1, max_length=128), AfterValidator(check_id)
-    ]
+    event_id: EventId
     user_id: Id
     item_id: Id
     type: Annotated[str, StringConstraints(pattern=r"^[A-Za-z][A-Za-z0-9_-]{0,31}$")] = Field(
         description="view, click, purchase, rating, ... (letters, digits, '_', '-')"
     )
-    value: float | None = None
+    value: StrictFloat | None = None
     timestamp: EventTime | None = Field(
         default=None,
         description="seconds since the epoch or ISO 8601 (UTC when no zone is given), from "
         "1970 on and not further ahead than the server allows (default 1 day); "
         "default: arrival time",
     )
-    request_id: (
-        Annotated[str, StringConstraints(max_length=64), AfterValidator(check_id)] | None
-    ) = Field(default=None, description="the request_id of the recommendation this event answers")
+    request_id: RequestId | None = Field(
+        default=None, description="the request_id of the recommendation this event answers"
+    )
 
     @field_validator("value")
     @classmethod
@@ -362,7 +371,7 @@ class BatchRecommendationRequest(Strict):
         default=None, description="item attribute -> allowed values, e.g. {'genre': ['Comedy']}"
     )
     exclude: list[Id] | None = Field(default=None, max_length=10_000)
-    exclude_seen: bool = True
+    exclude_seen: StrictBool = True
     model: str | None = None
     fields: list[FieldName] | None = Field(
         default=None, max_length=50, description="item fields to include, e.g. ['title']"
@@ -409,4 +418,24 @@ class Problem(BaseModel):
     title: str
     status: int
     detail: str
+    #: the parts at fault, when the problem has several (e.g. promotion checks)
     errors: list[dict[str, Any]] | None = None
+
+
+class FieldError(BaseModel):
+    #: where: "body k", "query user_id", "path item_id", ...
+    field: str
+    message: str
+    #: the rule broken (pydantic's error type, e.g. "less_than_equal")
+    type: str
+
+
+class ValidationProblem(BaseModel):
+    """RFC 7807 problem details of a request that broke the API's rules (422)."""
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str
+    #: one entry per field at fault (absent when the rule spans the whole request)
+    errors: list[FieldError] | None = None

@@ -26,10 +26,39 @@ class ServeSettings(BaseSettings):
     db: str | None = None
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
-    #: keys accepted in `Authorization: Bearer KEY` (comma-separated in the environment)
+    #: admin keys (`Authorization: Bearer KEY`; comma-separated in the environment): every
+    #: endpoint, promotion and rollback included
     api_keys: Annotated[list[str], NoDecode] = Field(default_factory=list)
-    #: whether read endpoints (recommendations, search, ...) need a key too
+    #: keys that may write (events, catalogue items) and read, but not promote or roll back
+    write_keys: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    #: keys that may only read, personal reads included
+    read_keys: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    #: who may read: "public" (default): reads about items and models are open, reads that
+    #: reveal a user's events (anything naming a user_id) need a key; "key": every read
+    #: needs a key; "open": every read is open (a private network only)
+    read_access: Literal["public", "key", "open"] = "public"
+    #: older spelling of read_access=key (kept so existing deployments stay closed)
     read_requires_key: bool = False
+    #: /metrics: "open", "key" (any valid key) or "off" (default: like item reads)
+    metrics_access: Literal["open", "key", "off"] | None = None
+    #: whether /docs, /redoc and /openapi.json are served
+    expose_docs: bool = True
+    #: largest k a request may ask for (recommendations, similar items, search); above it
+    #: the answer is 422. Every served item is a row in the served log.
+    max_k: int = Field(default=100, ge=1, le=1000)
+    #: served-log rows older than this many days are deleted (0: kept forever)
+    served_retention_days: float = Field(default=30.0, ge=0)
+    #: the served log keeps at most this many rows, the newest (0: no limit)
+    served_max_rows: int = Field(default=1_000_000, ge=0)
+    #: seconds between prunings of the served log (0: at every flush)
+    served_prune_seconds: float = Field(default=60.0, ge=0)
+    #: requests one route may run at once; more answer 429 with Retry-After (0: no limit)
+    route_concurrency: int = Field(default=8, ge=0, le=10_000)
+    #: text search encodes queries with this backend (the same weights, int8 is ~3x faster
+    #: on a CPU); "model": the backend the model was trained with
+    search_backend: Literal["model", "torch", "onnx", "onnx-int8"] = "model"
+    #: query vectors kept for repeated search texts (0: no cache)
+    query_cache_size: int = Field(default=1024, ge=0, le=1_000_000)
     #: origins allowed by CORS; empty (default) turns CORS off
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     #: largest request body accepted (bytes); larger ones get 413
@@ -75,7 +104,7 @@ class ServeSettings(BaseSettings):
     #: comparison reports the dashboard shows (`lmrec compare` writes one directory per run)
     reports: Path = Path("reports/compare")
 
-    @field_validator("api_keys", "cors_origins", mode="before")
+    @field_validator("api_keys", "write_keys", "read_keys", "cors_origins", mode="before")
     @classmethod
     def _split_commas(cls, value: Any) -> Any:
         if isinstance(value, str):
@@ -104,7 +133,7 @@ class ServeSettings(BaseSettings):
             raise ValueError(str(exc)) from None
         return spec
 
-    @field_validator("api_keys")
+    @field_validator("api_keys", "write_keys", "read_keys")
     @classmethod
     def _long_enough(cls, keys: list[str]) -> list[str]:
         short = [k for k in keys if len(k) < 16]
@@ -114,6 +143,11 @@ class ServeSettings(BaseSettings):
 
     @model_validator(mode="after")
     def _fill_paths(self) -> ServeSettings:
+        if self.read_requires_key:
+            object.__setattr__(self, "read_access", "key")
+        if self.metrics_access is None:
+            like_reads = "key" if self.read_access == "key" else "open"
+            object.__setattr__(self, "metrics_access", like_reads)
         home = self.home.expanduser()
         object.__setattr__(self, "home", home)
         if self.registry is None:

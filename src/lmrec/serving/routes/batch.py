@@ -10,10 +10,11 @@ from lmrec.core.query import Query as RecQuery
 from lmrec.core.rerank import DEFAULT_POOL
 from lmrec.serving.exploration import candidates_to_rank, draw_list
 from lmrec.serving.item_fields import check_fields, fields_of
+from lmrec.serving.limits import check_k
 from lmrec.serving.problems import ProblemError
 from lmrec.serving.recommend import recommend
 from lmrec.serving.reranking import reranked
-from lmrec.serving.routes.deps import READ, Ctx
+from lmrec.serving.routes.deps import PERSONAL, Ctx
 from lmrec.serving.routes.problem_docs import problem_responses
 from lmrec.serving.schemas import (
     MAX_BATCH_ROWS,
@@ -23,13 +24,13 @@ from lmrec.serving.schemas import (
     UserRecommendations,
 )
 
-router = APIRouter(prefix="/v1", tags=["recommendations"], dependencies=READ)
+router = APIRouter(prefix="/v1", tags=["recommendations"], dependencies=PERSONAL)
 
 
 @router.post(
     "/recommendations/batch",
     response_model=BatchRecommendationResponse,
-    responses=problem_responses(401, 403, 404, 413, 422, 503),
+    responses=problem_responses(404),
 )
 def batch_recommendations(
     ctx: Ctx, body: BatchRecommendationRequest
@@ -38,6 +39,7 @@ def batch_recommendations(
     Each list is the one GET /v1/users/{user_id}/recommendations gives: fresh events
     count, an unknown user gets the cold-start answer. 413 when the users times k exceed
     the limits; 404 for unknown ids in `exclude`."""
+    check_k(ctx.settings, body.k, ("body",))
     n = len(body.user_ids)
     if n > ctx.settings.max_batch:
         raise ProblemError(413, f"{n} users in one request; the limit is {ctx.settings.max_batch}")

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Depends, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy.exc import SQLAlchemyError
 
+from lmrec.serving.auth import require_metrics_access
 from lmrec.serving.problems import ProblemError
-from lmrec.serving.routes.deps import READ, Ctx
+from lmrec.serving.routes.deps import Ctx
+from lmrec.serving.routes.problem_docs import problem_responses
 
 router = APIRouter(tags=["health"])
 
@@ -20,7 +22,7 @@ def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz")
+@router.get("/readyz", responses=problem_responses(503))
 def readyz(ctx: Ctx) -> dict[str, Any]:
     """Ready when the event store answers and at least one model is live. `models` are
     the versions served here, `registry` the live versions the registry names; status
@@ -49,7 +51,19 @@ def readyz(ctx: Ctx) -> dict[str, Any]:
     }
 
 
-@router.get("/metrics", dependencies=READ)
+@router.get(
+    "/metrics",
+    dependencies=[Depends(require_metrics_access)],
+    response_class=Response,
+    responses={
+        200: {
+            "description": "Prometheus text exposition format",
+            "content": {"text/plain": {"schema": {"type": "string"}}},
+        },
+        **problem_responses(401, 403, 404),
+    },
+)
 def metrics(ctx: Ctx) -> Response:
-    """Prometheus text format."""
+    """Prometheus text format. Open, behind any valid key, or off (404), as
+    LMREC_METRICS_ACCESS says."""
     return Response(generate_latest(ctx.metrics.registry), media_type=CONTENT_TYPE_LATEST)

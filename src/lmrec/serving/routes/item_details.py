@@ -14,9 +14,7 @@ from lmrec.serving.schemas import CatalogueItem, ItemResponse
 router = APIRouter(prefix="/v1/items", tags=["items"], dependencies=READ)
 
 
-@router.get(
-    "/{item_id}", response_model=ItemResponse, responses=problem_responses(401, 403, 404, 503)
-)
+@router.get("/{item_id}", response_model=ItemResponse, responses=problem_responses(404))
 def item_details(
     ctx: Ctx,
     item_id: PathId,

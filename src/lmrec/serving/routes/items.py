@@ -8,8 +8,10 @@ from fastapi import APIRouter, Query
 
 from lmrec.errors import UnknownIdError
 from lmrec.serving.item_fields import check_fields, fields_of, parse_fields
+from lmrec.serving.limits import check_k
 from lmrec.serving.problems import ProblemError
 from lmrec.serving.routes.deps import READ, WRITE, Ctx, PathId
+from lmrec.serving.routes.problem_docs import problem_responses
 from lmrec.serving.schemas import (
     MAX_K,
     ItemsRequest,
@@ -21,7 +23,12 @@ from lmrec.serving.schemas import (
 router = APIRouter(prefix="/v1/items", tags=["items"])
 
 
-@router.get("/{item_id}/similar", response_model=SimilarResponse, dependencies=READ)
+@router.get(
+    "/{item_id}/similar",
+    response_model=SimilarResponse,
+    dependencies=READ,
+    responses=problem_responses(404),
+)
 def similar(
     ctx: Ctx,
     item_id: PathId,
@@ -32,6 +39,7 @@ def similar(
     ] = None,
 ) -> SimilarResponse:
     """Items most like this one (the model's item vectors, else co-occurrence)."""
+    check_k(ctx.settings, k, ("query",))
     live = ctx.hub.get(model)
     asked = parse_fields(fields)
     check_fields(live, asked, ("query", "fields"))

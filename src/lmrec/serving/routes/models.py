@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Path
 from fastapi.responses import JSONResponse
 
 from lmrec.experiment.promotion import PromotionRefused, check_candidate
 from lmrec.serving.problems import problem
-from lmrec.serving.routes.deps import READ, WRITE, Ctx
+from lmrec.serving.routes.deps import ADMIN, READ, Ctx
 from lmrec.serving.routes.problem_docs import problem_responses
 from lmrec.serving.schemas import ModelsResponse, ModelVersion, PromoteResponse
 
 router = APIRouter(prefix="/v1/models", tags=["models"])
+#: a registry name (lmrec.store.registry); another string is refused with 400
+ModelName = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
 
 
 @router.get("", response_model=ModelsResponse, dependencies=READ)
@@ -47,11 +51,11 @@ def list_models(ctx: Ctx) -> ModelsResponse:
 @router.post(
     "/{name}/versions/{version}/promote",
     response_model=PromoteResponse,
-    dependencies=WRITE,
-    responses=problem_responses(409),
+    dependencies=ADMIN,
+    responses=problem_responses(404, 409),
 )
 def promote(
-    ctx: Ctx, name: str, version: str, force: bool = False
+    ctx: Ctx, name: ModelName, version: str, force: bool = False
 ) -> PromoteResponse | JSONResponse:
     """Check the version against the live one (catalogue and user coverage, usable scores,
     NDCG@10 on held-out interactions), load it fully, then make it live; requests in flight
@@ -76,10 +80,10 @@ def promote(
 @router.post(
     "/{name}/rollback",
     response_model=PromoteResponse,
-    dependencies=WRITE,
-    responses=problem_responses(409),
+    dependencies=ADMIN,
+    responses=problem_responses(404, 409),
 )
-def rollback(ctx: Ctx, name: str) -> PromoteResponse:
+def rollback(ctx: Ctx, name: ModelName) -> PromoteResponse:
     """Make the previously live version live again (409 when there is none, or when it
     does not load)."""
     before = ctx.hub.snapshot().get(name)

@@ -5,19 +5,22 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
 from lmrec.core.query import Query as RecQuery
 from lmrec.core.rerank import DEFAULT_POOL
 from lmrec.errors import UnknownIdError
+from lmrec.serving.auth import check_personal_read
 from lmrec.serving.explain import explain_many
 from lmrec.serving.exploration import candidates_to_rank, draw_list
 from lmrec.serving.item_fields import check_fields, fields_of, parse_fields
+from lmrec.serving.limits import check_k
 from lmrec.serving.recommend import recommend
 from lmrec.serving.reranking import reranked
-from lmrec.serving.routes.deps import READ, Ctx, PathId
+from lmrec.serving.routes.deps import PERSONAL, READ, Ctx, PathId
+from lmrec.serving.routes.problem_docs import problem_responses
 from lmrec.serving.schemas import (
     MAX_K,
     Explanation,
@@ -26,10 +29,15 @@ from lmrec.serving.schemas import (
     ScoredItem,
 )
 
-router = APIRouter(prefix="/v1", tags=["recommendations"], dependencies=READ)
+router = APIRouter(prefix="/v1", tags=["recommendations"])
 
 
-@router.get("/users/{user_id}/recommendations", response_model=RecommendationResponse)
+@router.get(
+    "/users/{user_id}/recommendations",
+    response_model=RecommendationResponse,
+    dependencies=PERSONAL,
+    responses=problem_responses(404),
+)
 def user_recommendations(
     ctx: Ctx,
     user_id: PathId,
@@ -51,7 +59,8 @@ def user_recommendations(
 ) -> RecommendationResponse:
     """Top-k items for a user (their training history plus fresh events). An unknown user
     gets the cold-start answer, marked `cold_start: true`. With `rerank` the list is
-    re-ranked from the model's top 100 (scores stay the model's)."""
+    re-ranked from the model's top 100 (scores stay the model's). The list follows the
+    user's history, so it needs a read key (unless the server's read_access is "open")."""
     try:
         body = RecommendationRequest(
             user_id=user_id,
@@ -66,13 +75,25 @@ def user_recommendations(
         raise RequestValidationError(
             [{**err, "loc": ("query", *err["loc"])} for err in exc.errors()]
         ) from None
+    check_k(ctx.settings, k, ("query",))
     return answer(ctx, body, fields_at="query")
 
 
-@router.post("/recommendations", response_model=RecommendationResponse)
-def recommendations(ctx: Ctx, body: RecommendationRequest) -> RecommendationResponse:
+@router.post(
+    "/recommendations",
+    response_model=RecommendationResponse,
+    dependencies=READ,
+    responses=problem_responses(404),
+)
+def recommendations(
+    ctx: Ctx, request: Request, body: RecommendationRequest
+) -> RecommendationResponse:
     """Top-k items for a user id and/or an ad-hoc history, with optional attribute
-    filters and exclusions."""
+    filters and exclusions. With a user_id it needs a read key (unless the server's
+    read_access is "open"); with a history alone it is a read like any other."""
+    if body.user_id is not None:
+        check_personal_read(request)
+    check_k(ctx.settings, body.k, ("body",))
     return answer(ctx, body)
 
 

@@ -4,22 +4,29 @@ from __future__ import annotations
 
 import uuid
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
 from lmrec.search import search as search_items
+from lmrec.serving.auth import check_personal_read
 from lmrec.serving.explain import history_indices
 from lmrec.serving.item_fields import check_fields, fields_of
+from lmrec.serving.limits import check_k
 from lmrec.serving.routes.deps import READ, Ctx
+from lmrec.serving.routes.problem_docs import problem_responses
 from lmrec.serving.schemas import ScoredItem, SearchRequest, SearchResponse
 
 router = APIRouter(prefix="/v1", tags=["search"], dependencies=READ)
 
 
-@router.post("/search", response_model=SearchResponse)
-def search(ctx: Ctx, body: SearchRequest) -> SearchResponse:
+@router.post("/search", response_model=SearchResponse, responses=problem_responses(404))
+def search(ctx: Ctx, request: Request, body: SearchRequest) -> SearchResponse:
     """Items matching the query text; with a user_id, the order leans toward the user's
     history, or with `blend` > 0 mixes in the model's own scores for the user. 503 when no
-    live model can embed text."""
+    live model can embed text. With a user_id it needs a read key (unless the server's
+    read_access is "open")."""
+    if body.user_id is not None:
+        check_personal_read(request)
+    check_k(ctx.settings, body.k, ("body",))
     live = ctx.search_model(body.model)
     check_fields(live, body.fields, ("body", "fields"))
     model = live.model
@@ -41,6 +48,7 @@ def search(ctx: Ctx, body: SearchRequest) -> SearchResponse:
         index=live.search_index(),
         user_id=body.user_id if trained_user else None,
         blend=body.blend,
+        query_vector=ctx.query_vectors.vector(live, body.query),
     )
     values = fields_of(live, recs.item_ids, body.fields) if body.fields else None
     return SearchResponse(

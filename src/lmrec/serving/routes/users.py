@@ -6,12 +6,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path
 
-from lmrec.serving.routes.deps import WRITE, Ctx
+from lmrec.serving.routes.deps import ADMIN, Ctx
 from lmrec.serving.schemas import ForgetResponse
 
-# The strongest key the service has guards this route: the write key today. ADMIN: switch
-# to the admin scope once keys have scopes (serving/auth.py).
-router = APIRouter(prefix="/v1", tags=["users"], dependencies=WRITE)
+# The strongest key the service has guards this route: an admin key (LMREC_API_KEYS).
+router = APIRouter(prefix="/v1", tags=["users"], dependencies=ADMIN)
 
 
 @router.delete("/users/{user_id}", response_model=ForgetResponse)

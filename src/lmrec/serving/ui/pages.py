@@ -10,7 +10,6 @@ powers of their own.
 from __future__ import annotations
 
 import contextlib
-import hmac
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +19,7 @@ from fastapi.templating import Jinja2Templates
 
 from lmrec.errors import LmrecError
 from lmrec.search import supports_text_search
+from lmrec.serving.auth import key_scope
 from lmrec.serving.context import ServiceContext
 from lmrec.serving.item_fields import field_names
 from lmrec.serving.problems import ProblemError
@@ -41,13 +41,9 @@ def _reads_allowed(request: Request) -> bool:
     """Whether this browser may see the pages: always, unless the server needs a key for
     reads; then the key form's cookie must hold a valid key (compared in constant time)."""
     settings = _ctx(request).settings
-    if not settings.read_requires_key:
+    if settings.read_access != "key":
         return True
-    given = request.cookies.get(KEY_COOKIE, "").encode()
-    matched = False
-    for key in settings.api_keys:
-        matched |= hmac.compare_digest(given, key.encode())
-    return matched
+    return key_scope(settings, request.cookies.get(KEY_COOKIE, "")) is not None
 
 
 def _page(request: Request, template: str, active: str, **values: Any) -> HTMLResponse:
