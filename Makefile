@@ -10,7 +10,7 @@ STAMP := $(VENV)/.lmrec-installed
 # track (MLflow) and ray are in the default set so CI runs their tests: mlflow adds about
 # 35 packages (10 s with the wheels downloaded), ray 23 (about 3.5 min and 716 MB into a
 # fresh venv on a loaded machine)
-EXTRAS ?= text,serve,dev,tune,track,ray
+EXTRAS ?= text,serve,dev,tune,track,ray,privacy
 export OMP_NUM_THREADS ?= 2
 
 .PHONY: install quickstart test lint bench clean browser

@@ -22,6 +22,7 @@ class TestItemKNNNormalized(RecommenderContract):
 class TestUserKNN(RecommenderContract):
     model_name = "userknn"
     model_config: ClassVar[dict[str, Any]] = {"neighbors": 5}
+    forgetting_changes_others = True  # the forgotten user was others' neighbour
 
 
 def _dense_cosine(x: np.ndarray, shrink: float) -> np.ndarray:

@@ -71,7 +71,12 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 
     store = EventStore(url)
     with store.engine.begin() as conn:
-        conn.execute(text("TRUNCATE lmrec_events, lmrec_items, lmrec_served"))
+        conn.execute(
+            text(
+                "TRUNCATE lmrec_events, lmrec_items, lmrec_served, lmrec_served_users, "
+                "lmrec_forgotten"
+            )
+        )
     store.close()
 
 

@@ -25,6 +25,7 @@ def register(app: typer.Typer) -> None:
         "lmrec.cli.distil_cmd",
         "lmrec.cli.ab_cmd",
         "lmrec.cli.recommend_all_cmd",
+        "lmrec.cli.users_cmd",
     ):
         try:
             mod = importlib.import_module(module)

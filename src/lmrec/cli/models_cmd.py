@@ -1,4 +1,4 @@
-"""`lmrec models list|register|promote|rollback`: the model registry."""
+"""`lmrec models list|show|register|promote|rollback`: the model registry."""
 
 from __future__ import annotations
 
@@ -44,15 +44,56 @@ def list_cmd(
         return
     default = resolve_default(reg)
     table = Table(title=f"{reg.root} (default model: {default.name}, {default.source})")
-    for col in ("name", "version", "model", "live", "registered", "metrics"):
+    for col in ("name", "version", "model", "live", "registered", "metrics", "privacy"):
         table.add_column(col)
     for v in versions:
         metrics = ", ".join(
             f"{k}={val:.4g}" if isinstance(val, float) else f"{k}={val}"
             for k, val in list(v.metrics.items())[:4]
         )
-        table.add_row(v.name, v.version, v.model, "*" if v.live else "", v.registered, metrics)
+        private = (
+            f"epsilon {v.privacy['epsilon']:.2f} per {v.privacy['unit']}" if v.privacy else "none"
+        )
+        table.add_row(
+            v.name, v.version, v.model, "*" if v.live else "", v.registered, metrics, private
+        )
     console.print(table)
+
+
+@models_app.command("show")
+def show_cmd(
+    name: Annotated[str, typer.Argument(help="registered name")],
+    version: Annotated[str | None, typer.Argument(help="version (default: the live one)")] = None,
+    registry: RegistryOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+) -> None:
+    """One version: model, configuration, training data, metrics and its privacy
+    guarantee (the epsilon and delta spent, the accountant, the unit of privacy)."""
+    from lmrec.core.privacy import spent_line
+    from lmrec.errors import ConfigError
+    from lmrec.models.artifacts import read_meta
+
+    reg = _registry(registry)
+    chosen = version or reg.live_version(name)
+    if chosen is None:
+        raise ConfigError(f"'{name}' has no live version: name one (`lmrec models list`)")
+    info = reg.info(name, chosen)
+    meta = read_meta(info.path)
+    if as_json:
+        console.print_json(json.dumps({**info.to_dict(), "meta": meta}))
+        return
+    lines = [
+        f"{name} version {chosen}{' (live)' if info.live else ''}: {info.model}",
+        f"registered: {info.registered or '-'}; trained on: {meta.get('data') or '-'} "
+        f"({meta.get('n_users', '?')} users, {meta.get('n_items', '?')} items)",
+        f"config: {json.dumps(meta.get('config', {}), sort_keys=True)}",
+        "metrics: " + (", ".join(f"{k}={v}" for k, v in info.metrics.items()) or "-"),
+        f"privacy: {spent_line(info.privacy)}",
+    ]
+    if info.privacy:
+        lines.append(f"guarantee: {info.privacy.get('guarantee', '')}")
+    for line in lines:
+        console.print(line, highlight=False, soft_wrap=True, markup=False)
 
 
 @models_app.command("register")

@@ -28,6 +28,14 @@ def serve(
         ),
     ] = None,
     log_level: Annotated[str | None, typer.Option(help="uvicorn log level")] = None,
+    log_user_ids: Annotated[
+        str | None,
+        typer.Option(
+            "--log-user-ids",
+            help="user ids in the logs: hash (default; a keyed hash) or raw",
+            metavar="hash|raw",
+        ),
+    ] = None,
     default_model: Annotated[
         str | None,
         typer.Option(
@@ -57,6 +65,7 @@ def serve(
         db=db,
         api_keys=api_key,
         log_level=log_level,
+        log_user_ids=log_user_ids,
         default_model=default_model,
         reports=reports,
     )

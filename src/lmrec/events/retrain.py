@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from lmrec.data.dataset import Dataset, from_frame
-from lmrec.events.store import events_to_dataset
+from lmrec.events.store import stored_events
 
 
 @dataclass
@@ -32,6 +32,8 @@ class MergeReport:
     new_items: int
     #: stored events valued 1.0 (the value of an event sent without one) beside ratings
     unvalued_beside_ratings: int = 0
+    #: rows of forgotten users left out (of the base data and of events sent again)
+    forgotten_rows: int = 0
 
     def line(self, base_name: str, store: str) -> str:
         text = (
@@ -44,36 +46,43 @@ class MergeReport:
                 f"; {self.unvalued_beside_ratings:,} events are valued 1.0 (the value of an "
                 "event sent without one) beside the ratings: send ratings as their value"
             )
+        if self.forgotten_rows:
+            text += f"; {self.forgotten_rows:,} rows of forgotten users left out"
         return text
 
 
 def merge_with_events(
-    base: Dataset, url: str | Path, *, name: str | None = None
+    base: Dataset, url: str | Path, *, name: str | None = None, secret: bytes | None = None
 ) -> tuple[Dataset, MergeReport]:
-    """`base` plus every event stored at `url` (and the catalogue items added there)."""
-    events = events_to_dataset(url)
-    base_frame = base.to_frame()
-    event_frame = events.to_frame()
+    """`base` plus every event stored at `url` (and the catalogue items added there),
+    without the users forgotten there (`secret`: the id secret that matches them)."""
+    event_frame, catalogue, gone = stored_events(url, secret=secret)
+    base_frame = gone.drop_from(base.to_frame())
     unvalued = 0
     if base.explicit:
         unvalued = int((event_frame["value"] == 1.0).sum())
     merged = pd.concat([base_frame, event_frame], ignore_index=True)
-    items = _merged_items(base.items, events.items)
+    items = _merged_items(base.items, catalogue if len(catalogue) else None)
+    users = base.users
+    if users is not None and gone.dropped:  # their user-table rows (e.g. age) go too
+        users = users[~gone.mask(users["user_id"])].reset_index(drop=True)
     dataset = from_frame(
         merged,
         items=items,
-        users=base.users,
+        users=users,
         name=name or f"{base.name}+events",
         explicit=base.explicit,
     )
+    event_users = event_frame["user_id"].drop_duplicates()
     report = MergeReport(
         base_rows=len(base_frame),
         event_rows=len(event_frame),
-        event_users=events.n_users,
-        event_items=events.n_items,
-        new_users=int((~event_frame["user_id"].drop_duplicates().isin(base.user_map.ids)).sum()),
+        event_users=len(event_users),
+        event_items=event_frame["item_id"].nunique(),
+        new_users=int((~event_users.isin(base.user_map.ids)).sum()),
         new_items=dataset.n_items - base.n_items,
         unvalued_beside_ratings=unvalued,
+        forgotten_rows=gone.dropped,
     )
     return dataset, report
 

@@ -74,3 +74,28 @@ ADDED_COLUMNS: dict[str, list[tuple[str, str]]] = {
         ("user_id", "VARCHAR(256)"),
     ],
 }
+
+#: who asked for a served list, as a keyed hash of the user id (so a user's served lists
+#: can be deleted with them; the raw id is never stored here)
+served_users = Table(
+    "lmrec_served_users",
+    metadata,
+    Column("request_id", String(64), primary_key=True),
+    Column("user_key", String(64), nullable=False),
+    Index("ix_lmrec_served_users_key", "user_key"),
+)
+
+#: the audit log of deletions: one row per request to forget a user, holding no data of
+#: theirs, only the keyed hash of the id (lmrec.core.pseudonyms), which secret made it,
+#: when, and how much was deleted. Retraining from the store leaves these users out.
+forgotten = Table(
+    "lmrec_forgotten",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("user_key", String(64), nullable=False),
+    Column("secret_id", String(16), nullable=False),
+    Column("forgotten_at", Float, nullable=False),
+    Column("events_deleted", Integer, nullable=False),
+    Column("served_deleted", Integer, nullable=False),
+    Index("ix_lmrec_forgotten_key", "user_key"),
+)

@@ -22,9 +22,19 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
 from lmrec.core.ids import control_character, id_problem
+from lmrec.core.pseudonyms import id_secret, secret_id
 from lmrec.data.dataset import Dataset, from_frame
 from lmrec.errors import ConfigError, DataError
-from lmrec.events.schema import ADDED_COLUMNS, events, items, metadata, served
+from lmrec.events.forgetting import ForgottenUsers
+from lmrec.events.schema import (
+    ADDED_COLUMNS,
+    events,
+    forgotten,
+    items,
+    metadata,
+    served,
+    served_users,
+)
 
 _CHUNK = 500  # rows per INSERT statement (well under both databases' parameter limits)
 # Runs on every recommendation request, so it goes to the driver as plain SQL: SQLAlchemy's
@@ -38,6 +48,9 @@ _SERVED_SQL = (
     "INSERT INTO lmrec_served "
     "(request_id, item_id, rank, model, version, served_at, policy, propensity, arm, user_id) "
     "VALUES ({values}) ON CONFLICT DO NOTHING"
+)
+_SERVED_USERS_SQL = (
+    "INSERT INTO lmrec_served_users (request_id, user_key) VALUES ({values}) ON CONFLICT DO NOTHING"
 )
 #: (request_id, item_id, rank, model, version, served_at, policy, propensity, arm, user_id)
 ServedRow = tuple[str, str, int, str, str, float, str, float, str | None, str | None]
@@ -80,6 +93,7 @@ class EventStore:
         mark = "?" if self.dialect == "sqlite" else "%s"
         self._history_sql = _HISTORY_SQL.format(p=mark)
         self._served_sql = _SERVED_SQL.format(values=", ".join([mark] * 10))
+        self._served_users_sql = _SERVED_USERS_SQL.format(values=", ".join([mark] * 2))
         if create:
             try:
                 metadata.create_all(self.engine)
@@ -246,15 +260,19 @@ class EventStore:
             return int(conn.execute(select(func.count()).select_from(items)).scalar_one())
 
     # ---- served recommendations ------------------------------------------------------------
-    def log_served(self, rows: Sequence[ServedRow]) -> None:
+    def log_served(self, rows: Sequence[ServedRow], owners: Sequence[tuple[str, str]] = ()) -> None:
         """Record shown items as (request_id, item_id, rank, model, version, served_at,
-        policy, propensity, arm, user_id)."""
-        if not rows:
+        policy, propensity, arm, user_id), and who asked as (request_id, keyed hash of the
+        user id: served lists are deleted with their user through it)."""
+        if not rows and not owners:
             return
         # Plain driver executemany: the driver loops in C. SQLAlchemy's per-row parameter
         # processing would hold the GIL for a long while and stall request threads.
         with self.log_engine.connect() as conn:
-            conn.exec_driver_sql(self._served_sql, list(rows))
+            if rows:
+                conn.exec_driver_sql(self._served_sql, list(rows))
+            if owners:
+                conn.exec_driver_sql(self._served_users_sql, list(owners))
             conn.commit()
 
     def prune_served(self, older_than: float | None = None, keep: int | None = None) -> int:
@@ -340,6 +358,74 @@ class EventStore:
         frame["reward"] = frame["reward"].astype(float)
         return frame
 
+    # ---- forgetting users ------------------------------------------------------------------
+    def forget_user(self, user_id: str, user_key: str, secret_id: str) -> dict[str, int]:
+        """Delete a user's events and the served lists they asked for or acted on, and
+        record the deletion (keyed hash only) in the audit table, in one transaction."""
+        with self.engine.begin() as conn:
+            acted_on = select(events.c.request_id).where(
+                (events.c.user_id == user_id) & events.c.request_id.is_not(None)
+            )
+            asked = select(served_users.c.request_id).where(served_users.c.user_key == user_key)
+            named = select(served.c.request_id).where(served.c.user_id == user_id).distinct()
+            requests = set(conn.execute(acted_on).scalars()) | set(conn.execute(asked).scalars())
+            requests |= set(conn.execute(named).scalars())
+            served_deleted = 0
+            ids = sorted(requests)
+            for start in range(0, len(ids), _CHUNK):
+                chunk = ids[start : start + _CHUNK]
+                served_deleted += conn.execute(
+                    served.delete().where(served.c.request_id.in_(chunk))
+                ).rowcount
+            conn.execute(served_users.delete().where(served_users.c.user_key == user_key))
+            events_deleted = conn.execute(
+                events.delete().where(events.c.user_id == user_id)
+            ).rowcount
+            conn.execute(
+                forgotten.insert().values(
+                    user_key=user_key,
+                    secret_id=secret_id,
+                    forgotten_at=time.time(),
+                    events_deleted=events_deleted,
+                    served_deleted=served_deleted,
+                )
+            )
+        return {"events_deleted": events_deleted, "served_deleted": served_deleted}
+
+    def forgotten_keys(self, secret_id: str) -> set[str]:
+        """Keyed hashes of every forgotten user; refuses a list made with another secret
+        (its hashes could not be matched, and forgotten users would come back)."""
+        with self.engine.connect() as conn:
+            others = conn.execute(
+                select(forgotten.c.secret_id).where(forgotten.c.secret_id != secret_id).limit(1)
+            ).first()
+            if others is not None:
+                raise ConfigError(
+                    f"the forgotten users in {redact(self.url)} were recorded with another id "
+                    f"secret (id {others[0]}, this one is {secret_id}): set LMREC_ID_SECRET "
+                    "(or HOME/id-secret) to the secret of the service that forgot them"
+                )
+            return set(conn.execute(select(forgotten.c.user_key).distinct()).scalars())
+
+    def count_forgotten(self) -> int:
+        """Rows of the audit table (a cheap check for new deletions)."""
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(forgotten)).scalar_one())
+
+    def forget_log(self) -> pd.DataFrame:
+        """The audit table, oldest first."""
+        stmt = select(
+            forgotten.c.user_key,
+            forgotten.c.forgotten_at,
+            forgotten.c.events_deleted,
+            forgotten.c.served_deleted,
+        ).order_by(forgotten.c.id)
+        with self.engine.connect() as conn:
+            rows = conn.execute(stmt).all()
+        return pd.DataFrame(
+            rows, columns=["user_key", "forgotten_at", "events_deleted", "served_deleted"]
+        )
+
 
 def _clicked_shown() -> Any:
     """Distinct (request, item) clicks on items a served list showed."""
@@ -355,33 +441,58 @@ def _clicked_shown() -> Any:
 
 
 def events_to_dataset(
-    url: str | Path, *, types: Iterable[str] | None = None, name: str = "event-store"
+    url: str | Path,
+    *,
+    types: Iterable[str] | None = None,
+    name: str = "event-store",
+    secret: bytes | None = None,
 ) -> Dataset:
     """A Dataset of the stored events (value: the event's value, 1.0 when it has none),
-    with the catalogue items added through the API as its item table."""
+    with the catalogue items added through the API as its item table. Events of forgotten
+    users (sent again after they were forgotten) are left out; `secret` is the id secret
+    that matches them (default: lmrec.core.pseudonyms.id_secret())."""
+    df, catalogue, gone = stored_events(url, types=types, secret=secret)
+    if df.empty:
+        which = f" of types {sorted(types)}" if types is not None else ""
+        left_out = f" ({gone.dropped:,} of forgotten users left out)" if gone.dropped else ""
+        raise DataError(
+            f"the event store at {redact(normalize_url(url))} holds no events{which}"
+            f"{left_out}; send some to POST /v1/events first"
+        )
+    return from_frame(df, items=catalogue if len(catalogue) else None, name=name)
+
+
+def stored_events(
+    url: str | Path, *, types: Iterable[str] | None = None, secret: bytes | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame, ForgottenUsers]:
+    """(events as user_id, item_id, value, timestamp without the forgotten users' rows,
+    the stored catalogue, the forgotten users: to leave out of other data too)."""
     store = EventStore(url, create=False)
     try:
         frame = store.events_frame(types)
         catalogue = store.items_frame()
+        gone = forgotten_users(store, secret)
     except SQLAlchemyError as exc:
         raise ConfigError(f"cannot read events from {redact(store.url)}: {_reason(exc)}") from None
     finally:
         store.close()
-    if frame.empty:
-        which = f" of types {sorted(types)}" if types is not None else ""
-        raise DataError(
-            f"the event store at {redact(store.url)} holds no events{which}; "
-            "send some to POST /v1/events first"
-        )
     df = pd.DataFrame(
         {
-            "user_id": frame["user_id"],
-            "item_id": frame["item_id"],
+            "user_id": frame["user_id"].astype(str),
+            "item_id": frame["item_id"].astype(str),
             "value": frame["value"].astype("float64").fillna(1.0),
             "timestamp": frame["timestamp"].astype("int64"),
         }
     )
-    return from_frame(df, items=catalogue if len(catalogue) else None, name=name)
+    return gone.drop_from(df), catalogue, gone
+
+
+def forgotten_users(store: EventStore, secret: bytes | None = None) -> ForgottenUsers:
+    """The store's forgotten users, to match with `secret` (default: id_secret())."""
+    if not store.count_forgotten():
+        return ForgottenUsers(set(), secret)
+    secret = secret or id_secret()
+    return ForgottenUsers(store.forgotten_keys(secret_id(secret)), secret)
 
 
 def _check_ids(rows: Sequence[dict[str, Any]], fields: Sequence[str]) -> None:

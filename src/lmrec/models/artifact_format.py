@@ -98,6 +98,7 @@ def write_artifact(model: Stored, out: Path, extra: dict[str, Any] | None) -> Pa
         "n_users": model.n_users,
         "n_items": model.n_items,
         "train_fingerprint": model.train_fingerprint_,
+        **({"privacy": privacy} if (privacy := getattr(model, "privacy_", None)) else {}),
         **(extra or {}),
     }
     (out / META_FILE).write_text(json.dumps(meta, indent=2))

@@ -34,6 +34,7 @@ def load_model(path: str | Path, options: FitOptions | None = None) -> Recommend
     read_state(src, model)
     check_sizes(src, model, meta)
     model.train_fingerprint_ = meta.get("train_fingerprint")
+    model.privacy_ = meta.get("privacy")
     try:
         model._load_extra(src)
         model._after_load()

@@ -12,6 +12,7 @@ The protected API other lmrec modules call (and a model may override):
   _save_extra(path) / _load_extra(path)   state that is not arrays (e.g. member models)
   _score_query(query)         (scores over all items, indices to treat as seen)
   _history_row(user, items)   a 1 x n_items row: a known user's history plus new items
+  _forget_rows(users)         drop what the model holds of these users (see forgetting.py)
 """
 
 from __future__ import annotations
@@ -114,6 +115,8 @@ class Recommender(ABC, Generic[C]):
         self.items: pd.DataFrame | None = None
         #: content hash of the training data (saved; checks a later evaluation's data)
         self.train_fingerprint_: str | None = None
+        #: what a private training spent (lmrec.training.private); None: not private
+        self.privacy_: dict[str, Any] | None = None
         self._item_filter: ItemFilter | None = None
 
     # ---- training ------------------------------------------------------------------------
@@ -137,6 +140,28 @@ class Recommender(ABC, Generic[C]):
 
     @abstractmethod
     def _fit(self, train: Dataset, valid: Dataset | None) -> None: ...
+
+    def _forget_rows(self, users: np.ndarray) -> None:
+        """Hook: remove what this model holds of users (dense indices) by assigning new
+        arrays, never editing shared ones (`lmrec.models.forgetting` works on a shallow
+        copy). Here: their training rows, and the rows of every per-user array (state
+        named `user_*`); then derived state is rebuilt. Item parameters keep what they
+        learned from these users until the model is retrained without them."""
+        assert self.history_ is not None
+        keep = np.ones(self.history_.shape[0], dtype=np.float32)
+        keep[users] = 0.0
+        history = sp.diags(keep).dot(self.history_).tocsr()
+        history.eliminate_zeros()
+        self.history_ = history.astype(self.history_.dtype)
+        for attr in self.state_attrs:
+            value = getattr(self, attr, None)
+            if not (attr.startswith("user_") and isinstance(value, np.ndarray)):
+                continue
+            if value.ndim >= 1 and len(value) == self.history_.shape[0]:
+                cleared = value.copy()
+                cleared[users] = 0
+                setattr(self, attr, cleared)
+        self._after_load()
 
     def _after_load(self) -> None:
         """Hook: rebuild derived (unsaved) state after `load_model` restored state_attrs."""

@@ -11,6 +11,8 @@ from fastapi.middleware.cors import CORSMiddleware
 from starlette.concurrency import run_in_threadpool
 
 import lmrec
+from lmrec.core.pseudonyms import id_secret
+from lmrec.serving import log_privacy
 from lmrec.serving.admission import Admission, admit
 from lmrec.serving.context import ServiceContext
 from lmrec.serving.docs_pages import install_docs
@@ -28,6 +30,7 @@ from lmrec.serving.routes import (
     models,
     recommendations,
     search,
+    users,
 )
 from lmrec.serving.settings import ServeSettings, load_settings
 from lmrec.serving.ui import install_ui
@@ -39,6 +42,8 @@ def create_app(settings: ServeSettings | None = None) -> FastAPI:
     """The service for `settings` (default: from LMREC_* environment variables)."""
     settings = settings or load_settings()
     metrics = ServiceMetrics()
+    given = settings.id_secret.get_secret_value() if settings.id_secret else None
+    log_privacy.install(id_secret(settings.home, given), settings.log_user_ids)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -75,6 +80,7 @@ def create_app(settings: ServeSettings | None = None) -> FastAPI:
         search,
         explanations,
         events,
+        users,
         models,
         health,
     ):
@@ -87,7 +93,7 @@ def create_app(settings: ServeSettings | None = None) -> FastAPI:
         app.add_middleware(
             CORSMiddleware,
             allow_origins=settings.cors_origins,
-            allow_methods=["GET", "POST"],
+            allow_methods=["GET", "POST", "DELETE"],
             allow_headers=["Authorization", "Content-Type"],
         )
     return app

@@ -14,11 +14,13 @@ import numpy as np
 import pandas as pd
 from sqlalchemy.exc import SQLAlchemyError
 
+from lmrec.core.pseudonyms import id_secret, secret_id, user_key
 from lmrec.errors import LmrecError, UnknownIdError, UnsupportedError
 from lmrec.events.store import EventStore, ServedRow
 from lmrec.feedback.exploration import ExplorationPolicy, parse_exploration
 from lmrec.models.base import Recommender
 from lmrec.models.capabilities import SupportsAddItems
+from lmrec.models.forgetting import forget_users
 from lmrec.search import supports_text_search
 from lmrec.serving.ab_split import parse_ab
 from lmrec.serving.live import LiveModel, ModelHub, ServiceUnavailable, items_frame_for
@@ -33,14 +35,19 @@ log = logging.getLogger("lmrec.serving")
 class ServiceContext:
     def __init__(self, settings: ServeSettings, metrics: ServiceMetrics | None = None) -> None:
         self.settings = settings
+        given = settings.id_secret.get_secret_value() if settings.id_secret else None
+        #: key of the keyed hashes of user ids (served-list owners, forgotten users, logs)
+        self.secret = id_secret(settings.home, given)
         self.store = EventStore(settings.db_url)
         self.registry = ModelRegistry(settings.registry_path)
         self.hub = ModelHub(
             self.registry,
             ann_threshold=settings.ann_threshold,
             default=settings.default_model,
-            prepare=self._add_stored_items,
+            prepare=self._prepare_loaded,
         )
+        #: rows of the audit table already applied to the live models
+        self._forgotten_applied = 0
         self.metrics = metrics or ServiceMetrics()
         self.metrics.add_state_collector(self.metrics_state)
         self.exploration = parse_exploration(settings.exploration)
@@ -48,6 +55,7 @@ class ServiceContext:
         self._pinned: dict[str, LiveModel] = {}
         self._pinned_errors: dict[str, str] = {}
         self._served: list[ServedRow] = []
+        self._served_owners: list[tuple[str, str]] = []
         self._served_lock = threading.Lock()
         self.query_vectors = QueryVectors(settings.search_backend, settings.query_cache_size)
         self._last_prune = 0.0
@@ -57,6 +65,7 @@ class ServiceContext:
 
     # ---- life cycle ------------------------------------------------------------------------
     def start(self) -> None:
+        self._forgotten_applied = self.store.count_forgotten()  # load_all applies them
         self.hub.load_all()
         self._load_pinned_arms()
         self._spawn(self._flush_loop, "lmrec-served-log")
@@ -86,6 +95,7 @@ class ServiceContext:
         while not self._stop.wait(self.settings.registry_poll_seconds):
             try:
                 self.hub.refresh()
+                self.apply_forgotten()
             except Exception:
                 log.exception("cannot follow registry changes")
 
@@ -207,11 +217,14 @@ class ServiceContext:
         ]
         with self._served_lock:
             self._served.extend(rows)
+            if user_id is not None:  # so the list can be deleted with the user
+                self._served_owners.append((request_id, user_key(self.secret, user_id)))
 
     def flush_served(self) -> None:
         with self._served_lock:
             rows, self._served = self._served, []
-        self.store.log_served(rows)
+            owners, self._served_owners = self._served_owners, []
+        self.store.log_served(rows, owners)
         self.prune_served()
 
     def prune_served(self, force: bool = False) -> int:
@@ -229,6 +242,52 @@ class ServiceContext:
         if older_than is None and keep is None:
             return 0
         return self.store.prune_served(older_than, keep)
+
+    # ---- forgetting users ------------------------------------------------------------------
+    def forget_user(self, user_id: str) -> dict[str, Any]:
+        """Delete the user's events and served lists, record the deletion (keyed hash
+        only) and take the user out of every live model, all before answering."""
+        with self.hub.changes:  # no version is loaded meanwhile with the user still in it
+            self.flush_served()
+            key = user_key(self.secret, user_id)
+            deleted = self.store.forget_user(user_id, key, secret_id(self.secret))
+            models: dict[str, str] = {}
+            changes = []
+            for name, live in self.hub.snapshot().items():
+                model, gone = forget_users(live.model, [user_id])
+                if gone:
+                    changes.append((live, model))
+                models[name] = "forgotten" if gone else "not in model"
+            # every live model at once, in one swap; without the full collection a model
+            # load ends with (seconds on a large heap): the copies share the big arrays,
+            # and what they replace is freed by reference counting
+            self.hub.replace_models(changes, settle=False)
+            self._forgotten_applied = self.store.count_forgotten()
+        return {"user_key": key, **deleted, "models": models}
+
+    def apply_forgotten(self) -> None:
+        """Take users forgotten elsewhere (`lmrec users forget`) out of the live models."""
+        count = self.store.count_forgotten()
+        if count == self._forgotten_applied:
+            return
+        with self.hub.changes:
+            changes = []
+            for live in self.hub.snapshot().values():
+                model, gone = self._forget_known(live.model)
+                if gone:
+                    changes.append((live, model))
+            self.hub.replace_models(changes)
+            self._forgotten_applied = count
+
+    def _forget_known(self, model: Recommender) -> tuple[Recommender, bool]:
+        """`model` without the users of the audit table (matched by keyed hash)."""
+        if not self.store.count_forgotten():
+            return model, False
+        keys = self.store.forgotten_keys(secret_id(self.secret))
+        assert model.user_map is not None
+        ids = [u for u in model.user_map.ids if user_key(self.secret, u) in keys]
+        model, gone = forget_users(model, ids)
+        return model, bool(gone)
 
     # ---- catalogue -------------------------------------------------------------------------
     def add_items(self, rows: list[dict[str, Any]]) -> dict[str, Any]:
@@ -256,6 +315,13 @@ class ServiceContext:
             "updated": len(updated),
             "models": status,
         }
+
+    def _prepare_loaded(self, model: Recommender) -> tuple[Recommender, bool]:
+        """A freshly loaded version as it is served: with the stored catalogue items and
+        without the forgotten users (a restart or an old version never brings them back)."""
+        added = self._add_stored_items(model)
+        model, forgot = self._forget_known(model)
+        return model, added or forgot
 
     def _add_stored_items(self, model: Recommender) -> bool:
         """Give a freshly loaded model the stored items it was not trained on."""

@@ -219,11 +219,11 @@ class ModelHub:
         *,
         ann_threshold: int,
         default: str | None,
-        prepare: Callable[[Recommender], bool] | None = None,
+        prepare: Callable[[Recommender], tuple[Recommender, bool]] | None = None,
     ):
         self.registry = registry
-        #: called on every freshly loaded model before it is published (adds stored items);
-        #: returns whether it changed the model
+        #: called on every freshly loaded model before it is published (adds stored items,
+        #: forgets forgotten users); returns the model to publish and whether it changed
         self.prepare = prepare
         self.ann_threshold = ann_threshold
         #: this server's own choice of default model (settings); None: the registry's
@@ -233,6 +233,9 @@ class ModelHub:
         self._live: dict[str, LiveModel] = {}
         self._stamps: dict[str, int] = {}
         self._write = threading.Lock()
+        #: held from loading a version to publishing it, and while users are forgotten
+        #: (ServiceContext.forget_user): a load never misses a deletion made meanwhile
+        self.changes = threading.RLock()
         #: name -> the registry's live version that failed to load here (retried later)
         self.failures: dict[str, LoadFailure] = {}
 
@@ -282,7 +285,9 @@ class ModelHub:
         try:
             path = self.registry.version_path(name, version)
             model = load_model(path)
-            changed = self.prepare(model) if self.prepare is not None else False
+            changed = False
+            if self.prepare is not None:
+                model, changed = self.prepare(model)
             # A graph cached beside the version fits its saved vectors only: a model that
             # took stored catalogue items on load gets fresh ones.
             cache_dir = None if changed else path
@@ -320,31 +325,42 @@ class ModelHub:
             self.default = resolve_default(self.registry, self.configured_default)
 
     def publish(self, live: LiveModel) -> None:
+        self.publish_all([live])
+
+    def publish_all(self, lives: list[LiveModel], settle: bool = True) -> None:
+        """Publish several models in one reference swap (one full collection after, or
+        with `settle=False` only a freeze of what is alive now)."""
         with self._write:
             new = dict(self._live)
-            new[live.name] = live
+            for live in lives:
+                new[live.name] = live
+                self._stamps[live.name] = self.registry.state_stamp(live.name)
+                failure = self.failures.get(live.name)
+                if failure is not None and failure.version == live.version:
+                    del self.failures[live.name]
             self._live = new  # the single reference swap requests observe
-            self._stamps[live.name] = self.registry.state_stamp(live.name)
-            failure = self.failures.get(live.name)
-            if failure is not None and failure.version == live.version:
-                del self.failures[live.name]
-        settle_heap()
+        if settle:
+            settle_heap()
+        else:
+            gc.freeze()
 
     def promote(self, name: str, version: str) -> tuple[LiveModel, str | None]:
-        live = self.load(name, version)  # fully loaded before anything changes
-        previous = self.registry.promote(name, version)
-        self.publish(live)
-        self.failures.pop(name, None)  # the registry now names the version served here
+        with self.changes:
+            live = self.load(name, version)  # fully loaded before anything changes
+            previous = self.registry.promote(name, version)
+            self.publish(live)
+            self.failures.pop(name, None)  # the registry now names the version served here
         return live, previous
 
     def rollback(self, name: str) -> LiveModel:
-        stack = self.registry.state(name)["stack"]
-        live = self.load(name, stack[-2]) if len(stack) >= 2 else None  # load first
-        version = self.registry.rollback(name)  # raises when there is nothing to go back to
-        if live is None or live.version != version:  # the registry changed meanwhile
-            live = self.load(name, version)
-        self.publish(live)
-        self.failures.pop(name, None)
+        with self.changes:
+            stack = self.registry.state(name)["stack"]
+            live = self.load(name, stack[-2]) if len(stack) >= 2 else None  # load first
+            version = self.registry.rollback(name)  # raises when nothing to go back to
+            if live is None or live.version != version:  # the registry changed meanwhile
+                live = self.load(name, version)
+            self.publish(live)
+            self.failures.pop(name, None)
         return live
 
     def refresh(self) -> None:
@@ -389,8 +405,18 @@ class ModelHub:
 
     def replace_model(self, live: LiveModel, model: Recommender) -> LiveModel:
         """Publish a rebuilt LiveModel for a model changed in place (new items added)."""
-        new = build_live(live.name, live.version, model, live.meta, self.ann_threshold)
-        self.publish(new)
+        return self.replace_models([(live, model)])[0]
+
+    def replace_models(
+        self, changes: list[tuple[LiveModel, Recommender]], settle: bool = True
+    ) -> list[LiveModel]:
+        """Rebuilt LiveModels for changed models, all published in one swap."""
+        new = [
+            build_live(live.name, live.version, model, live.meta, self.ann_threshold)
+            for live, model in changes
+        ]
+        if new:
+            self.publish_all(new, settle)
         return new
 
     def _drop(self, name: str) -> None:
@@ -400,15 +426,16 @@ class ModelHub:
             self._live = new
 
     def _load_and_publish(self, name: str, version: str) -> bool:
-        try:
-            live = self.load(name, version)
-        except VersionLoadError as exc:
-            self._record_failure(name, version, exc.reason)
-            return False
-        except UnknownIdError as exc:  # the registry names a version without a model.json
-            self._record_failure(name, version, str(exc))
-            return False
-        self.publish(live)
+        with self.changes:
+            try:
+                live = self.load(name, version)
+            except VersionLoadError as exc:
+                self._record_failure(name, version, exc.reason)
+                return False
+            except UnknownIdError as exc:  # the registry names a version without model.json
+                self._record_failure(name, version, str(exc))
+                return False
+            self.publish(live)
         return True
 
     def _record_failure(self, name: str, version: str, reason: str) -> None:

@@ -291,6 +291,17 @@ class EventsResponse(BaseModel):
     duplicates: int
 
 
+class ForgetResponse(BaseModel):
+    """What forgetting a user deleted; the audit table keeps only `user_key`."""
+
+    user_key: str = Field(description="keyed hash of the user id: the audit table's record")
+    events_deleted: int
+    served_deleted: int = Field(description="rows of served recommendation lists deleted")
+    models: dict[str, str] = Field(
+        description="per live model: 'forgotten' (the user's state removed) or 'not in model'"
+    )
+
+
 class CatalogueItem(Strict):
     item_id: Id
     text: (
@@ -325,6 +336,11 @@ class ModelVersion(BaseModel):
     registered: str
     metrics: dict[str, Any]
     fingerprint: str | None
+    privacy: dict[str, Any] | None = Field(
+        None,
+        description="a privately trained version: epsilon and delta spent, accountant, "
+        "unit of privacy and the guarantee in words; null: not private",
+    )
 
 
 class ModelsResponse(BaseModel):

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from lmrec.core.config import describe_errors
@@ -95,6 +95,12 @@ class ServeSettings(BaseSettings):
     #: salt of the A/B hash; a new salt draws a fresh split of users for a new test
     ab_salt: str = "lmrec-ab"
     log_level: str = "info"
+    #: how user ids appear in the service's logs: "hash" (a keyed hash, u-<16 hex>) or
+    #: "raw" (the ids themselves, only where the logs are as protected as the data)
+    log_user_ids: Literal["hash", "raw"] = "hash"
+    #: the key of the keyed hashes of user ids (logs, the list of forgotten users); at
+    #: least 16 characters. Default: HOME/id-secret, made at first start
+    id_secret: SecretStr | None = None
     #: comparison reports the dashboard shows (`lmrec compare` writes one directory per run)
     reports: Path = Path("reports/compare")
 

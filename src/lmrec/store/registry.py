@@ -54,6 +54,8 @@ class VersionInfo:
     registered: str = ""
     metrics: dict[str, Any] = field(default_factory=dict)
     fingerprint: str | None = None
+    #: what a private training spent (model.json's "privacy"); None: not private
+    privacy: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -64,6 +66,7 @@ class VersionInfo:
             "registered": self.registered,
             "metrics": self.metrics,
             "fingerprint": self.fingerprint,
+            "privacy": self.privacy,
             "path": str(self.path),
         }
 
@@ -199,6 +202,7 @@ class ModelRegistry:
             registered=reg.get("registered", ""),
             metrics=reg.get("metrics") or {},
             fingerprint=reg.get("fingerprint"),
+            privacy=meta.get("privacy"),
         )
 
     def list(self) -> list[VersionInfo]:

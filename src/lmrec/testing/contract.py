@@ -57,6 +57,8 @@ class RecommenderContract:
     #: True when scoring a known user's training history as a new history must give that
     #: user's scores (the fold-in is the same computation)
     fold_in_matches_known: ClassVar[bool] = False
+    #: True when forgetting a user changes other users' scores (they were neighbours)
+    forgetting_changes_others: ClassVar[bool] = False
     #: most grid points a tuning grid may have (model comparison tries no more than this)
     max_grid_points: ClassVar[int] = MAX_TRIALS
 
@@ -244,6 +246,36 @@ class RecommenderContract:
         if isinstance(fitted, FoldsIn):
             query = Query(history=toy_data.group_items[1][:3], k=K)
             np.testing.assert_array_equal(loaded.score(query), fitted.score(query))
+
+    def test_forget_users(self, fitted: Recommender, tmp_path: Path) -> None:
+        """A forgotten user's id no longer resolves, their history and per-user state are
+        empty, everyone else is scored as before, the original model is untouched, and a
+        saved copy forgets them too."""
+        from lmrec.models.artifacts import load_model
+        from lmrec.models.forgetting import forget_users
+
+        assert fitted.user_map is not None and fitted.history_ is not None
+        gone = str(fitted.user_map.ids[0])
+        others = np.arange(1, fitted.n_users)
+        before = fitted.score_users(others)
+        model, forgotten = forget_users(fitted, [gone, "no-such-user"])
+        assert forgotten == [gone] and model is not fitted
+        assert model.user_map is not None and model.history_ is not None
+        assert gone not in model.user_map and gone in fitted.user_map
+        assert model.history_[0].nnz == 0 and fitted.history_[0].nnz > 0
+        with pytest.raises(UnknownIdError):
+            model.recommend(gone)
+        for attr in model.state_attrs:
+            value = getattr(model, attr)
+            if attr.startswith("user_") and isinstance(value, np.ndarray):
+                assert not value[0].any(), f"{attr} still holds the user's row"
+        if not self.forgetting_changes_others:
+            np.testing.assert_allclose(model.score_users(others), before, rtol=1e-5, atol=1e-6)
+        np.testing.assert_array_equal(fitted.score_users(others), before)
+        model.save(tmp_path / "forgot")
+        loaded = load_model(tmp_path / "forgot", options=fitted.options)
+        assert loaded.user_map is not None and gone not in loaded.user_map
+        assert forget_users(fitted, ["no-such-user"]) == (fitted, [])
 
     def test_same_seed_same_result(self, fitted: Recommender, toy_data: ToyData) -> None:
         again = self.make().fit(toy_data.train)

@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 import torch
-from pydantic import Field
+from pydantic import Field, model_validator
 from torch import nn
 
 from lmrec.core.search_space import Choice, Float, SearchSpace
@@ -43,6 +43,7 @@ from lmrec.errors import DataError
 from lmrec.models.capabilities import AddedItems
 from lmrec.models.catalogue import new_item_texts, upsert_items
 from lmrec.models.neural.hybrid_net import HybridNet, PairTask, TextTower, fold_in
+from lmrec.models.neural.hybrid_private import HybridUserTask
 from lmrec.models.neural.item_repr import TextSpec
 from lmrec.models.neural.torch_base import (
     TorchRecommender,
@@ -51,6 +52,7 @@ from lmrec.models.neural.torch_base import (
     load_flat_state,
 )
 from lmrec.training.loop import EpochTask
+from lmrec.training.private import PrivacyConfig
 
 #: histories folded in per step (bounds the dense rows x items matrices)
 _FOLD_IN_CHUNK = 256
@@ -88,6 +90,23 @@ class HybridConfig(TorchTrainConfig):
     #: gradient steps and step size when folding in a new history
     fold_in_steps: int = Field(50, ge=0)
     fold_in_lr: float = Field(0.05, gt=0)
+    #: train with DP-SGD to this privacy budget, one user as the unit (`--set
+    #: privacy.epsilon=8`; see lmrec.training.private); None: not private
+    privacy: PrivacyConfig | None = None
+
+    @model_validator(mode="after")
+    def _private_needs(self) -> HybridConfig:
+        if self.privacy is not None and (self.loss != "softmax" or self.n_negatives):
+            raise ValueError(
+                "private training uses the softmax over all items: drop loss=bpr and "
+                "n_negatives when privacy.epsilon is set"
+            )
+        if self.privacy is not None and self.user_text:
+            raise ValueError(
+                "user_text cannot be combined with privacy (its projection "
+                "would be shared parameters learned from user attributes)"
+            )
+        return self
 
 
 class HybridRecommender(TorchRecommender[HybridConfig]):
@@ -136,7 +155,13 @@ class HybridRecommender(TorchRecommender[HybridConfig]):
         has_text = np.any(raw != 0, axis=1)
         self.text_mean_ = raw[has_text].mean(axis=0) if has_text.any() else raw[0] * 0
         self.item_text_ = self._center(raw)
-        self.has_id_ = train.item_counts() > 0
+        if self.config.privacy is None:
+            self.has_id_ = train.item_counts() > 0
+        else:
+            # Which items have interactions is itself something one user's data can
+            # change: under privacy every catalogue item has an ID vector, or (with
+            # id_dropout=1) none has and items are read through their text alone.
+            self.has_id_ = np.full(train.n_items, self.config.id_dropout < 1.0)
 
     def _build(self, train: Dataset, device: torch.device) -> HybridNet:
         cfg = self.config
@@ -164,6 +189,25 @@ class HybridRecommender(TorchRecommender[HybridConfig]):
             n_negatives=cfg.n_negatives,
             batch_size=cfg.batch_size,
             reg=cfg.reg,
+            device=device,
+            validate=self._hybrid_validator(net, train, valid, device),
+        )
+
+    def _private_task(
+        self, net: nn.Module, train: Dataset, valid: Dataset | None, device: torch.device
+    ) -> HybridUserTask:
+        cfg = self.config
+        assert isinstance(net, HybridNet) and cfg.privacy is not None
+        if cfg.id_dropout >= 1.0:  # text alone: no ID vectors to learn (or to add noise to)
+            net.item.weight.requires_grad_(False)
+            with torch.no_grad():
+                net.item.weight.zero_()
+        return HybridUserTask(
+            net,
+            train.binary_csr,
+            per_user=cfg.privacy.per_user,
+            reg=cfg.reg,
+            id_dropout=cfg.id_dropout,
             device=device,
             validate=self._hybrid_validator(net, train, valid, device),
         )

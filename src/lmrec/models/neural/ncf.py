@@ -13,7 +13,12 @@ from torch import nn
 
 from lmrec.core.threads import torch_threads
 from lmrec.data.dataset import Dataset
-from lmrec.models.neural.torch_base import NetworkRecommender, TorchTrainConfig
+from lmrec.models.neural.torch_base import (
+    NetworkRecommender,
+    TorchTrainConfig,
+    flatten_state,
+    load_flat_state,
+)
 from lmrec.training.loop import EpochTask
 from lmrec.training.pointwise_task import PointwiseTask
 
@@ -86,6 +91,17 @@ class NCF(NetworkRecommender[NCFConfig]):
             device,
             validate=self._validator(train, valid),
         )
+
+    def _forget_rows(self, users: np.ndarray) -> None:
+        """Also zero these users' embedding rows (the network holds them, not `user_*`)."""
+        net = self._new_net(torch.device("cpu"))
+        assert self.weights_ is not None
+        load_flat_state(net, self.weights_)
+        with torch.no_grad():
+            for emb in (net.gmf_user, net.mlp_user):
+                emb.weight[torch.from_numpy(np.asarray(users, dtype=np.int64))] = 0.0
+        self.weights_ = flatten_state(net)
+        super()._forget_rows(users)
 
     def _network(self) -> NeuMF:
         assert isinstance(self.net_, NeuMF)

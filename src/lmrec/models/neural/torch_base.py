@@ -19,10 +19,11 @@ from torch import nn
 from lmrec.core.threads import torch_threads
 from lmrec.core.validation import ScoreFn, ndcg_at_k, users_with_targets
 from lmrec.data.dataset import Dataset
-from lmrec.errors import ArtifactError
+from lmrec.errors import ArtifactError, UnsupportedError
 from lmrec.models.base import ModelConfig, Recommender
 from lmrec.training.device import resolve_device, seed_everything
 from lmrec.training.loop import EpochTask, LoopSettings, TrainResult, run_training
+from lmrec.training.private import PrivacyConfig, UserLossTask, run_private_training
 
 
 class TorchTrainConfig(ModelConfig):
@@ -76,6 +77,12 @@ class TorchRecommender(Recommender[TC]):
     def _export(self, net: nn.Module) -> None:
         """Keep the trained network as the state that is saved and served."""
 
+    def _private_task(
+        self, net: nn.Module, train: Dataset, valid: Dataset | None, device: torch.device
+    ) -> UserLossTask:
+        """Per-user examples and loss for private training (models that offer it)."""
+        raise UnsupportedError(f"model '{self.name}' cannot train privately")
+
     # ---- the skeleton --------------------------------------------------------------------
     def _fit(self, train: Dataset, valid: Dataset | None) -> None:
         device = resolve_device(self.options.device)
@@ -84,7 +91,14 @@ class TorchRecommender(Recommender[TC]):
             seed_everything(self.config.seed)
             net = self._build(train, device)
             self.net_, self._device = net, device
-            if self.config.epochs > 0:  # 0: a model started from another one, used as is
+            privacy: PrivacyConfig | None = getattr(self.config, "privacy", None)
+            if self.config.epochs > 0 and privacy is not None:
+                private = self._private_task(net, train, valid, device)
+                self.training_, spent = run_private_training(
+                    net, private, self._loop_settings(device), privacy
+                )
+                self.privacy_ = spent.to_json()
+            elif self.config.epochs > 0:  # 0: a model started from another one, used as is
                 task = self._task(net, train, valid, device)
                 self.training_ = run_training(net, task, self._loop_settings(device))
             net.eval()

@@ -164,7 +164,10 @@ class SequentialRecommender(NetworkRecommender[SC], OrderedHistory[SC]):
     def _prepare(self, train: Dataset) -> None:
         self._store_sequences(train)
         counts = train.item_counts()
-        self.has_id_ = counts > 0
+        # under privacy every item has an ID vector: which items have interactions is
+        # itself something one user's data can change
+        private = getattr(self.config, "privacy", None) is not None
+        self.has_id_ = np.ones(train.n_items, bool) if private else counts > 0
         pruned = self.config.min_item_count > 0
         self.id_own_ = counts >= self.config.min_item_count if pruned else None
         reads_text = self.config.item_repr != "id" and not self.config.text_tune_layers

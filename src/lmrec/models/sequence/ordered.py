@@ -51,6 +51,19 @@ class OrderedHistory(Recommender[OC]):
         assert self.seq_items_ is not None and self.seq_offsets_ is not None
         return np.split(self.seq_items_, self.seq_offsets_[1:-1])
 
+    def _forget_rows(self, users: np.ndarray) -> None:
+        """Also empty these users' stored sequences (what a known user is scored from)."""
+        assert self.seq_items_ is not None and self.seq_offsets_ is not None
+        assert self.seq_times_ is not None
+        lengths = np.diff(self.seq_offsets_)
+        keep = np.ones(len(lengths), dtype=bool)
+        keep[users] = False
+        rows = np.repeat(keep, lengths)
+        self.seq_items_ = self.seq_items_[rows]
+        self.seq_times_ = self.seq_times_[rows]
+        self.seq_offsets_ = np.concatenate([[0], np.cumsum(np.where(keep, lengths, 0))])
+        super()._forget_rows(users)
+
     def score_users(self, users: np.ndarray) -> np.ndarray:
         self._require_fitted()
         assert self.seq_items_ is not None and self.seq_offsets_ is not None

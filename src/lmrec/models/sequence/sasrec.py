@@ -17,9 +17,12 @@ from pydantic import Field
 from torch import nn
 
 from lmrec.core.search_space import Choice, Float, Int, SearchSpace
+from lmrec.data.dataset import Dataset
 from lmrec.errors import ConfigError
 from lmrec.models.neural.item_repr import ItemRepresentation
 from lmrec.models.sequence.base import SequenceNetwork, SequentialConfig, SequentialRecommender
+from lmrec.models.sequence.private_task import SequenceUserTask
+from lmrec.training.private import PrivacyConfig
 
 
 class SASRecConfig(SequentialConfig):
@@ -37,6 +40,9 @@ class SASRecConfig(SequentialConfig):
     #: window, which only the last position shares with scoring time; the recency
     #: penalty carries order as a relative distance, the same in training and scoring.
     positions: bool = False
+    #: train with DP-SGD to this privacy budget, one user as the unit (`--set
+    #: privacy.epsilon=8`; see lmrec.training.private); None: not private
+    privacy: PrivacyConfig | None = None
 
 
 class CausalBlock(nn.Module):
@@ -146,3 +152,19 @@ class SASRec(SequentialRecommender[SASRecConfig]):
 
     def _build_net(self, items: ItemRepresentation) -> SequenceNetwork:
         return SASRecNet(items, self.config)
+
+    def _private_task(
+        self, net: nn.Module, train: Dataset, valid: Dataset | None, device: torch.device
+    ) -> SequenceUserTask:
+        """Private training: each user's last privacy.per_user items (at most max_len),
+        next-item cross-entropy over all items."""
+        privacy = self.config.privacy
+        assert privacy is not None and isinstance(net, SequenceNetwork)
+        return SequenceUserTask(
+            net,
+            self.sequences(),
+            self.n_items,
+            per_user=min(privacy.per_user, self.config.max_len),
+            device=device,
+            validate=self._validator(train, valid),
+        )

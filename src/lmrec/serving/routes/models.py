@@ -35,6 +35,7 @@ def list_models(ctx: Ctx) -> ModelsResponse:
                 registered=info.registered,
                 metrics=info.metrics,
                 fingerprint=info.fingerprint,
+                privacy=info.privacy,
             )
         )
     default = ctx.hub.default
