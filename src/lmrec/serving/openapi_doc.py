@@ -163,7 +163,7 @@ def _numbers_as_strings(schema: Any, latest: float) -> Any:
         if schema.get("format") == "date-time":
             seconds = {"type": "number", "minimum": 0, "maximum": latest}
             return {"anyOf": [{**schema, "pattern": _FROM_1970}, seconds]}
-        if "pattern" not in schema or schema["pattern"] in (ID_PATTERN, PRINTABLE_PATTERN):
+        if "pattern" not in schema or schema["pattern"] in (ID_PATTERN, PRINTABLE_PATTERN, r"\S"):
             number = {"type": "number"}
             rest = {k: v for k, v in schema.items() if k in ("title", "description", "default")}
             core = {k: v for k, v in schema.items() if k not in rest}
