@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from serving_toys import AUTH, make_settings
+from serving_toys import AUTH, READ_AUTH, make_settings
 from sqlalchemy import text
 
 from lmrec.errors import ConfigError
@@ -36,7 +36,9 @@ def test_users_keep_their_arm_and_the_arm_is_logged_and_counted(
     assert split is not None
     clicks: list[dict[str, object]] = []
     shown = {"pop": 0, "mf": 0}
-    with TestClient(create_app(make_settings(registry_dir, db_url, ab=SPLIT))) as client:
+    with TestClient(
+        create_app(make_settings(registry_dir, db_url, ab=SPLIT)), headers=READ_AUTH
+    ) as client:
         for n_user, user in enumerate(USERS):
             first = client.get(f"/v1/users/{user}/recommendations", params={"k": 2}).json()
             again = client.post("/v1/recommendations", json={"user_id": user, "k": 2}).json()
@@ -108,7 +110,7 @@ def _report_through_the_cli(
 
 def test_an_arm_that_is_not_live_is_a_503_naming_it(registry_dir: Path, db_url: str) -> None:
     settings = make_settings(registry_dir, db_url, ab="pop:0.5,ghost:0.5")
-    with TestClient(create_app(settings)) as client:
+    with TestClient(create_app(settings), headers=READ_AUTH) as client:
         answers = [client.get(f"/v1/users/{u}/recommendations") for u in USERS]
     ghosts = [a for a in answers if a.status_code != 200]
     assert ghosts, "no user hashed to the arm that is not live"
@@ -157,7 +159,7 @@ def test_two_versions_of_one_model_side_by_side(registry_dir: Path, tmp_path: Pa
     db_url = f"sqlite:///{tmp_path / 'events.db'}"
     split = "pop@1:0.5,pop@2:0.5"
     settings = make_settings(registry_dir, db_url, ab=split)
-    with TestClient(create_app(settings)) as client:
+    with TestClient(create_app(settings), headers=READ_AUTH) as client:
         answers = {u: client.get(f"/v1/users/{u}/recommendations").json() for u in USERS}
         # promoting version 2 does not move the pinned arms
         promoted = client.post("/v1/models/pop/versions/2/promote", headers=AUTH)
@@ -176,7 +178,7 @@ def test_two_versions_of_one_model_side_by_side(registry_dir: Path, tmp_path: Pa
 
 def test_a_version_arm_that_does_not_load_is_a_503(registry_dir: Path, tmp_path: Path) -> None:
     settings = make_settings(registry_dir, f"sqlite:///{tmp_path / 'e.db'}", ab="pop:0.5,pop@9:0.5")
-    with TestClient(create_app(settings)) as client:
+    with TestClient(create_app(settings), headers=READ_AUTH) as client:
         answers = [client.get(f"/v1/users/{u}/recommendations") for u in USERS]
     failed = [a for a in answers if a.status_code != 200]
     assert failed and all(a.status_code == 503 for a in failed)

@@ -14,7 +14,7 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 from live_server import free_port, start_cli_server
-from serving_toys import AUTH, KEY, make_settings
+from serving_toys import AUTH, KEY, READ_AUTH, make_settings
 from typer.testing import CliRunner
 
 from lmrec.cli.main import _register_commands
@@ -67,7 +67,9 @@ def test_start_serves_the_last_good_version_and_says_so(
     registry = ModelRegistry(registry_dir)
     registry.promote("pop", "2")
     corrupt(registry_dir / "pop" / "2")
-    with TestClient(create_app(make_settings(registry_dir, f"sqlite:///{tmp_path}/e.db"))) as c:
+    with TestClient(
+        create_app(make_settings(registry_dir, f"sqlite:///{tmp_path}/e.db")), headers=READ_AUTH
+    ) as c:
         assert stranger_version(c) == "1"  # the last version that loads
         ready = c.get("/readyz")
         assert ready.status_code == 200
@@ -92,7 +94,7 @@ def test_lmrec_serve_starts_past_a_truncated_live_version(
     log = tmp_path / "server.log"
     server = start_cli_server(registry_dir, f"sqlite:///{tmp_path}/e.db", port, KEY, tmp_path, log)
     try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10, headers=AUTH) as client:
             assert stranger_version(client) == "1"
             ready = client.get("/readyz").json()
             assert ready["status"] == "degraded" and "pop" in ready["load_errors"]
@@ -106,7 +108,9 @@ def test_a_name_with_no_loadable_version_is_not_live_and_readyz_says_why(
     registry_dir: Path, tmp_path: Path
 ) -> None:
     truncate_params(registry_dir / "mf" / "1")
-    with TestClient(create_app(make_settings(registry_dir, f"sqlite:///{tmp_path}/e.db"))) as c:
+    with TestClient(
+        create_app(make_settings(registry_dir, f"sqlite:///{tmp_path}/e.db")), headers=READ_AUTH
+    ) as c:
         body = c.get("/readyz").json()
         assert body["status"] == "degraded" and "mf" not in body["models"]
         assert "corrupt or truncated" in body["load_errors"]["mf"]
@@ -164,7 +168,7 @@ def test_a_running_server_retries_until_the_live_version_loads(
     good = tmp_path / "pop-2-intact"
     shutil.copytree(registry_dir / "pop" / "2", good)
     truncate_params(registry_dir / "pop" / "2")
-    with TestClient(create_app(settings)) as c:
+    with TestClient(create_app(settings), headers=READ_AUTH) as c:
         ModelRegistry(registry_dir).promote("pop", "2")
         deadline = time.monotonic() + 30
         while "pop" not in c.get("/readyz").json().get("load_errors", {}):

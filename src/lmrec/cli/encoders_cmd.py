@@ -42,7 +42,11 @@ def tune(
     base: Annotated[
         str, typer.Option(metavar="MODEL", help="encoder to start from (name or directory)")
     ] = "all-MiniLM-L6-v2",
-    pairs: Annotated[int, typer.Option(min=1, help="training pairs, sampled")] = 20_000,
+    pairs: Annotated[int, typer.Option(min=1, help="training pairs, sampled")] = 3_000,
+    history: Annotated[
+        int,
+        typer.Option(min=1, help="items before the next one in an anchor (1: item pairs only)"),
+    ] = 1,
     epochs: Annotated[int, typer.Option(min=1, help="passes over the pairs")] = 1,
     layers: Annotated[
         str, typer.Option(metavar="N|all", help="top transformer layers to train (CPU: 2)")
@@ -50,7 +54,7 @@ def tune(
     batch_size: Annotated[
         int, typer.Option(min=2, help="pairs per step; the others are the negatives")
     ] = 64,
-    learning_rate: Annotated[float, typer.Option(help="AdamW learning rate")] = 5e-5,
+    learning_rate: Annotated[float, typer.Option(help="AdamW learning rate")] = 2e-5,
     max_length: Annotated[int, typer.Option(min=8, help="tokens kept per text")] = 64,
     template: Annotated[
         str | None, typer.Option(metavar="TEMPLATE", help="item text template (default: columns)")
@@ -63,7 +67,8 @@ def tune(
     data_args: DataArgs,
 ) -> None:
     """Fine-tune the text encoder with in-batch negatives on pairs from the training part
-    only: an item and the next one its user took, and a user's last items and the next."""
+    only: an item and the next one its user took (with --history N, a user's last N items
+    and the next)."""
     from lmrec.encoders.config import EncoderConfig
     from lmrec.encoders.tuning import TuneSettings, tune_encoder
     from lmrec.errors import ConfigError
@@ -72,6 +77,7 @@ def tune(
         raise ConfigError(f"--layers takes a number or 'all', not {layers!r}")
     settings = TuneSettings(
         pairs=pairs,
+        history=history,
         epochs=epochs,
         batch_size=batch_size,
         learning_rate=learning_rate,
