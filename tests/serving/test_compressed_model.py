@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from serving_toys import make_settings, toy_dataset
+from serving_toys import READ_AUTH, make_settings, toy_dataset
 
 from lmrec.core.query import Query
 from lmrec.models.artifacts import load_model
@@ -36,7 +36,7 @@ def test_history_requests_are_answered_by_the_int8_export(
     model = load_model(int8_registry / "seq" / "1")
     assert model.name == "onnx" and model.config.quantize == "int8"
     expected = model.recommend(Query(history=["i1", "i2"], k=3)).item_ids
-    with TestClient(create_app(settings)) as client:
+    with TestClient(create_app(settings), headers=READ_AUTH) as client:
         r = client.post("/v1/recommendations", json={"history": ["i1", "i2"], "k": 3})
         assert r.status_code == 200, r.text
         body = r.json()

@@ -82,7 +82,7 @@ def test_served_rows_older_than_the_retention_are_deleted(
     store = EventStore(db)
     old = time.time() - 40 * 86_400  # the default retention is 30 days
     store.log_served(
-        [("old-request", f"i{n}", n, "pop", "1", old, "greedy", 1.0) for n in (1, 2, 3)]
+        [("old-request", f"i{n}", n, "pop", "1", old, "greedy", 1.0, None, None) for n in (1, 2, 3)]
     )
     store.close()
     settings = make_settings(registry_dir, db, served_prune_seconds=0)

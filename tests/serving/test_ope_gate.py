@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from serving_toys import AUTH, make_settings
+from serving_toys import AUTH, READ_AUTH, make_settings
 from typer.testing import CliRunner
 
 from lmrec.cli.main import _register_commands, app
@@ -23,7 +23,7 @@ def _serve_and_click(
     shown it. Clicks are sent at the end so they do not change later lists."""
     settings = make_settings(registry_dir, db_url, exploration=exploration)
     clicks = []
-    with TestClient(create_app(settings)) as client:
+    with TestClient(create_app(settings), headers=READ_AUTH) as client:
         for n in range(lists):
             user = f"u{1 + n % 4}"
             answer = client.get(f"/v1/users/{user}/recommendations", params={"k": 1}).json()

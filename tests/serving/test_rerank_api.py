@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from serving_toys import make_settings
+from serving_toys import READ_AUTH, make_settings
 from test_validation import problem_of
 
 from lmrec.core.query import Query
@@ -38,7 +38,7 @@ def client(registry: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator
 
     db = f"sqlite:///{tmp_path_factory.mktemp('db') / 'events.db'}"
     settings = make_settings(registry, db, default_model="ease")
-    with TestClient(create_app(settings)) as c:
+    with TestClient(create_app(settings), headers=READ_AUTH) as c:
         yield c
 
 

@@ -15,7 +15,7 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 from live_server import free_port, start_cli_server
-from serving_toys import AUTH, KEY, make_settings, toy_dataset
+from serving_toys import AUTH, KEY, READ_AUTH, make_settings, toy_dataset
 from sqlalchemy import select
 
 from lmrec.events.schema import events
@@ -104,7 +104,7 @@ def test_a_full_disk_under_sqlite(registry_root: Path, tmp_path: Path) -> None:
             refused = send_until_refused(client, acked, 3, 2000)
             assert len(acked) >= 3 * BATCH
             check_refusal(client.post("/v1/events", json=batch(refused), headers=AUTH))
-            r = client.get("/v1/users/u1/recommendations")  # reads go on
+            r = client.get("/v1/users/u1/recommendations", headers=AUTH)  # reads go on
             assert r.status_code == 200, r.text
             resource.prlimit(server.pid, resource.RLIMIT_FSIZE, (hard, hard))  # room again
             resume(client, acked, refused)
@@ -169,7 +169,7 @@ def test_a_read_only_postgresql(
 ) -> None:
     url, role = pg_role_url
     acked: set[str] = set()
-    with TestClient(create_app(make_settings(registry_root, url))) as client:
+    with TestClient(create_app(make_settings(registry_root, url)), headers=READ_AUTH) as client:
         for n in range(3):
             assert client.post("/v1/events", json=batch(n), headers=AUTH).status_code == 200
             acked.update(e["event_id"] for e in batch(n))

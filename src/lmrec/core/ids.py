@@ -38,6 +38,13 @@ def check_id(text: str) -> str:
     return text
 
 
+def check_path_id(text: str) -> str:
+    """An id in a URL path: the id rule, and not blank (nothing is stripped from a path)."""
+    if not text.strip():
+        raise ValueError("the id is blank; send the id itself")
+    return check_id(text)
+
+
 def check_text(text: str) -> str:
     """Free text (titles, descriptions) keeps tabs and line breaks, but not NUL, which
     PostgreSQL cannot store."""

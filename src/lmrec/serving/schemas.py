@@ -24,7 +24,7 @@ from pydantic import (
     model_validator,
 )
 
-from lmrec.core.ids import ID_PATTERN, PRINTABLE_PATTERN, check_id, check_text
+from lmrec.core.ids import ID_PATTERN, PRINTABLE_PATTERN, check_id, check_path_id, check_text
 from lmrec.core.rerank import SPEC_PATTERN, RerankSpec
 from lmrec.errors import ConfigError
 
@@ -34,17 +34,23 @@ MAX_BATCH_ROWS = 100_000  # users x k in one batch request (bounds the answer's 
 #: ids follow one rule on every route and both databases (lmrec.core.ids): printable
 Id = Annotated[
     str,
-    # (pattern: printable and not blank, since surrounding whitespace is stripped)
-    StringConstraints(min_length=1, max_length=256, strip_whitespace=True, pattern=ID_PATTERN),
+    StringConstraints(min_length=1, max_length=256, strip_whitespace=True),
+    # the rule as a pattern in the API document; check_id enforces it with a clear message
+    # (blank ids are empty once stripped, refused by min_length)
+    Field(json_schema_extra={"pattern": ID_PATTERN}),
     AfterValidator(check_id),
 ]
 EventId = Annotated[
     str,
-    StringConstraints(min_length=1, max_length=128, pattern=ID_PATTERN),
-    AfterValidator(check_id),
+    StringConstraints(min_length=1, max_length=128),
+    Field(json_schema_extra={"pattern": ID_PATTERN}),
+    AfterValidator(check_path_id),
 ]
 RequestId = Annotated[
-    str, StringConstraints(max_length=64, pattern=PRINTABLE_PATTERN), AfterValidator(check_id)
+    str,
+    StringConstraints(max_length=64),
+    Field(json_schema_extra={"pattern": PRINTABLE_PATTERN}),
+    AfterValidator(check_id),
 ]
 #: free text keeps tabs and line breaks, but not NUL (PostgreSQL cannot store it)
 ItemText = Annotated[str, StringConstraints(max_length=20_000), AfterValidator(check_text)]

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Path, Request
 from pydantic import AfterValidator
 
-from lmrec.core.ids import ID_PATTERN, check_id
+from lmrec.core.ids import ID_PATTERN, check_path_id
 from lmrec.serving.auth import (
     require_admin,
     require_personal_read,
@@ -29,7 +29,9 @@ WRITE = [Depends(require_write)]
 READ = [Depends(require_read_key)]
 #: an id in a URL path: the rule of every id (lmrec.core.ids); nothing is stripped from a path
 PathId = Annotated[
-    str, Path(min_length=1, max_length=256, pattern=ID_PATTERN), AfterValidator(check_id)
+    str,
+    Path(min_length=1, max_length=256, json_schema_extra={"pattern": ID_PATTERN}),
+    AfterValidator(check_path_id),
 ]
 #: reads that always name a user (a read key unless read_access is "open")
 PERSONAL = [Depends(require_personal_read)]
