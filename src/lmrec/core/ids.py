@@ -14,6 +14,8 @@ _CONTROL = re.compile(CONTROL_PATTERN)
 #: control character anywhere, and (for ids) at least one character that is not a space
 ID_PATTERN = r"^[^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f][^\x00-\x1f\x7f]*$"
 PRINTABLE_PATTERN = r"^[^\x00-\x1f\x7f]*$"
+#: free text: anything but NUL
+TEXT_PATTERN = r"^[^\x00]*$"
 
 
 def control_character(text: str) -> str | None:

@@ -20,7 +20,7 @@ from typing import Any, NamedTuple
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
-from lmrec.core.ids import ID_PATTERN, PRINTABLE_PATTERN
+from lmrec.core.ids import ID_PATTERN, PRINTABLE_PATTERN, TEXT_PATTERN
 from lmrec.search import supports_text_search
 from lmrec.serving.item_fields import field_names
 from lmrec.serving.routes.problem_docs import problem_response
@@ -145,6 +145,8 @@ def _subclasses(cls: type) -> list[type]:
     return found
 
 
+#: patterns every number's digits match (so a number is as good as the string)
+_DIGITS_MATCH = (ID_PATTERN, PRINTABLE_PATTERN, TEXT_PATTERN, r"\S")
 #: 9999-12-31T23:59:59Z, the last time a timestamp can name
 LAST_SECOND = 253_402_300_799.0
 #: a date-time from 1970 on (year 1970-9999; the server also refuses times further ahead
@@ -163,7 +165,7 @@ def _numbers_as_strings(schema: Any, latest: float) -> Any:
         if schema.get("format") == "date-time":
             seconds = {"type": "number", "minimum": 0, "maximum": latest}
             return {"anyOf": [{**schema, "pattern": _FROM_1970}, seconds]}
-        if "pattern" not in schema or schema["pattern"] in (ID_PATTERN, PRINTABLE_PATTERN, r"\S"):
+        if "pattern" not in schema or schema["pattern"] in _DIGITS_MATCH:
             number = {"type": "number"}
             rest = {k: v for k, v in schema.items() if k in ("title", "description", "default")}
             core = {k: v for k, v in schema.items() if k not in rest}

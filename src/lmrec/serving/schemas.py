@@ -24,7 +24,14 @@ from pydantic import (
     model_validator,
 )
 
-from lmrec.core.ids import ID_PATTERN, PRINTABLE_PATTERN, check_id, check_path_id, check_text
+from lmrec.core.ids import (
+    ID_PATTERN,
+    PRINTABLE_PATTERN,
+    TEXT_PATTERN,
+    check_id,
+    check_path_id,
+    check_text,
+)
 from lmrec.core.rerank import SPEC_PATTERN, RerankSpec
 from lmrec.errors import ConfigError
 
@@ -53,7 +60,12 @@ RequestId = Annotated[
     AfterValidator(check_id),
 ]
 #: free text keeps tabs and line breaks, but not NUL (PostgreSQL cannot store it)
-ItemText = Annotated[str, StringConstraints(max_length=20_000), AfterValidator(check_text)]
+ItemText = Annotated[
+    str,
+    StringConstraints(max_length=20_000),
+    Field(json_schema_extra={"pattern": TEXT_PATTERN}),
+    AfterValidator(check_text),
+]
 
 
 def _epoch_seconds(value: Any) -> Any:
@@ -310,9 +322,7 @@ class ForgetResponse(BaseModel):
 
 class CatalogueItem(Strict):
     item_id: Id
-    text: (
-        Annotated[str, StringConstraints(max_length=20_000), AfterValidator(check_text)] | None
-    ) = None
+    text: ItemText | None = None
     attributes: dict[str, AttributeValue] = Field(default_factory=dict)
 
 
