@@ -59,8 +59,11 @@ def test_rare_items_share_rows_and_the_head_is_still_learnt(tmp_path: Path) -> N
     scores = pruned.score_sequences([pruned.item_map.lookup(["i0", "i1"])])[0]
     assert np.isfinite(scores).all()
     pruned.save(tmp_path / "m")
-    np.testing.assert_array_equal(
-        load_model(tmp_path / "m").score_users(np.arange(5)), pruned.score_users(np.arange(5))
+    np.testing.assert_allclose(  # float32 sums may differ in the last bit after a load
+        load_model(tmp_path / "m").score_users(np.arange(5)),
+        pruned.score_users(np.arange(5)),
+        rtol=1e-5,
+        atol=1e-5,
     )
     # the ONNX export reads the same vectors
     exported = OnnxSequenceRecommender.from_model(pruned, "none", parity_users=10)
