@@ -14,12 +14,8 @@ output product both: the graph holds it once.
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import io
-import logging
-import warnings
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -29,6 +25,7 @@ from onnx import helper, numpy_helper
 from torch import nn
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
+from lmrec.encoders.onnx_export import _quiet_export
 from lmrec.models.sequence.base import SequenceNetwork
 
 INPUTS = ("tokens", "history")
@@ -151,17 +148,3 @@ def _share_item_table(model: onnx.ModelProto, padded: np.ndarray) -> None:
         model.graph.node.insert(position, gemm)
         model.graph.initializer.remove(weight)
         return
-
-
-@contextlib.contextmanager
-def _quiet_export() -> Iterator[None]:
-    """The exporter reports progress on stdout and warns about tracing details."""
-    onnx_log = logging.getLogger("torch.onnx")
-    level = onnx_log.level
-    onnx_log.setLevel(logging.ERROR)
-    try:
-        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
-            warnings.simplefilter("ignore")
-            yield
-    finally:
-        onnx_log.setLevel(level)
