@@ -88,6 +88,10 @@ def replica(rank: int, world: int, store: str, out: str) -> None:
             "metrics": [r.metric for r in result.history],
         }
         (Path(out) / f"result{rank}.json").write_text(json.dumps(summary))
+        # both finish their work before either tears the group down: a replica that
+        # destroys its gloo group while the other still talks to it can abort in gloo's
+        # threads ("terminate called without an active exception")
+        dist.barrier()
     finally:
         dist.destroy_process_group()
 
