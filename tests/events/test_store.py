@@ -159,3 +159,32 @@ def test_urls(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as info:
         EventStore("postgresql://nobody:secret@127.0.0.1:1/none")
     assert "secret" not in str(info.value) and "cannot open the event store" in str(info.value)
+
+
+def _reward(eid: str, request: str, item: str, kind: str = "click") -> dict:
+    return {**ev(eid, "u", item, 1), "type": kind, "request_id": request}
+
+
+def test_thompson_lists_count_looks_and_each_clicked_item_once(url: str) -> None:
+    """Looks come from served rows of thompson lists, clicks from reward events joined by
+    request id, whichever arrives second; greedy lists count nothing; the counts stay."""
+    store = EventStore(url)
+    listed = [("r1", "a", 1, "m", "1", 0.0, "thompson:2", 0.6, None, "u"),
+              ("r1", "b", 2, "m", "1", 0.0, "thompson:2", 0.4, None, "u"),
+              ("g1", "a", 1, "m", "1", 0.0, "greedy", 1.0, None, "u")]  # fmt: skip
+    store.add_events([_reward("early", "r2", "a")])  # its list is written after the click
+    store.log_served([*listed, ("r2", "a", 1, "m", "1", 0.0, "thompson:2", 0.5, None, "u")])
+    assert store.bandit_counts("m", "1") == {"a": (2, 1), "b": (1, 0)}
+    store.add_events(
+        [_reward("c1", "r1", "a"), _reward("c2", "r1", "a"), _reward("c3", "g1", "a")]
+    )  # two clicks of one shown item in one batch, one on a greedy list
+    store.add_events([_reward("c4", "r1", "a", "purchase"), _reward("c5", "r2", "a")])
+    store.add_events([_reward("c1", "r1", "b")])  # an event id sent again: not new
+    assert store.bandit_counts("m", "1") == {"a": (2, 2), "b": (1, 0)}
+    store.add_events([_reward("c6", "r1", "b", "purchase"), _reward("c7", "r1", "zz")])
+    assert store.bandit_counts("m", "1") == {"a": (2, 2), "b": (1, 1)}
+    assert store.bandit_counts("m", "2") == {}
+    store.close()
+    again = EventStore(url)
+    assert again.bandit_counts("m", "1") == {"a": (2, 2), "b": (1, 1)}
+    again.close()

@@ -74,6 +74,7 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         conn.execute(
             text(
                 "TRUNCATE lmrec_events, lmrec_items, lmrec_served, lmrec_served_users, "
+                "lmrec_bandit_counts, "
                 "lmrec_forgotten"
             )
         )

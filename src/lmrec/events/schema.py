@@ -65,6 +65,19 @@ served = Table(
     Index("ix_lmrec_served_at", "served_at"),  # retention deletes the oldest rows
 )
 
+#: what a learning exploration policy (`thompson:L`) has seen per model version and item:
+#: looks (times shown in a list it drew) and clicks (shown items whose request got a
+#: click or purchase of them); aggregates only, no user. Rows appear as lists are served.
+bandit_counts = Table(
+    "lmrec_bandit_counts",
+    metadata,
+    Column("model", String(64), primary_key=True),
+    Column("version", String(16), primary_key=True),
+    Column("item_id", String(256), primary_key=True),
+    Column("looks", BigInteger, nullable=False),
+    Column("clicks", BigInteger, nullable=False),
+)
+
 #: columns added to existing tables when a store opens (name, SQL type)
 ADDED_COLUMNS: dict[str, list[tuple[str, str]]] = {
     "lmrec_served": [

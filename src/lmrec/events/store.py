@@ -25,6 +25,7 @@ from lmrec.core.ids import control_character, id_problem
 from lmrec.core.pseudonyms import id_secret, secret_id
 from lmrec.data.dataset import Dataset, from_frame
 from lmrec.errors import ConfigError, DataError
+from lmrec.events.bandit_counts import read_counts, record_rewards, record_served
 from lmrec.events.forgetting import ForgottenUsers
 from lmrec.events.schema import (
     ADDED_COLUMNS,
@@ -137,7 +138,7 @@ class EventStore:
         _check_ids(rows, ("event_id", "user_id", "item_id", "request_id"))
         now = time.time()
         rows = [{**r, "received_at": now} for r in rows]
-        new = 0
+        new: set[str] = set()
         with self.engine.begin() as conn:
             for start in range(0, len(rows), _CHUNK):
                 stmt = (
@@ -146,8 +147,10 @@ class EventStore:
                     .on_conflict_do_nothing(index_elements=["event_id"])
                     .returning(events.c.event_id)
                 )
-                new += len(conn.execute(stmt).all())
-        return new
+                new.update(conn.execute(stmt).scalars())
+            # clicks on lists a learning policy drew update its counts in this transaction
+            record_rewards(conn, self._insert, [r for r in rows if r["event_id"] in new])
+        return len(new)
 
     def user_history(self, user_id: str, limit: int = 500) -> list[str]:
         """The user's most recent `limit` item ids, oldest first."""
@@ -263,7 +266,8 @@ class EventStore:
     def log_served(self, rows: Sequence[ServedRow], owners: Sequence[tuple[str, str]] = ()) -> None:
         """Record shown items as (request_id, item_id, rank, model, version, served_at,
         policy, propensity, arm, user_id), and who asked as (request_id, keyed hash of the
-        user id: served lists are deleted with their user through it)."""
+        user id: served lists are deleted with their user through it). Rows of lists a
+        learning policy drew add to its looks and clicks in the same commit."""
         if not rows and not owners:
             return
         # Plain driver executemany: the driver loops in C. SQLAlchemy's per-row parameter
@@ -271,6 +275,7 @@ class EventStore:
         with self.log_engine.connect() as conn:
             if rows:
                 conn.exec_driver_sql(self._served_sql, list(rows))
+                record_served(conn, self._insert, rows)  # looks of a learning policy's lists
             if owners:
                 conn.exec_driver_sql(self._served_users_sql, list(owners))
             conn.commit()
@@ -296,6 +301,12 @@ class EventStore:
                     stmt = served.delete().where(served.c.served_at <= edge)
                     deleted += conn.execute(stmt).rowcount or 0
         return deleted
+
+    def bandit_counts(self, model: str, version: str) -> dict[str, tuple[int, int]]:
+        """item_id -> (looks, clicks) that the learning exploration policy has counted for
+        one model version (lmrec.events.bandit_counts)."""
+        with self.engine.connect() as conn:
+            return read_counts(conn, model, version)
 
     def count_served(self) -> int:
         with self.engine.connect() as conn:

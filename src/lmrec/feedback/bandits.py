@@ -25,6 +25,7 @@ import numpy as np
 
 from lmrec.data.dataset import Dataset
 from lmrec.feedback.simulator import ReplayWorld
+from lmrec.feedback.thompson import PRIOR_RANGE, beta_parameters
 
 #: pseudo-looks of the shared model's prediction in a (user, candidate) posterior
 PRIOR_LOOKS = 2.0
@@ -160,10 +161,8 @@ class PerUserPosterior:
         self.clicks = np.zeros(self.model.features.shape[:2])
 
     def beta(self, user: int) -> tuple[np.ndarray, np.ndarray]:
-        prior = np.clip(self.model.predict(user)[0], 0.01, 0.99)
-        a = self.clicks[user] + PRIOR_LOOKS * prior
-        b = np.maximum(self.looks[user] - self.clicks[user], 0.0) + PRIOR_LOOKS * (1 - prior)
-        return a, b
+        prior = np.clip(self.model.predict(user)[0], *PRIOR_RANGE)
+        return beta_parameters(self.looks[user], self.clicks[user], prior, PRIOR_LOOKS)
 
     def update(self, user: int, shown: np.ndarray, clicks: np.ndarray) -> None:
         self.looks[user, shown] += self.model.examination

@@ -8,6 +8,9 @@ an off-policy estimate later divides by.
 - `softmax:T`: Plackett-Luce sampling without replacement with weights exp(score / T);
   the logged propensity of the item at position j is its chance given the items above it
   (the product over positions is the chance of the whole list).
+- `thompson:L`: Thompson sampling that learns online: a Beta posterior per candidate from
+  its looks and clicks so far, with a prior from the model's rank worth L looks
+  (`lmrec.feedback.thompson`); propensities are Monte Carlo estimates.
 
 Each draw is a few NumPy operations over at most a few hundred candidates.
 """
@@ -20,7 +23,7 @@ import numpy as np
 
 from lmrec.errors import ConfigError
 
-POLICIES = ("greedy", "epsilon", "softmax")
+POLICIES = ("greedy", "epsilon", "softmax", "thompson")
 
 
 @dataclass(frozen=True)
@@ -32,6 +35,12 @@ class ExplorationPolicy:
     def label(self) -> str:
         return self.kind if self.kind == "greedy" else f"{self.kind}:{self.parameter:g}"
 
+    @property
+    def learns(self) -> bool:
+        """Whether the policy draws from posteriors updated by served lists and clicks
+        (its draws go through `lmrec.feedback.thompson`, not `draw`)."""
+        return self.kind == "thompson"
+
     def draw(
         self, scores: np.ndarray, k: int, rng: np.random.Generator
     ) -> tuple[np.ndarray, np.ndarray]:
@@ -39,6 +48,8 @@ class ExplorationPolicy:
         best first with their scores."""
         n = len(scores)
         k = min(k, n)
+        if self.learns:
+            raise ValueError("a thompson draw needs the candidates' posteriors")
         if self.kind == "greedy" or n == 0:
             return np.arange(k), np.ones(k)
         if self.kind == "epsilon":
@@ -67,11 +78,12 @@ def _sequential_chances(logits: np.ndarray, shown: np.ndarray) -> np.ndarray:
 
 
 def parse_policy(spec: str) -> ExplorationPolicy:
-    """'greedy', 'epsilon:0.1' or 'softmax:0.5' (temperature)."""
+    """'greedy', 'epsilon:0.1', 'softmax:0.5' (temperature) or 'thompson:2' (prior looks)."""
     kind, _, value = spec.strip().partition(":")
     if kind not in POLICIES:
         raise ConfigError(
-            f"exploration policy must be one of greedy, epsilon:E, softmax:T, not {spec!r}"
+            "exploration policy must be one of greedy, epsilon:E, softmax:T, thompson:L, "
+            f"not {spec!r}"
         )
     if kind == "greedy":
         if value:
@@ -87,6 +99,11 @@ def parse_policy(spec: str) -> ExplorationPolicy:
         raise ConfigError(f"epsilon must lie in [0, 1] (got {spec!r})")
     if kind == "softmax" and not parameter > 0.0:
         raise ConfigError(f"the softmax temperature must be positive (got {spec!r})")
+    if kind == "thompson" and not (parameter > 0.0 and np.isfinite(parameter)):
+        raise ConfigError(
+            "thompson's prior strength (pseudo-looks, e.g. thompson:2) must be a positive "
+            f"number (got {spec!r})"
+        )
     return ExplorationPolicy(kind, parameter)
 
 

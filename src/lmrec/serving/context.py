@@ -23,6 +23,8 @@ from lmrec.models.capabilities import SupportsAddItems
 from lmrec.models.forgetting import forget_users
 from lmrec.search import supports_text_search
 from lmrec.serving.ab_split import parse_ab
+from lmrec.serving.bandit_state import BanditCounts
+from lmrec.serving.exploration import PendingChances, Propensities
 from lmrec.serving.live import LiveModel, ModelHub, ServiceUnavailable, items_frame_for
 from lmrec.serving.metrics import ServiceMetrics
 from lmrec.serving.query_vectors import QueryVectors
@@ -51,11 +53,15 @@ class ServiceContext:
         self.metrics = metrics or ServiceMetrics()
         self.metrics.add_state_collector(self.metrics_state)
         self.exploration = parse_exploration(settings.exploration)
+        #: looks and clicks of the learning policy (thompson), read from the store
+        self.bandit = BanditCounts(self.store, settings.bandit_refresh_seconds)
         self.ab = parse_ab(settings.ab, settings.ab_salt)
         self._pinned: dict[str, LiveModel] = {}
         self._pinned_errors: dict[str, str] = {}
         self._served: list[ServedRow] = []
         self._served_owners: list[tuple[str, str]] = []
+        #: Thompson lists whose propensities are estimated when the log is written
+        self._served_pending: list[tuple[list[ServedRow], PendingChances]] = []
         self._served_lock = threading.Lock()
         self.query_vectors = QueryVectors(settings.search_backend, settings.query_cache_size)
         self._last_prune = 0.0
@@ -199,7 +205,7 @@ class ServiceContext:
         request_id: str,
         live: LiveModel,
         item_ids: Sequence[str],
-        propensities: Sequence[float] | None = None,
+        propensities: Propensities | None = None,
         policy: str = "greedy",
         *,
         arm: str | None = None,
@@ -210,13 +216,19 @@ class ServiceContext:
         if not self.settings.log_served or not item_ids:
             return
         now = time.time()
-        chances = propensities if propensities is not None else [1.0] * len(item_ids)
+        pending = propensities if isinstance(propensities, PendingChances) else None
+        chances: Sequence[float] = [1.0] * len(item_ids)  # pending: replaced when written
+        if isinstance(propensities, list):
+            chances = propensities
         rows: list[ServedRow] = [
             (request_id, item, rank, live.name, live.version, now, policy, float(p), arm, user_id)
             for rank, (item, p) in enumerate(zip(item_ids, chances, strict=True), start=1)
         ]
         with self._served_lock:
-            self._served.extend(rows)
+            if pending is not None:
+                self._served_pending.append((rows, pending))
+            else:
+                self._served.extend(rows)
             if user_id is not None:  # so the list can be deleted with the user
                 self._served_owners.append((request_id, user_key(self.secret, user_id)))
 
@@ -224,6 +236,10 @@ class ServiceContext:
         with self._served_lock:
             rows, self._served = self._served, []
             owners, self._served_owners = self._served_owners, []
+            pending, self._served_pending = self._served_pending, []
+        for listed, chances in pending:  # Monte Carlo estimates, off the request path
+            estimated = chances.resolve()
+            rows.extend((*row[:7], p, *row[8:]) for row, p in zip(listed, estimated, strict=True))
         self.store.log_served(rows, owners)
         self.prune_served()
 

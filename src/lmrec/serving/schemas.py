@@ -357,6 +357,11 @@ class ModelVersion(BaseModel):
         description="a privately trained version: epsilon and delta spent, accountant, "
         "unit of privacy and the guarantee in words; null: not private",
     )
+    exploration: str | None = Field(
+        None,
+        description="how this server draws the live version's lists (LMREC_EXPLORATION): "
+        "greedy, epsilon:E, softmax:T or thompson:L; null for versions that are not live",
+    )
 
 
 class ModelsResponse(BaseModel):

@@ -83,12 +83,17 @@ class ServeSettings(BaseSettings):
     event_max_future_seconds: float = Field(default=86_400.0, ge=0)
     #: record served lists in the store (needed for click-through rates)
     log_served: bool = True
-    #: how lists are drawn from a model's ranking: greedy (the top k), epsilon:E or
-    #: softmax:T, for every model or per model ('softmax:0.5,ease=epsilon:0.1'); the chance
-    #: of each shown item at its position is logged with the served list
+    #: how lists are drawn from a model's ranking: greedy (the top k), epsilon:E,
+    #: softmax:T or thompson:L (Thompson sampling that learns from the served lists and
+    #: clicks, with a prior worth L looks), for every model or per model
+    #: ('softmax:0.5,ease=epsilon:0.1'); the chance of each shown item at its position is
+    #: logged with the served list (estimated for thompson)
     exploration: str = "greedy"
-    #: candidates (the model's top N) that epsilon and softmax draw a list from
+    #: candidates (the model's top N) that epsilon, softmax and thompson draw a list from
     exploration_pool: int = Field(default=20, ge=1, le=1000)
+    #: how old (seconds) the in-memory copy of thompson's looks and clicks may get before
+    #: it is read again from the event store
+    bandit_refresh_seconds: float = Field(default=2.0, ge=0)
     #: A/B test: requests naming no model are split between live models by a stable hash
     #: of the user id, 'ease:0.5,als:0.5' (empty: no test); the arm is logged per served row
     ab: str = ""

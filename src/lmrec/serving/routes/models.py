@@ -36,6 +36,7 @@ def list_models(ctx: Ctx) -> ModelsResponse:
                 metrics=info.metrics,
                 fingerprint=info.fingerprint,
                 privacy=info.privacy,
+                exploration=ctx.exploration_for(info.name).label if info.live else None,
             )
         )
     default = ctx.hub.default

@@ -122,7 +122,7 @@ def answer(
     ranked = recommend(live, query, fresh, cold=ctx.cold_start_model())
     if body.rerank is not None:  # re-ranked to the candidates the policy draws from
         ranked = reranked(ranked, body.rerank, ranked_k, body.user_id, fresh)
-    result, propensities = draw_list(policy, ranked, body.k)
+    result, propensities = draw_list(policy, ranked, body.k, ctx.bandit)
     items = [
         ScoredItem(item_id=i, score=s) for i, s in zip(result.item_ids, result.scores, strict=True)
     ]
