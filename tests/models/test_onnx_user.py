@@ -12,10 +12,12 @@ from typing import Any, ClassVar
 
 import numpy as np
 import onnx
+import pandas as pd
 import pytest
 from onnx import numpy_helper
 
 from lmrec.core.query import Query
+from lmrec.data.dataset import from_frame
 from lmrec.encoders import TextEncoder
 from lmrec.errors import UnsupportedError
 from lmrec.models.artifacts import load_model
@@ -53,8 +55,13 @@ def ncf() -> Any:
 
 @pytest.fixture(scope="module")
 def hybrid(minilm: TextEncoder) -> HybridRecommender:
-    """Fitted on films of three tastes, one new film per taste scored by its text alone."""
+    """Fitted on films of three tastes, one new film per taste scored by its text alone,
+    and one catalogue row with neither interactions nor text (scored by nothing: NaN)."""
     data, _ = taste_data()
+    assert data.items is not None
+    blank = pd.DataFrame({"item_id": ["blank"], "title": [""], "genres": [""]})
+    items = pd.concat([data.items[["item_id", "title", "genres"]], blank], ignore_index=True)
+    data = from_frame(data.to_frame(), items=items)
     return HybridRecommender(HYBRID_FAST, id_dropout=0.5).fit(data)
 
 
@@ -68,6 +75,9 @@ def test_fp32_export_scores_and_ranks_like_torch(
     np.testing.assert_allclose(
         exported.score_users(users), source.score_users(users), atol=1e-5, rtol=0
     )
+    if family == "hybrid":  # the blank item: NaN in both
+        blank = source.item_map.index_of("blank")
+        assert np.isnan(exported.score_users(users)[:, blank]).all()
     assert exported.parity_ is not None and exported.parity_["top10_overlap"] == 1.0
     assert exported.parity_["max_abs_error"] < 1e-5
     assert exported.parity_["users"] == min(40, source.n_users)
@@ -121,7 +131,8 @@ def test_what_the_graph_cannot_answer_is_refused_clearly(hybrid: HybridRecommend
     assert ids == ["love-fan1"]
     index = exported.user_map.index_of("love-fan1")  # type: ignore[union-attr]
     assert np.isnan(forgotten.score_users(np.array([index]))).all()
-    assert np.isfinite(exported.score_users(np.array([index]))).all()
+    kept = exported.score_users(np.array([index]))[0]
+    assert np.isfinite(kept).sum() == exported.n_items - 1  # all but the blank item
 
 
 def test_single_width_ncf_is_refused() -> None:

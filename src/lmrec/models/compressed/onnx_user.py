@@ -70,9 +70,9 @@ class OnnxUserRecommender(OnnxGraphModel[OnnxUserConfig]):
     def _take_from(self, source: Recommender[Any]) -> None:
         from lmrec.models.compressed.user_graph import export_user_graph
 
-        self.unscorable_ = _unscorable(source)
-        self.user_known_ = np.ones(source.n_users, dtype=np.float32)
         exported = export_user_graph(source)
+        self.unscorable_ = exported.unscorable
+        self.user_known_ = np.ones(source.n_users, dtype=np.float32)
         self._set_graph(source, exported.model, exported.tables, exported.params)
 
     # ---- scoring ---------------------------------------------------------------------------
@@ -89,12 +89,3 @@ class OnnxUserRecommender(OnnxGraphModel[OnnxUserConfig]):
         out[self.user_known_[users] == 0] = np.nan
         out[:, self.unscorable_] = np.nan
         return out
-
-
-def _unscorable(source: Any) -> np.ndarray:
-    """Items the source leaves unscored: for the hybrid, those with neither interactions
-    nor text (its `_scores` gives them NaN); NCF scores every item."""
-    if source.name != "hybrid":
-        return np.zeros(source.n_items, dtype=bool)
-    has_text = np.any(source.item_text_ != 0, axis=1)
-    return np.asarray(~source.has_id_ & ~has_text, dtype=bool)

@@ -46,6 +46,8 @@ class ExportedGraph:
     tables: list[np.ndarray]
     #: parameters of the source model that scoring uses
     params: int
+    #: items the source leaves unscored (NaN), which the graph scores as numbers
+    unscorable: np.ndarray
 
 
 def export_user_graph(source: Recommender[Any]) -> ExportedGraph:
@@ -61,7 +63,7 @@ def export_user_graph(source: Recommender[Any]) -> ExportedGraph:
     model = export_module(graph.eval(), (users,), {"users": {0: "batch"}})
     for table in graph.output_tables():
         share_item_table(model, table)
-    return ExportedGraph(model, graph.tables(), graph.params)
+    return ExportedGraph(model, graph.tables(), graph.params, graph.unscorable)
 
 
 def _frozen(values: np.ndarray | torch.Tensor) -> nn.Parameter:
@@ -77,6 +79,7 @@ class _HybridGraph(nn.Module):
         self.items = _frozen(items[:, :-1])
         self.bias = _frozen(items[:, -1])
         self.params = users.size + items.size
+        self.unscorable = source.unscorable_items()
 
     def forward(self, users: torch.Tensor) -> torch.Tensor:
         return nn.functional.embedding(users, self.users) @ self.items.T + self.bias
@@ -115,6 +118,7 @@ class _NcfGraph(nn.Module):
         index = list(net.mlp).index(first)
         self.rest = nn.Sequential(*[m for m in list(net.mlp)[index + 1 :]]).eval()
         self.params = sum(p.numel() for p in net.parameters())
+        self.unscorable = np.zeros(source.n_items, dtype=bool)  # NCF scores every item
 
     def forward(self, users: torch.Tensor) -> torch.Tensor:
         gmf = nn.functional.embedding(users, self.gmf_user) @ self.gmf_item.T
