@@ -91,6 +91,8 @@ def test_models_without_an_export_say_so(invoke: Invoke, ratings_dir: Path, tmp_
     ease = tmp_path / "ease"
     assert invoke("train", "ease", "--data", ratings_dir, "--out", ease)[0] == 0
     code, text = invoke("export", ease, "--out", tmp_path / "x")
-    assert code == 2 and "model 'ease' has no ONNX export yet (exportable: sasrec, gru4rec)" in text
+    assert code == 2 and (
+        "model 'ease' has no ONNX export yet (exportable: sasrec, gru4rec, hybrid, ncf)" in text
+    )
     code, text = invoke("export", tmp_path / "nothing", "--out", tmp_path / "y")
     assert code == 2 and "not a model directory" in text

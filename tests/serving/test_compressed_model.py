@@ -1,5 +1,5 @@
-"""The service answers from an int8 ONNX export of SASRec: history requests over HTTP,
-known users, and problem+json for bad ones."""
+"""The service answers from int8 ONNX exports: SASRec's for history requests over HTTP,
+known users, and problem+json for bad ones; NCF's for known users."""
 
 from __future__ import annotations
 
@@ -54,3 +54,32 @@ def test_history_requests_are_answered_by_the_int8_export(
         assert r.status_code in (404, 422), r.text
         assert r.headers["content-type"].startswith("application/problem+json")
         assert "nope" in r.text
+
+
+@pytest.fixture(scope="module")
+def ncf_int8_registry(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("compressed-ncf")
+    ncf = {"factors": 8, "layers": [16, 8], "epochs": 10, "lr": 0.01, "threads": 1}
+    create_model("ncf", ncf).fit(toy_dataset()).save(root / "ncf")
+    export_model(root / "ncf", root / "ncf-int8", quantize="int8", threads=1)
+    reg = ModelRegistry(root / "registry")
+    reg.register(root / "ncf-int8", "pairs")
+    return reg.root
+
+
+def test_known_users_are_answered_by_the_int8_ncf_export(
+    ncf_int8_registry: Path, tmp_path: Path
+) -> None:
+    settings = make_settings(ncf_int8_registry, f"sqlite:///{tmp_path}/e.db", default_model="pairs")
+    model = load_model(ncf_int8_registry / "pairs" / "1")
+    assert model.name == "onnx-user" and model.config.source == "ncf"
+    expected = model.recommend(Query(user_id="u3", k=3)).item_ids
+    with TestClient(create_app(settings), headers=READ_AUTH) as client:
+        r = client.get("/v1/users/u3/recommendations", params={"k": 3})
+        assert r.status_code == 200, r.text
+        assert [item["item_id"] for item in r.json()["items"]] == expected
+        # a new history needs a fold-in the graph does not hold: the service's cold-start
+        # answer, marked as such (as for any model without fold-in)
+        r = client.post("/v1/recommendations", json={"history": ["i1", "i2"], "k": 3})
+        assert r.status_code == 200, r.text
+        assert r.json()["cold_start"] is True and len(r.json()["items"]) == 3

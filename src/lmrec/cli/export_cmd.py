@@ -27,8 +27,8 @@ def export_cmd(
     threads: ThreadsOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
 ) -> None:
-    """Export a trained sequence model (sasrec) as an ONNX scoring graph, optionally
-    quantised. The directory written is a model like any other: `lmrec evaluate`,
+    """Export a trained neural model (sasrec, gru4rec, hybrid, ncf) as an ONNX scoring
+    graph, optionally quantised. The directory written is a model like any other: `lmrec evaluate`,
     `lmrec recommend` and `lmrec serve` run it through ONNX Runtime, without torch.
 
     A parity check compares it with the original on a sample of known users (top-10

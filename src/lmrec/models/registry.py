@@ -29,6 +29,7 @@ _MODELS: dict[str, str] = {
     "ncf": "lmrec.models.neural.ncf:NCF",
     "rerank": "lmrec.models.ranking.rerank:RerankRecommender",
     "onnx": "lmrec.models.compressed.onnx_sequence:OnnxSequenceRecommender",
+    "onnx-user": "lmrec.models.compressed.onnx_user:OnnxUserRecommender",
 }
 
 

@@ -1,5 +1,6 @@
-"""Compressed, portable forms of trained models: ONNX export of the sequence models'
-scoring graph, int8/fp16 weights, and the model that serves them through ONNX Runtime."""
+"""Compressed, portable forms of trained models: ONNX export of the neural models'
+scoring graphs (sequence models: onnx_sequence; hybrid and NCF: onnx_user), int8/fp16
+weights, and the models that serve them through ONNX Runtime."""
 
 from typing import Literal
 

@@ -1,5 +1,6 @@
 """`lmrec export`: a trained model directory -> a compressed model directory that lmrec
-loads, evaluates and serves like any other (see onnx_sequence)."""
+loads, evaluates and serves like any other (sequence models: onnx_sequence; hybrid and
+NCF: onnx_user)."""
 
 from __future__ import annotations
 
@@ -8,11 +9,12 @@ from pathlib import Path
 from typing import Any
 
 from lmrec.core.options import FitOptions
-from lmrec.errors import ConfigError
+from lmrec.errors import ConfigError, UnsupportedError
 from lmrec.models.artifact_format import read_meta
 from lmrec.models.artifacts import load_model
-from lmrec.models.compressed import QUANTIZE_CHOICES, Quantize
-from lmrec.models.compressed.onnx_sequence import OnnxSequenceRecommender
+from lmrec.models.base import Recommender
+from lmrec.models.compressed import QUANTIZE_CHOICES, Quantize, onnx_sequence, onnx_user
+from lmrec.models.compressed.onnx_base import OnnxGraphModel
 
 FORMATS = ("onnx",)
 #: model.json keys the exported model writes itself; every other key (the data it was
@@ -30,7 +32,7 @@ def export_model(
     quantize: str = "none",
     threads: int | None = None,
     parity_users: int = 256,
-) -> OnnxSequenceRecommender:
+) -> OnnxGraphModel[Any]:
     """Export the model in `model_dir` to `out` and return the exported model (its
     `parity_` says how closely it follows the original)."""
     if fmt not in FORMATS:
@@ -45,10 +47,24 @@ def export_model(
     meta = read_meta(src)
     source = load_model(src, FitOptions(device="cpu", threads=threads))
     mode: Quantize = quantize  # checked above
-    model = OnnxSequenceRecommender.from_model(source, mode, parity_users)
+    model = compress(source, mode, parity_users)
     carried: dict[str, Any] = {k: v for k, v in meta.items() if k not in _OWN_KEYS}
     model.save(dst, {**carried, "exported_from": {"model": meta["model"], "path": str(src)}})
     for name in _CARRIED_FILES:
         if (src / name).exists():
             shutil.copyfile(src / name, dst / name)
     return model
+
+
+def compress(
+    source: Recommender[Any], quantize: Quantize = "none", parity_users: int = 256
+) -> OnnxGraphModel[Any]:
+    """The ONNX copy of a trained model, by its family."""
+    if source.name in onnx_sequence.EXPORTABLE:
+        return onnx_sequence.OnnxSequenceRecommender.from_model(source, quantize, parity_users)
+    if source.name in onnx_user.EXPORTABLE:
+        return onnx_user.OnnxUserRecommender.from_model(source, quantize, parity_users)
+    families = (*onnx_sequence.EXPORTABLE, *onnx_user.EXPORTABLE)
+    raise UnsupportedError(
+        f"model '{source.name}' has no ONNX export yet (exportable: {', '.join(families)})"
+    )

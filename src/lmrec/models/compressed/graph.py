@@ -1,4 +1,6 @@
-"""The scoring graph of a trained sequence model (SASRec, GRU4Rec) as ONNX.
+"""The scoring graph of a trained sequence model (SASRec, GRU4Rec) as ONNX, and the
+export steps every scoring graph shares (`export_module`, `share_item_table`; the
+hybrid's and NCF's graphs are in user_graph.py).
 
 Inputs, both int64, left-padded with 0, token i + 1 = item index i:
   tokens   (batch, length)  the newest max_len items of each history: what the network reads
@@ -16,7 +18,7 @@ from __future__ import annotations
 
 import copy
 import io
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import onnx
@@ -28,7 +30,6 @@ from torch.nn.attention import SDPBackend, sdpa_kernel
 from lmrec.encoders.onnx_export import _quiet_export
 from lmrec.models.sequence.base import SequenceNetwork
 
-INPUTS = ("tokens", "history")
 OUTPUT = "scores"
 
 
@@ -67,20 +68,39 @@ class _ScoringGraph(nn.Module):
         return (scores + self.repeat * seen)[:, 1:]
 
 
-def export_graph(net: SequenceNetwork) -> onnx.ModelProto:
-    """The scoring graph of `net` (see the module docstring)."""
+def export_graph(net: SequenceNetwork) -> tuple[onnx.ModelProto, np.ndarray]:
+    """The scoring graph of `net` (see the module docstring) and its padded item table
+    (what shrink.py finds and stores as int8)."""
     graph = _ScoringGraph(net).eval()
     # Different widths, so the exporter keeps the two lengths apart.
     tokens = torch.tensor([[0, 1, 2], [1, 2, 1]], dtype=torch.int64)
     history = torch.tensor([[0, 0, 0, 1, 2], [2, 1, 1, 2, 1]], dtype=torch.int64)
-    with _quiet_export(), sdpa_kernel(SDPBackend.MATH), torch.no_grad():
-        if net.onnx_exporter == "torchscript":
-            model = _torchscript_export(graph, (tokens, history))
+    axes = {"tokens": {0: "batch", 1: "length"}, "history": {0: "batch", 1: "h"}}
+    # (under the math attention kernel: the fused CPU kernel decomposes into a layout the
+    # exporter cannot reshape when the length is dynamic)
+    with sdpa_kernel(SDPBackend.MATH):
+        model = export_module(graph, (tokens, history), axes, net.onnx_exporter)
+    padded = graph.table.detach().numpy()
+    share_item_table(model, padded)
+    return model, padded
+
+
+def export_module(
+    graph: nn.Module,
+    sample: tuple[torch.Tensor, ...],
+    axes: dict[str, dict[int, str]],
+    exporter: Literal["dynamo", "torchscript"] = "dynamo",
+) -> onnx.ModelProto:
+    """A scoring module as ONNX: inputs named and with dynamic axes as `axes` says (in
+    `sample`'s order), one output `scores` whose first axis is the batch; without the
+    exporter's per-node notes, which are most of a small graph's file."""
+    with _quiet_export(), torch.no_grad():
+        if exporter == "torchscript":
+            model = _torchscript_export(graph, sample, axes)
         else:
-            model = _dynamo_export(graph, (tokens, history))
-    _share_item_table(model, padded=graph.table.detach().numpy())
+            model = _dynamo_export(graph, sample, axes)
     for node in model.graph.node:
-        # the exporter's per-node notes (source stack traces): most of a small graph's file
+        # the exporter's per-node notes (source stack traces)
         del node.metadata_props[:]
         node.doc_string = ""
     # shapes of intermediate values: hints ONNX Runtime infers again on load
@@ -88,15 +108,15 @@ def export_graph(net: SequenceNetwork) -> onnx.ModelProto:
     return model
 
 
-def _dynamo_export(graph: nn.Module, sample: tuple[torch.Tensor, ...]) -> onnx.ModelProto:
-    batch = torch.export.Dim("batch")
-    dims = ({0: batch, 1: torch.export.Dim("length")}, {0: batch, 1: torch.export.Dim("h")})
-    # (under the math attention kernel: the fused CPU kernel decomposes into a layout the
-    # exporter cannot reshape when the length is dynamic)
+def _dynamo_export(
+    graph: nn.Module, sample: tuple[torch.Tensor, ...], axes: dict[str, dict[int, str]]
+) -> onnx.ModelProto:
+    named = {name: torch.export.Dim(name) for dims in axes.values() for name in dims.values()}
+    dims = tuple({axis: named[name] for axis, name in dims.items()} for dims in axes.values())
     program = torch.onnx.export(
         graph,
         sample,
-        input_names=list(INPUTS),
+        input_names=list(axes),
         output_names=[OUTPUT],
         dynamic_shapes=dims,
         dynamo=True,
@@ -105,15 +125,16 @@ def _dynamo_export(graph: nn.Module, sample: tuple[torch.Tensor, ...]) -> onnx.M
     return program.model_proto
 
 
-def _torchscript_export(graph: nn.Module, sample: tuple[torch.Tensor, ...]) -> onnx.ModelProto:
+def _torchscript_export(
+    graph: nn.Module, sample: tuple[torch.Tensor, ...], axes: dict[str, dict[int, str]]
+) -> onnx.ModelProto:
     buffer = io.BytesIO()
     target: Any = buffer  # a file object works; the stubs name paths only
-    axes = {"tokens": {0: "batch", 1: "length"}, "history": {0: "batch", 1: "h"}}
     torch.onnx.export(
         graph,
         sample,
         target,
-        input_names=list(INPUTS),
+        input_names=list(axes),
         output_names=[OUTPUT],
         dynamic_axes={**axes, OUTPUT: {0: "batch"}},
         dynamo=False,
@@ -122,25 +143,30 @@ def _torchscript_export(graph: nn.Module, sample: tuple[torch.Tensor, ...]) -> o
     return onnx.load_from_string(buffer.getvalue())
 
 
-def _share_item_table(model: onnx.ModelProto, padded: np.ndarray) -> None:
-    """The exporter folds the table's transpose into a second copy for the output
-    product; use the lookup's table there instead, through Gemm with transB (no copy)."""
+def share_item_table(model: onnx.ModelProto, table: np.ndarray) -> None:
+    """The exporter folds a table's transpose into a copy of its own for an output
+    product (scores = vectors @ table.T); read the table itself there, through Gemm with
+    transB: the lookup's copy when the graph has one (no second copy), else the table
+    added once under its own name (so shrink.py finds it in the same layout)."""
     inits = {init.name: init for init in model.graph.initializer}
     table_name = next(
         (
             name
             for name, init in inits.items()
-            if tuple(init.dims) == padded.shape
-            and np.array_equal(numpy_helper.to_array(init), padded)
+            if tuple(init.dims) == table.shape
+            and np.array_equal(numpy_helper.to_array(init), table)
         ),
         None,
     )
     for position, node in enumerate(model.graph.node):
         weight = inits.get(node.input[1]) if node.op_type == "MatMul" else None
-        if table_name is None or weight is None or tuple(weight.dims) != padded.T.shape:
+        if weight is None or tuple(weight.dims) != table.T.shape:
             continue
-        if not np.array_equal(numpy_helper.to_array(weight), padded.T):
+        if not np.array_equal(numpy_helper.to_array(weight), table.T):
             continue
+        if table_name is None:
+            table_name = f"{weight.name}_table"
+            model.graph.initializer.append(numpy_helper.from_array(table, table_name))
         gemm = helper.make_node(
             "Gemm", [node.input[0], table_name], list(node.output), name=node.name, transB=1
         )

@@ -1,9 +1,9 @@
 """Smaller weights for an exported scoring graph (lmrec.models.compressed.graph).
 
 int8: the dense layers' MatMul weights are quantised dynamically by ONNX Runtime (int8
-      weights per output channel, activations quantised per call), and the item table is
-      stored as int8 with one scale per item, dequantised in the graph (DequantizeLinear)
-      before the lookup and the output product read it.
+      weights per output channel, activations quantised per call), and the item (and
+      user) tables are stored as int8 with one scale per row, dequantised in the graph
+      (DequantizeLinear) before the lookup and the output product read them.
 fp16: every float weight is stored as fp16 and cast back to fp32 in the graph, so the
       arithmetic stays fp32 on CPUs without fast fp16 and only the file halves.
 """
@@ -11,6 +11,7 @@ fp16: every float weight is stored as fp16 and cast back to fp32 in the graph, s
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -27,12 +28,15 @@ from lmrec.models.compressed import Quantize
 _MIN_FP16_SIZE = 256
 
 
-def shrink(model: onnx.ModelProto, quantize: Quantize, table_shape: tuple[int, int]) -> bytes:
-    """The serialised graph with its weights stored as `quantize` says; `table_shape` is
-    the shape of the padded item table (n_items + 1, dim), found by that shape."""
+def shrink(model: onnx.ModelProto, quantize: Quantize, tables: Sequence[np.ndarray]) -> bytes:
+    """The serialised graph with its weights stored as `quantize` says; `tables` are the
+    item and user tables (rows: items or users), found in the graph by their values."""
     if quantize == "int8":
+        # tables first: the quantiser would take a table read by Gemm alone for a dense
+        # weight (per-item scales, but the user vectors quantised per call as well)
+        for name in dict.fromkeys(_find(model, table).name for table in tables):
+            _int8_table(model, name)
         model = _int8_dense_layers(model)
-        _int8_table(model, table_shape)
     elif quantize == "fp16":
         _fp16_weights(model)
     return model.SerializeToString()
@@ -55,19 +59,19 @@ def _int8_dense_layers(model: onnx.ModelProto) -> onnx.ModelProto:
         return onnx.load(str(dst))
 
 
-def _int8_table(model: onnx.ModelProto, table_shape: tuple[int, int]) -> None:
-    """Replace the item table by int8 values, a scale per item (symmetric), and a
-    DequantizeLinear node whose output its readers take instead."""
-    table = _find(model, table_shape, TensorProto.FLOAT)
+def _int8_table(model: onnx.ModelProto, name: str) -> None:
+    """Replace a table (rows on its second-last axis) by int8 values, a scale per row
+    (symmetric), and a DequantizeLinear node whose output its readers take instead."""
+    table = next(init for init in model.graph.initializer if init.name == name)
     values = numpy_helper.to_array(table)
-    peak = np.abs(values).max(axis=1)
+    rows = values.reshape(-1, values.shape[-1])
+    peak = np.abs(rows).max(axis=1)
     scale = np.where(peak > 0, peak / 127.0, 1.0).astype(np.float32)  # padding row: 0s
-    quantised = np.clip(np.rint(values / scale[:, None]), -127, 127).astype(np.int8)
-    name = table.name
+    quantised = np.clip(np.rint(rows / scale[:, None]), -127, 127).astype(np.int8)
     model.graph.initializer.remove(table)
     model.graph.initializer.extend(
         [
-            numpy_helper.from_array(quantised, f"{name}_int8"),
+            numpy_helper.from_array(quantised.reshape(values.shape), f"{name}_int8"),
             numpy_helper.from_array(scale, f"{name}_scale"),
         ]
     )
@@ -76,7 +80,7 @@ def _int8_table(model: onnx.ModelProto, table_shape: tuple[int, int]) -> None:
         [f"{name}_int8", f"{name}_scale"],  # no zero point: 0, of the values' type
         [name],
         name=f"{name}_dequantize",
-        axis=0,
+        axis=values.ndim - 2,
     )
     model.graph.node.insert(0, node)
 
@@ -103,15 +107,14 @@ def _fp16_weights(model: onnx.ModelProto) -> None:
         model.graph.node.insert(position, node)
 
 
-def _find(model: onnx.ModelProto, shape: tuple[int, int], dtype: int) -> onnx.TensorProto:
-    looked_up = {node.input[0] for node in model.graph.node if node.op_type == "Gather"}
+def _find(model: onnx.ModelProto, table: np.ndarray) -> onnx.TensorProto:
     found = [
         init
         for init in model.graph.initializer
-        if tuple(init.dims) == shape and init.data_type == dtype and init.name in looked_up
+        if tuple(init.dims) == table.shape
+        and init.data_type == TensorProto.FLOAT
+        and np.array_equal(numpy_helper.to_array(init), table)
     ]
-    if len(found) != 1:
-        raise ValueError(
-            f"expected one item table of shape {shape} in the graph, found {len(found)}"
-        )
+    if not found:
+        raise ValueError(f"expected a table of shape {table.shape} in the graph, found none")
     return found[0]

@@ -304,14 +304,17 @@ class HybridRecommender(TorchRecommender[HybridConfig]):
         return self._scores(self.user_factors_[np.asarray(users, dtype=np.int64)])
 
     def _scores(self, user_vectors: np.ndarray) -> np.ndarray:
-        assert self.item_factors_ is not None and self.item_text_ is not None
-        assert self.has_id_ is not None
+        assert self.item_factors_ is not None
         scores = (user_vectors @ self.item_factors_.T).astype(np.float32)
-        # an item with neither interactions nor text has nothing to be scored from
-        blank = ~self.has_id_ & ~np.any(self.item_text_ != 0, axis=1)
+        blank = self.unscorable_items()
         if blank.any():
             scores[:, blank] = np.nan
         return scores
+
+    def unscorable_items(self) -> np.ndarray:
+        """Items with neither interactions nor text: nothing to score them from (NaN)."""
+        assert self.has_id_ is not None and self.item_text_ is not None
+        return np.asarray(~self.has_id_ & ~np.any(self.item_text_ != 0, axis=1), dtype=bool)
 
     def user_vectors(self, users: np.ndarray) -> np.ndarray:
         """Augmented user vectors: scores = user_vectors(users) @ item_factors_.T."""
