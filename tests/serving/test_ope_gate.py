@@ -43,7 +43,7 @@ def _promote(registry_dir: Path, db_url: str, *extra: str) -> tuple[int, str]:
     return result.exit_code, result.output
 
 
-@pytest.mark.parametrize("exploration", ["epsilon:0.5", "softmax:1"])
+@pytest.mark.parametrize("exploration", ["epsilon:0.5", "softmax:1", "thompson:2"])
 def test_a_challenger_whose_lists_draw_more_clicks_is_promoted(
     registry_dir: Path, tmp_path: Path, exploration: str
 ) -> None:
@@ -55,13 +55,19 @@ def test_a_challenger_whose_lists_draw_more_clicks_is_promoted(
     assert _serve_and_click(registry_dir, db_url, "i3", exploration, lists=600) > 0
     code, output = _promote(registry_dir, db_url, "--gate", "ope")
     assert code == 0, output
-    assert "ok ope: clicks per list on 600 lists" in " ".join(output.split())
+    said = " ".join(output.split())
+    assert "ok ope: clicks per list on 600 lists" in said
+    # thompson's chances are estimated: the gate says its interval is approximate
+    assert ("Monte Carlo estimates" in said) == exploration.startswith("thompson")
     assert ModelRegistry(registry_dir).live_version("pop") == "2"
 
 
-def test_a_challenger_that_would_lose_clicks_is_refused(registry_dir: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("exploration", ["epsilon:0.5", "thompson:2"])
+def test_a_challenger_that_would_lose_clicks_is_refused(
+    registry_dir: Path, tmp_path: Path, exploration: str
+) -> None:
     db_url = f"sqlite:///{tmp_path / 'events.db'}"
-    assert _serve_and_click(registry_dir, db_url, "i2", "epsilon:0.5") > 0  # users like i2
+    assert _serve_and_click(registry_dir, db_url, "i2", exploration) > 0  # users like i2
     code, output = _promote(registry_dir, db_url, "--gate", "ope")
     assert code == 2
     assert "FAIL ope:" in output and "refused to promote pop version 2" in output
@@ -74,6 +80,8 @@ def test_a_greedy_log_cannot_value_a_challenger(registry_dir: Path, tmp_path: Pa
     db_url = f"sqlite:///{tmp_path / 'events.db'}"
     _serve_and_click(registry_dir, db_url, "i3", "greedy")
     code, output = _promote(registry_dir, db_url, "--gate", "ope")
-    assert code == 2 and "LMREC_EXPLORATION=epsilon:E or softmax:T" in " ".join(output.split())
+    said = " ".join(output.split())
+    assert code == 2 and "lists logged by greedy give every other list no chance" in said
+    assert "LMREC_EXPLORATION=epsilon:E, softmax:T or thompson:L" in said
     bad = _promote(registry_dir, db_url, "--gate", "vibes")
     assert bad[0] == 2 and "--gate must be 'none' or 'ope'" in bad[1]

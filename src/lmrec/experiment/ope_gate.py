@@ -7,15 +7,18 @@ with each shown item's propensity. Each version's own greedy list is recomputed 
 user of every logged list (training history, seen items excluded; lists of users either
 version does not know are left out), and valued by
 
-- epsilon logs: independent-position IPS, sum_j 1[logged item at j = the version's j-th]
-  * r_j / p0_j, p0_j the item's logged marginal chance at j;
+- epsilon and thompson logs: independent-position IPS, sum_j 1[logged item at j = the
+  version's j-th] * r_j / p0_j, p0_j the item's logged marginal chance at j (for thompson
+  a Monte Carlo estimate of it, standard error up to about 0.03, so the interval is
+  approximate);
 - softmax logs (Plackett-Luce, conditional chances logged): prefix IPS, the reward at j
   weighted by 1[the first j items match] / (p0_1 ... p0_j), valid when a position's click
   depends on the items above it and itself.
 
 Items the live version never offered (outside its candidate pool) had no chance of being
 shown and count as unclicked, so the gate errs toward keeping the live version. A greedy
-log (every chance 1) cannot value another list and is refused with the reason.
+log (chance 1 for the shown list, 0 for every other) cannot value another list and is
+refused with the reason.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ import pandas as pd
 from lmrec.errors import DataError
 from lmrec.experiment.promotion import Check
 from lmrec.feedback.estimators import Estimate, ratio_estimate
+from lmrec.feedback.thompson import THOMPSON_NOTE
 from lmrec.models.artifacts import load_model
 from lmrec.models.base import Recommender
 from lmrec.models.batch import recommend_many
@@ -49,7 +53,12 @@ def _logged_lists(frame: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray, np.nda
     return lists, items, rewards, p0
 
 
-def _greedy_items(model: Recommender, users: list[str], k: int) -> dict[str, list[str]]:
+#: policies whose logged chances are marginal chances of an item at a position
+MARGINAL = ("epsilon", "thompson")
+
+
+def greedy_items(model: Recommender, users: list[str], k: int) -> dict[str, list[str]]:
+    """Each known user's top k from `model` (training history, seen items excluded)."""
     top = recommend_many(model, users, k=k, unknown="skip")
     return {str(u): part["item_id"].astype(str).tolist() for u, part in top.groupby("user_id")}
 
@@ -64,21 +73,21 @@ def value_versions(
     if frame.empty:
         raise DataError(
             "no served lists with users and propensities in the window: serve the live "
-            "version with LMREC_EXPLORATION=epsilon:E or softmax:T first"
+            "version with LMREC_EXPLORATION=epsilon:E, softmax:T or thompson:L first"
         )
     policies = frame["policy"].unique().tolist()
     if len(policies) != 1:
         raise DataError(f"the log mixes policies {policies}: narrow the window to one")
     kind = str(policies[0]).split(":")[0]
-    if kind not in ("epsilon", "softmax"):
+    if kind not in (*MARGINAL, "softmax"):
         raise DataError(
             f"lists logged by {policies[0]} give every other list no chance: serve with "
-            "LMREC_EXPLORATION=epsilon:E or softmax:T to value a challenger"
+            "LMREC_EXPLORATION=epsilon:E, softmax:T or thompson:L to value a challenger"
         )
     lists, items, rewards, p0 = _logged_lists(frame)
     users = sorted(set(lists["user_id"].astype(str)))
     k = items.shape[1]
-    tops = {name: _greedy_items(m, users, k) for name, m in models.items()}
+    tops = {name: greedy_items(m, users, k) for name, m in models.items()}
     both = np.array([all(u in t for t in tops.values()) for u in lists["user_id"].astype(str)])
     if not both.any():
         raise DataError("no logged list is for a user every version knows")
@@ -88,7 +97,7 @@ def value_versions(
     for name, top in tops.items():
         target = np.array([(top[u] + [None] * k)[:k] for u in kept_users], dtype=object)
         match = items == target
-        if kind == "epsilon":
+        if kind in MARGINAL:
             weights = match / p0
         else:
             weights = np.cumprod(match, axis=1) / np.cumprod(p0, axis=1)
@@ -121,4 +130,27 @@ def ope_check(
         f"{cand.estimate:.4f} (95% {cand.ci_low:.4f} to {cand.ci_high:.4f}), live "
         f"{live.estimate:.4f}; the lower end must beat the live estimate"
     )
+    if str(recent["policy"].iloc[0]).startswith("thompson"):
+        detail += f" ({THOMPSON_NOTE})"
     return Check("ope", cand.ci_low > live.estimate, detail)
+
+
+def mark_own_items(frame: pd.DataFrame, registry: ModelRegistry, name: str) -> pd.DataFrame:
+    """The logged lists whose user the serving version knows, with `own`: whether the shown
+    item is that version's own greedy item at its rank (recomputed from the registry, as a
+    thompson log does not say)."""
+    frame = frame[frame["user_id"].notna()]
+    parts = []
+    for version, rows in frame.groupby(frame["version"].astype(str)):
+        model = load_model(registry.version_path(name, version))
+        users = sorted(set(rows["user_id"].astype(str)))
+        tops = greedy_items(model, users, int(rows["rank"].max()))
+        rows = rows[rows["user_id"].astype(str).isin(tops)]
+        own = [
+            (tops[str(u)] + [None] * int(r))[int(r) - 1] == str(i)
+            for u, r, i in zip(rows["user_id"], rows["rank"], rows["item_id"], strict=True)
+        ]
+        parts.append(rows.assign(own=own))
+    if not parts or all(p.empty for p in parts):
+        raise DataError(f"no logged list is for a user the served versions of {name} know")
+    return pd.concat(parts, ignore_index=True)

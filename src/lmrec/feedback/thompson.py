@@ -21,6 +21,11 @@ import numpy as np
 
 #: fresh draws behind each propensity estimate
 REDRAWS = 256
+#: said wherever a thompson log is valued off-policy: its chances are estimated, not exact
+THOMPSON_NOTE = (
+    "thompson propensities are Monte Carlo estimates (standard error up to about 0.03), "
+    "so the interval is approximate"
+)
 #: the version's click rate per look before anything is counted, as (clicks, looks)
 RATE_PRIOR = (1.0, 10.0)
 #: prior means stay inside this range (a Beta needs both parameters positive)
