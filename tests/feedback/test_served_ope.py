@@ -41,6 +41,21 @@ def test_greedy_and_other_epsilons_by_hand() -> None:
     assert half["iips"].estimate == pytest.approx((w_own + w_other + w_own) / 2)
 
 
+# thompson: estimated marginal chances, and whether each shown item is the model's own
+THOMPSON = _frame(
+    [("a", 1, 0.5, 1.0), ("a", 2, 0.25, 1.0), ("b", 1, 0.125, 1.0), ("b", 2, 0.5, 0.0)],
+    "thompson:2",
+).assign(own=[True, False, False, True])
+
+
+def test_greedy_from_a_thompson_log_by_hand() -> None:
+    rows = {e.estimator: e for e in evaluate_served(THOMPSON, parse_policy("greedy"))}
+    assert rows["logged"].estimate == pytest.approx(3 / 2)
+    # only own items count, weighted by their estimated chance: 1/0.5 clicked, b's unclicked
+    assert rows["iips"].estimate == pytest.approx((1 / 0.5) / 2)
+    assert rows["iips"].ci_low <= rows["iips"].estimate <= rows["iips"].ci_high
+
+
 @pytest.mark.parametrize(
     ("frame", "target", "message"),
     [
@@ -50,6 +65,8 @@ def test_greedy_and_other_epsilons_by_hand() -> None:
         (LOG, "softmax:1", "needs the model's scores"),
         (_frame([("a", 1, 1.0, 1.0)], "greedy"), "epsilon:0.1", "cannot value epsilon:0.1"),
         (_frame([("a", 1, 0.2, 1.0)], "epsilon:0.8"), "greedy", "epsilon at most 0.5"),
+        (THOMPSON, "epsilon:0.1", "value greedy only"),
+        (THOMPSON.drop(columns="own"), "greedy", "needs the model's own lists"),
     ],
 )
 def test_what_cannot_be_valued_says_why(frame: pd.DataFrame, target: str, message: str) -> None:

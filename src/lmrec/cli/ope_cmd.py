@@ -195,14 +195,24 @@ def served_cmd(
         Path | None, typer.Option("--json", metavar="FILE", help="write the rows as JSON")
     ] = None,
     seed: Annotated[int, typer.Option(help="bootstrap seed")] = 0,
+    registry: Annotated[
+        Path | None,
+        typer.Option(
+            help="registry the served versions are read from, for thompson logs "
+            "(default $LMREC_HOME/registry)"
+        ),
+    ] = None,
 ) -> None:
     """Value another exploration setting of a served model from the service's own log:
-    lists served with LMREC_EXPLORATION=epsilon:E (E <= 0.5), clicks and purchases joined
-    by request id. Prints clicks per list, logged and estimated."""
+    lists served with LMREC_EXPLORATION=epsilon:E (E <= 0.5), or thompson:L for a greedy
+    target (the model's own lists are recomputed from the registry; propensities are Monte
+    Carlo estimates, so intervals are approximate), clicks and purchases joined by request
+    id. Prints clicks per list, logged and estimated."""
     from lmrec.core.paths import lmrec_home
     from lmrec.events.store import EventStore
     from lmrec.feedback.exploration import parse_policy
     from lmrec.feedback.served_ope import evaluate_served
+    from lmrec.feedback.thompson import THOMPSON_NOTE
 
     policy = parse_policy(target)
     store = EventStore(db or f"sqlite:///{lmrec_home() / 'events.db'}")
@@ -210,12 +220,27 @@ def served_cmd(
         frame = store.served_with_rewards(model)
     finally:
         store.close()
+    logged_lists = frame["request_id"].nunique()
+    thompson = frame["policy"].astype(str).str.startswith("thompson").any()
+    if thompson and frame["policy"].nunique() == 1 and policy.kind == "greedy":
+        from lmrec.experiment.ope_gate import mark_own_items
+        from lmrec.store.registry import ModelRegistry
+
+        reg = ModelRegistry(registry) if registry is not None else ModelRegistry.default()
+        frame = mark_own_items(frame, reg, model)
     rows = [e.as_dict() for e in evaluate_served(frame, policy, seed=seed)]
     typer.echo(
         f"{model}: {frame['request_id'].nunique()} lists logged by "
         f"{frame['policy'].iloc[0]}, {int(frame['reward'].sum())} rewarded items; "
         f"target {policy.label}"
     )
+    if frame["request_id"].nunique() < logged_lists:
+        typer.echo(
+            f"note: {logged_lists - frame['request_id'].nunique()} lists left out: their "
+            "users are unknown to the version that served them"
+        )
+    if thompson:
+        typer.echo(f"note: {THOMPSON_NOTE}")
     console.print(_table(rows, "clicks per list"))
     _write_json(rows, json_out)
 

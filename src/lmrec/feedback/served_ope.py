@@ -4,7 +4,11 @@ shown item (`EventStore.served_with_rewards`), rewards joined by request id.
 Lists drawn by `epsilon:E` (E at most 0.5) over a model's top n candidates carry enough
 to value the same model under another epsilon (greedy is epsilon 0): the shown item at
 rank j is the model's own j-th exactly when its logged chance is (1 - E) + E/n rather
-than E/n, and E/n follows from either value. A greedy log (chance 1 everywhere) can value
+than E/n, and E/n follows from either value. Lists drawn by `thompson:L` carry each shown
+item's marginal chance at its rank too, but as a Monte Carlo estimate (standard error up
+to about 0.03, so intervals are approximate), and which item was the model's own is not in
+the log: the caller recomputes the model's lists and passes that as an `own` column; such
+a log values greedy. A greedy log (chance 1 for the shown list, 0 for any other) can value
 only greedy itself, and softmax lists need the scores, which are not logged; both are
 refused with the reason.
 """
@@ -19,24 +23,30 @@ from lmrec.feedback.estimators import Estimate, independent_position_ips, ratio_
 from lmrec.feedback.exploration import ExplorationPolicy, parse_policy
 
 
-def _lists(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(lists, K) rewards and logged propensities, and a mask of filled positions."""
+def _lists(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(lists, K) rewards and logged propensities, a mask of filled positions and one of
+    positions holding the model's own item (from an `own` column, when there is one)."""
     lists = pd.factorize(frame["request_id"])[0]
     k = int(frame["rank"].max())
     shape = (int(lists.max()) + 1, k)
     rewards, p0, filled = np.zeros(shape), np.ones(shape), np.zeros(shape, dtype=bool)
+    own = np.zeros(shape, dtype=bool)
     rank = frame["rank"].to_numpy(int) - 1
     rewards[lists, rank] = frame["reward"].to_numpy(float)
     p0[lists, rank] = frame["propensity"].to_numpy(float)
     filled[lists, rank] = True
-    return rewards, p0, filled
+    if "own" in frame:
+        own[lists, rank] = frame["own"].to_numpy(bool)
+    return rewards, p0, filled, own
 
 
 def evaluate_served(
     frame: pd.DataFrame, target: ExplorationPolicy, *, seed: int = 0
 ) -> list[Estimate]:
-    """Clicks per list of `target` from the logged lists of one epsilon policy, by
-    independent-position IPS and SNIPS, beside the logged lists' own mean ('logged')."""
+    """Clicks per list of `target` from the logged lists of one epsilon (or thompson)
+    policy, by independent-position IPS and SNIPS, beside the logged lists' own mean
+    ('logged'). A thompson log needs an `own` column: whether the shown item is the
+    model's own at that rank."""
     if frame.empty:
         raise DataError("no served lists to evaluate: serve with LMREC_EXPLORATION first")
     if frame["propensity"].isna().any():
@@ -50,16 +60,25 @@ def evaluate_served(
     logged = parse_policy(str(labels[0]))
     if target.kind == "softmax":
         raise DataError("a softmax target needs the model's scores, which are not logged")
-    if logged.kind != "epsilon" and not (logged.kind == target.kind == "greedy"):
+    if logged.kind == "thompson" and target.kind != "greedy":
         raise DataError(
-            f"lists logged by {logged.label} cannot value {target.label}: only epsilon "
-            "logs (or greedy for greedy) carry the chances needed"
+            f"lists logged by {logged.label} value greedy only: {target.label}'s chance of "
+            "the other candidates needs the candidate pool, which is not logged"
         )
-    rewards, p0, filled = _lists(frame)
+    if logged.kind not in ("epsilon", "thompson") and not (logged.kind == target.kind == "greedy"):
+        raise DataError(
+            f"lists logged by {logged.label} cannot value {target.label}: only epsilon and "
+            "thompson logs (or greedy for greedy) give every candidate a chance"
+        )
+    if logged.kind == "thompson" and "own" not in frame:
+        raise DataError("a thompson log needs the model's own lists (an `own` column)")
+    rewards, p0, filled, own_items = _lists(frame)
     eps = logged.parameter
     target_eps = target.parameter if target.kind == "epsilon" else 0.0
     if logged.kind == "greedy":
         pe = filled.astype(float)
+    elif logged.kind == "thompson":
+        pe = (filled & own_items).astype(float)
     else:
         if eps > 0.5:
             raise DataError(
