@@ -112,6 +112,7 @@ class CrossRanker:
             CrossEncoderTrainingArguments,
         )
         from sentence_transformers.cross_encoder.losses import BinaryCrossEntropyLoss
+        from transformers.trainer_callback import PrinterCallback
 
         data = datasets.Dataset.from_dict(
             {
@@ -135,7 +136,11 @@ class CrossRanker:
                 use_cpu=str(self.model.device) == "cpu",
             )
             loss = BinaryCrossEntropyLoss(self.model)
-            CrossEncoderTrainer(model=self.model, args=args, train_dataset=data, loss=loss).train()
+            trainer = CrossEncoderTrainer(
+                model=self.model, args=args, train_dataset=data, loss=loss
+            )
+            trainer.remove_callback(PrinterCallback)  # lmrec reports progress itself
+            trainer.train()
             # read back as a saved model is, so the fitted ranker scores exactly as the
             # one loaded from its artifact later
             device = str(self.model.device)
@@ -171,11 +176,20 @@ def _cross_encoder(location: str, device: str, max_tokens: int | None) -> Any:
         ) from None
     from transformers.utils import logging as hf_logging
 
-    hf_logging.set_verbosity_error()  # the fresh head's "newly initialised" report
     kwargs: dict[str, Any] = {"num_labels": 1} if max_tokens is not None else {}
     if max_tokens is not None:
         kwargs["max_length"] = max_tokens
-    return CrossEncoder(location, device=device, local_files_only=True, **kwargs)
+    # quiet while loading: the fresh head's "newly initialised" report and the loading
+    # bar would land in the output of commands such as `recommend --json`
+    verbosity, bars = hf_logging.get_verbosity(), hf_logging.is_progress_bar_enabled()
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    try:
+        return CrossEncoder(location, device=device, local_files_only=True, **kwargs)
+    finally:
+        hf_logging.set_verbosity(verbosity)
+        if bars:
+            hf_logging.enable_progress_bar()
 
 
 def fallback_notes(has_history: bool, item_has_text: bool) -> list[str]:
