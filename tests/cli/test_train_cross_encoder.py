@@ -1,5 +1,5 @@
 """`lmrec train rerank --set ranker=cross-encoder`: trains, saves the cross-encoder inside
-the model directory, loads it back to recommend and to score clicks."""
+the model directory, loads it back to recommend (click scores: tests/models)."""
 
 from __future__ import annotations
 
@@ -10,14 +10,14 @@ from pathlib import Path
 Invoke = Callable[..., tuple[int, str]]
 
 
-def test_train_recommend_and_evaluate_a_cross_encoder_ranker(
+def test_train_and_recommend_with_a_cross_encoder_ranker(
     invoke: Invoke, ratings_dir: Path, tmp_path: Path
 ) -> None:
     out = tmp_path / "cross"
     settings = {
         "retriever": "ease",
         "ranker": "cross-encoder",
-        "candidates": 8,
+        "candidates": 5,
         "cross_pairs": 32,
         "cross_history": 3,
         "cross_max_tokens": 32,
@@ -34,10 +34,6 @@ def test_train_recommend_and_evaluate_a_cross_encoder_ranker(
     assert code == 0, text
     scores = [r["score"] for r in json.loads(text)]
     assert len(scores) == 5 and scores == sorted(scores, reverse=True)
-    code, text = invoke("evaluate", out, "--json")
-    assert code == 0, text
-    metrics = json.loads((out / "metrics.json").read_text())
-    assert 0.0 <= metrics["auc"] <= 1.0 and metrics["logloss"] > 0
 
 
 def test_a_bad_cross_encoder_option_names_the_field(

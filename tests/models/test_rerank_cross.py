@@ -42,7 +42,7 @@ class TestRerankCrossEncoder(RecommenderContract):
     quality_exact = False
 
 
-def test_training_moves_the_scores_away_from_the_fresh_head() -> None:
+def test_training_moves_the_scores_and_clicks_are_chances() -> None:
     data = blocks()
     model = create_model("rerank", CROSS).fit(data.train)
     assert isinstance(model, RerankRecommender) and model.cross_ is not None
@@ -52,6 +52,12 @@ def test_training_moves_the_scores_away_from_the_fresh_head() -> None:
     trained = model.cross_.logits(pairs, 8, 1)
     assert np.isfinite(trained).all()
     assert not np.allclose(trained, fresh.logits(pairs, 8, 1), atol=1e-3)
+    # click chances (what the click metrics read): in (0, 1), NaN for no item
+    users = np.arange(4)
+    items = np.array([[0, 1, -1], [2, 3, 4], [5, -1, -1], [6, 7, 8]])
+    probs = model.click_probabilities(users, items, data.train.csr[users])
+    assert np.isnan(probs[items < 0]).all()
+    assert ((probs[items >= 0] > 0) & (probs[items >= 0] < 1)).all()
 
 
 def _without_text(item: str) -> Any:
