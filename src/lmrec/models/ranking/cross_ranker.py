@@ -106,11 +106,17 @@ class CrossRanker:
         seed: int,
         threads: int | None,
     ) -> None:
-        import datasets
-        from sentence_transformers.cross_encoder import (
-            CrossEncoderTrainer,
-            CrossEncoderTrainingArguments,
-        )
+        try:
+            import datasets
+            from sentence_transformers.cross_encoder import (
+                CrossEncoderTrainer,
+                CrossEncoderTrainingArguments,
+            )
+        except ImportError as exc:
+            raise ConfigError(
+                f"training the cross-encoder ranker needs sentence-transformers >= 4 and "
+                f"datasets ({exc}): pip install -U 'lmrec[text]'"
+            ) from None
         from sentence_transformers.cross_encoder.losses import BinaryCrossEntropyLoss
         from transformers.trainer_callback import PrinterCallback
 
