@@ -14,6 +14,10 @@ candidate never touched, or a lower rating). The served retriever is then fit on
 training data. With validation data, the ranker stops early on the validation NDCG@10 of
 the re-ranked lists.
 
+The `cross-encoder` ranker (lmrec.models.ranking.cross_ranker) reads text instead: the
+user's recent item texts with the candidate's, trained on the same held-back clicks and
+on candidates the user never touched.
+
 Scores: candidates get the ranker's click logit; every other item keeps the retriever's
 order below the lowest candidate, so the model ranks the whole catalogue like any other.
 """
@@ -262,27 +266,20 @@ class RerankRecommender(Recommender[RerankConfig]):
         raw = np.asarray(retriever.score_users(users), dtype=np.float32)
         cands, _ = self._candidates(raw, inner.csr[users], users)
         recent = _recent(inner, cfg.cross_history)[users]
+        clicks = targets[users].tocsr()
+        if train.explicit and cfg.click_threshold is not None:  # lower ratings: no click
+            clicks.data = (clicks.data >= cfg.click_threshold).astype(np.float32)
+            clicks.eliminate_zeros()
         rows, items, labels = cross_training_pairs(
-            cands, targets[users], train.csr[users], cfg.cross_pairs, cfg.seed
+            cands, clicks, train.csr[users], cfg.cross_pairs, cfg.seed
         )
-        query = XR.queries(recent, self._item_texts)
-        readable = np.array(
-            [
-                bool(query[r]) and bool(self._item_texts[i])
-                for r, i in zip(rows, items, strict=True)
-            ],
-            dtype=bool,
-        )
+        readable, pairs = self._readable_pairs(rows, items, recent)
         if not labels[readable].any():
             raise DataError(
                 "rerank: no held-back item the cross-encoder could learn from (a user "
                 "history and the item both need text); raise `candidates`, `cross_pairs` "
                 "or `ranker_holdout`, or check the item table's text columns"
             )
-        pairs = [
-            (query[r], self._item_texts[i])
-            for r, i in zip(rows[readable], items[readable], strict=True)
-        ]
         self.retriever_ = self._fitted(self._new_retriever(), train, valid)
         self.signals_ = []
         seed_everything(cfg.seed)
@@ -306,12 +303,12 @@ class RerankRecommender(Recommender[RerankConfig]):
         texts = [t.strip() for t in item_texts(items, self.config.text)][:n_items]
         return texts + [""] * (n_items - len(texts))
 
-    def _cross_logits(self, rows: np.ndarray, items: np.ndarray, recent: np.ndarray) -> np.ndarray:
-        """Cross-encoder logits of pairs (recent[rows[p]], items[p]); NaN where the user
-        has no recent item with text or the item has none."""
-        assert self.cross_ is not None
+    def _readable_pairs(
+        self, rows: np.ndarray, items: np.ndarray, recent: np.ndarray
+    ) -> tuple[np.ndarray, list[tuple[str, str]]]:
+        """Which pairs (recent[rows[p]], items[p]) have text on both sides, and those as
+        (query, item text) for the cross-encoder."""
         query = XR.queries(recent, self._item_texts)
-        out = np.full(len(rows), np.nan, dtype=np.float32)
         readable = np.array(
             [
                 bool(query[r]) and bool(self._item_texts[i])
@@ -323,6 +320,14 @@ class RerankRecommender(Recommender[RerankConfig]):
             (query[r], self._item_texts[i])
             for r, i in zip(rows[readable], items[readable], strict=True)
         ]
+        return readable, pairs
+
+    def _cross_logits(self, rows: np.ndarray, items: np.ndarray, recent: np.ndarray) -> np.ndarray:
+        """Cross-encoder logits of pairs (recent[rows[p]], items[p]); NaN where the user
+        has no recent item with text or the item has none."""
+        assert self.cross_ is not None
+        out = np.full(len(rows), np.nan, dtype=np.float32)
+        readable, pairs = self._readable_pairs(rows, items, recent)
         # one call per user: a user's scores never depend on who else is scored with
         # them (padding is per batch), so one user alone ranks as in a batch of many
         where = np.flatnonzero(readable)
