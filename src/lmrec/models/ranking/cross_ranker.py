@@ -14,6 +14,7 @@ after the scored candidate that precedes it in the retriever's list.
 
 from __future__ import annotations
 
+import logging
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -187,12 +188,17 @@ def _cross_encoder(location: str, device: str, max_tokens: int | None) -> Any:
         kwargs["max_length"] = max_tokens
     # quiet while loading: the fresh head's "newly initialised" report and the loading
     # bar would land in the output of commands such as `recommend --json`
+    # (and sentence-transformers' note that it converts the bi-encoder directory)
+    st_logger = logging.getLogger("sentence_transformers")
     verbosity, bars = hf_logging.get_verbosity(), hf_logging.is_progress_bar_enabled()
+    st_level = st_logger.level
     hf_logging.set_verbosity_error()
     hf_logging.disable_progress_bar()
+    st_logger.setLevel(logging.ERROR)
     try:
         return CrossEncoder(location, device=device, local_files_only=True, **kwargs)
     finally:
+        st_logger.setLevel(st_level)
         hf_logging.set_verbosity(verbosity)
         if bars:
             hf_logging.enable_progress_bar()
