@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import logging
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -94,7 +95,8 @@ class CrossRanker:
         return cls(_cross_encoder(str(path), device, None))
 
     def save(self, path: Path) -> None:
-        self.model.save(str(path))
+        with _quiet():
+            self.model.save(str(path))
 
     def fit(
         self,
@@ -151,7 +153,7 @@ class CrossRanker:
             # read back as a saved model is, so the fitted ranker scores exactly as the
             # one loaded from its artifact later
             device = str(self.model.device)
-            self.model.save(str(Path(scratch) / "trained"))
+            self.save(Path(scratch) / "trained")
             self.model = _cross_encoder(str(Path(scratch) / "trained"), device, None)
 
     def logits(
@@ -181,14 +183,20 @@ def _cross_encoder(location: str, device: str, max_tokens: int | None) -> Any:
             f"the cross-encoder ranker needs the text extra ({exc.name} is missing): "
             "pip install 'lmrec[text]', or use ranker=ctr"
         ) from None
-    from transformers.utils import logging as hf_logging
-
     kwargs: dict[str, Any] = {"num_labels": 1} if max_tokens is not None else {}
     if max_tokens is not None:
         kwargs["max_length"] = max_tokens
-    # quiet while loading: the fresh head's "newly initialised" report and the loading
-    # bar would land in the output of commands such as `recommend --json`
-    # (and sentence-transformers' note that it converts the bi-encoder directory)
+    with _quiet():
+        return CrossEncoder(location, device=device, local_files_only=True, **kwargs)
+
+
+@contextmanager
+def _quiet() -> Iterator[None]:
+    """Transformers' loading and writing bars, the fresh head's "newly initialised" report
+    and sentence-transformers' note that it converts a bi-encoder directory, silenced:
+    they would land in the output of commands such as `recommend --json`."""
+    from transformers.utils import logging as hf_logging
+
     st_logger = logging.getLogger("sentence_transformers")
     verbosity, bars = hf_logging.get_verbosity(), hf_logging.is_progress_bar_enabled()
     st_level = st_logger.level
@@ -196,7 +204,7 @@ def _cross_encoder(location: str, device: str, max_tokens: int | None) -> Any:
     hf_logging.disable_progress_bar()
     st_logger.setLevel(logging.ERROR)
     try:
-        return CrossEncoder(location, device=device, local_files_only=True, **kwargs)
+        yield
     finally:
         st_logger.setLevel(st_level)
         hf_logging.set_verbosity(verbosity)
