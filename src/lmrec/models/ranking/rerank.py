@@ -14,6 +14,10 @@ candidate never touched, or a lower rating). The served retriever is then fit on
 training data. With validation data, the ranker stops early on the validation NDCG@10 of
 the re-ranked lists.
 
+The `cross-encoder` ranker (lmrec.models.ranking.cross_ranker) reads text instead: the
+user's recent item texts with the candidate's, trained on the same held-back clicks and
+on candidates the user never touched.
+
 Scores: candidates get the ranker's click logit; every other item keeps the retriever's
 order below the lowest candidate, so the model ranks the whole catalogue like any other.
 """
@@ -40,6 +44,7 @@ from lmrec.models.base import Recommender
 from lmrec.models.capabilities import FoldsIn, ScoresSequences
 from lmrec.models.neural.item_repr import TextSpec
 from lmrec.models.neural.torch_base import TorchTrainConfig, flatten_state, load_flat_state
+from lmrec.models.ranking import cross_ranker as XR
 from lmrec.models.ranking import features as F
 from lmrec.models.ranking.click_net import ClickNet, Vocab
 from lmrec.models.ranking.click_task import ClickTask, ItemTensors, PairTensors, predict_logits
@@ -48,6 +53,7 @@ from lmrec.training.loop import LoopSettings, TrainResult, run_training
 
 _RETRIEVER_DIR = "retriever"
 _SIGNALS_DIR = "signals"
+_CROSS_DIR = "cross-encoder"
 #: users re-ranked per pass when scoring many (bounds the pair arrays)
 _USERS_PER_PASS = 512
 
@@ -67,8 +73,17 @@ class RerankConfig(TorchTrainConfig):
     signal_configs: dict[str, dict[str, Any]] = Field(default_factory=dict)
     #: candidates re-ranked per user
     candidates: int = Field(100, ge=1)
-    #: "ctr" (DeepFM), or the baselines "fm" (factorisation machine), "lr" (logistic)
-    ranker: Literal["ctr", "fm", "lr"] = "ctr"
+    #: "ctr" (DeepFM), or the baselines "fm" (factorisation machine), "lr" (logistic),
+    #: or "cross-encoder" (MiniLM reading the user's recent titles with the candidate's)
+    ranker: Literal["ctr", "fm", "lr", "cross-encoder"] = "ctr"
+    #: cross-encoder only: training pairs (about half clicks), recent items in the
+    #: query, tokens read per pair, epochs, batch size and learning rate
+    cross_pairs: int = Field(2000, ge=2)
+    cross_history: int = Field(5, ge=1)
+    cross_max_tokens: int = Field(128, ge=8, le=512)
+    cross_epochs: int = Field(1, ge=1)
+    cross_batch_size: int = Field(32, ge=1)
+    cross_lr: float = Field(3e-5, gt=0)
     #: share of each user's training interactions the ranker learns to predict
     ranker_holdout: float = Field(0.2, gt=0.0, lt=1.0)
     #: which ones: "random" (like a ratio split's held-out part) or "latest" (like a
@@ -115,6 +130,12 @@ class RerankConfig(TorchTrainConfig):
             raise ValueError(f"click_head must be below the number of heads ({n})")
         return self
 
+    @model_validator(mode="after")
+    def _cross_reads_text_alone(self) -> RerankConfig:
+        if self.ranker == "cross-encoder" and self.signals:
+            raise ValueError("the cross-encoder ranker reads text only; drop `signals`")
+        return self
+
     @field_validator("signals")
     @classmethod
     def _distinct_signals(cls, names: list[str]) -> list[str]:
@@ -143,6 +164,7 @@ class RerankRecommender(Recommender[RerankConfig]):
         "item_pop_",
         "max_activity_",
         "vocab_",
+        "user_recent_",
     )
     tuning_grid: ClassVar[dict[str, list[Any]]] = {"ranker_split": ["random", "latest"]}
 
@@ -167,6 +189,9 @@ class RerankRecommender(Recommender[RerankConfig]):
         self.item_pop_: np.ndarray | None = None
         self.max_activity_: np.ndarray | None = None
         self.vocab_: np.ndarray | None = None
+        self.user_recent_: np.ndarray | None = None
+        self.cross_: XR.CrossRanker | None = None
+        self._item_texts: list[str] = []
         self.net_: ClickNet | None = None
         self.training_: TrainResult | None = None
         self._items_t: ItemTensors | None = None
@@ -195,6 +220,9 @@ class RerankRecommender(Recommender[RerankConfig]):
             dtype=np.int64,
         )
         inner, targets = hold_back(train, cfg.ranker_holdout, cfg.ranker_split, cfg.seed)
+        if cfg.ranker == "cross-encoder":
+            self._fit_cross(train, valid, inner, targets)
+            return
         pairs, labels = self._training_pairs(train, inner, targets)
         if labels[:, 0].sum() == 0:
             raise DataError(
@@ -223,6 +251,93 @@ class RerankRecommender(Recommender[RerankConfig]):
             self.training_ = run_training(net, task, self._loop_settings())
             net.eval()
             self.weights_ = flatten_state(net)
+
+    def _fit_cross(
+        self, train: Dataset, valid: Dataset | None, inner: Dataset, targets: sp.csr_matrix
+    ) -> None:
+        """Train the cross-encoder on pairs from the inner retriever's candidates: each
+        user's held-back items as clicks, candidates they never touched as non-clicks."""
+        cfg = self.config
+        self.weights_ = np.zeros(0, dtype=np.float32)
+        self._item_texts = self._texts(train.items, train.n_items)
+        self.user_recent_ = _recent(train, cfg.cross_history)
+        users = np.flatnonzero(np.diff(targets.indptr) > 0)
+        retriever = self._fitted(self._new_retriever(), inner, None)
+        raw = np.asarray(retriever.score_users(users), dtype=np.float32)
+        cands, _ = self._candidates(raw, inner.csr[users], users)
+        recent = _recent(inner, cfg.cross_history)[users]
+        clicks = targets[users].tocsr()
+        if train.explicit and cfg.click_threshold is not None:  # lower ratings: no click
+            clicks.data = (clicks.data >= cfg.click_threshold).astype(np.float32)
+            clicks.eliminate_zeros()
+        rows, items, labels = cross_training_pairs(
+            cands, clicks, train.csr[users], cfg.cross_pairs, cfg.seed
+        )
+        readable, pairs = self._readable_pairs(rows, items, recent)
+        if not labels[readable].any():
+            raise DataError(
+                "rerank: no held-back item the cross-encoder could learn from (a user "
+                "history and the item both need text); raise `candidates`, `cross_pairs` "
+                "or `ranker_holdout`, or check the item table's text columns"
+            )
+        self.retriever_ = self._fitted(self._new_retriever(), train, valid)
+        self.signals_ = []
+        seed_everything(cfg.seed)
+        self.cross_ = XR.CrossRanker.from_minilm(cfg.cross_max_tokens, str(self._device))
+        self.cross_.fit(
+            pairs,
+            labels[readable],
+            epochs=cfg.cross_epochs,
+            batch_size=cfg.cross_batch_size,
+            lr=cfg.cross_lr,
+            seed=cfg.seed,
+            threads=self.options.threads,
+        )
+
+    def _texts(self, items: Any, n_items: int) -> list[str]:
+        """Each item's text by the item template ('' = none), for the cross-encoder."""
+        if items is None or len(items.columns) <= 1:
+            return [""] * n_items
+        from lmrec.models.neural.item_repr import item_texts
+
+        texts = [t.strip() for t in item_texts(items, self.config.text)][:n_items]
+        return texts + [""] * (n_items - len(texts))
+
+    def _readable_pairs(
+        self, rows: np.ndarray, items: np.ndarray, recent: np.ndarray
+    ) -> tuple[np.ndarray, list[tuple[str, str]]]:
+        """Which pairs (recent[rows[p]], items[p]) have text on both sides, and those as
+        (query, item text) for the cross-encoder."""
+        query = XR.queries(recent, self._item_texts)
+        readable = np.array(
+            [
+                bool(query[r]) and bool(self._item_texts[i])
+                for r, i in zip(rows, items, strict=True)
+            ],
+            dtype=bool,
+        )
+        pairs = [
+            (query[r], self._item_texts[i])
+            for r, i in zip(rows[readable], items[readable], strict=True)
+        ]
+        return readable, pairs
+
+    def _cross_logits(self, rows: np.ndarray, items: np.ndarray, recent: np.ndarray) -> np.ndarray:
+        """Cross-encoder logits of pairs (recent[rows[p]], items[p]); NaN where the user
+        has no recent item with text or the item has none."""
+        assert self.cross_ is not None
+        out = np.full(len(rows), np.nan, dtype=np.float32)
+        readable, pairs = self._readable_pairs(rows, items, recent)
+        # one call per user: a user's scores never depend on who else is scored with
+        # them (padding is per batch), so one user alone ranks as in a batch of many
+        where = np.flatnonzero(readable)
+        bounds = np.flatnonzero(np.diff(rows[where])) + 1
+        for part in np.split(np.arange(len(where)), bounds):
+            if len(part):
+                out[where[part]] = self.cross_.logits(
+                    [pairs[p] for p in part], self.config.cross_batch_size, self.options.threads
+                )
+        return out
 
     def _new_retriever(self) -> Recommender[Any]:
         from lmrec.models.registry import create_model
@@ -319,6 +434,8 @@ class RerankRecommender(Recommender[RerankConfig]):
     def _item_text(self, train: Dataset) -> np.ndarray:
         """Centred unit text embeddings (zero rows: no text); one zero column without."""
         n = train.n_items
+        if self.config.ranker == "cross-encoder":
+            return np.zeros((n, 1), dtype=np.float32)  # it reads the text itself
         if not self.config.use_text or train.items is None or len(train.items.columns) <= 1:
             return np.zeros((n, 1), dtype=np.float32)
         try:
@@ -391,6 +508,8 @@ class RerankRecommender(Recommender[RerankConfig]):
         """Full score rows: candidates by click logit, the rest below in retriever order."""
         raw = np.asarray(raw, dtype=np.float32)
         cands, cand_scores = self._candidates(raw, seen, users)
+        if self.cross_ is not None:
+            return self._cross_rerank(raw, cands, self._recent_of(seen, users))
         side = self._user_side(seen, codes)
         block = self._block(
             cands, cand_scores, side, self._signal_scores(self.signals_, users, seen)
@@ -398,6 +517,28 @@ class RerankRecommender(Recommender[RerankConfig]):
         logits = self._ranking_score(self._logits(block, side))
         out = _below(raw, block.user_rows, logits)
         out[block.user_rows, block.items] = logits
+        return out
+
+    def _cross_rerank(self, raw: np.ndarray, cands: np.ndarray, recent: np.ndarray) -> np.ndarray:
+        rows, cols = np.nonzero(cands >= 0)
+        grid = np.full(cands.shape, np.nan, dtype=np.float32)
+        grid[rows, cols] = self._cross_logits(rows, cands[rows, cols], recent)
+        logits = XR.fill_in_retriever_order(grid)[rows, cols]
+        out = _below(raw, rows, logits)
+        out[rows, cands[rows, cols]] = logits
+        return out
+
+    def _recent_of(self, seen: sp.csr_matrix, users: np.ndarray | None) -> np.ndarray:
+        """Recent items (index + 1) of known users, or of new history rows (their last
+        `cross_history` items as given, without times)."""
+        if users is not None:
+            assert self.user_recent_ is not None
+            return self.user_recent_[users]
+        n = self.config.cross_history
+        out = np.zeros((seen.shape[0], n), dtype=np.int64)
+        for r in range(seen.shape[0]):
+            items = seen.indices[seen.indptr[r] : seen.indptr[r + 1]][::-1][:n]
+            out[r, : len(items)] = items + 1
         return out
 
     def score_users(self, users: np.ndarray) -> np.ndarray:
@@ -438,6 +579,13 @@ class RerankRecommender(Recommender[RerankConfig]):
         assert self.retriever_ is not None and self.user_codes_ is not None
         assert self.item_text_ is not None and self.item_pop_ is not None
         users = np.asarray(users, dtype=np.int64)
+        if self.cross_ is not None:
+            rows, cols = np.nonzero(items >= 0)
+            logit = self._cross_logits(rows, items[rows, cols], self._recent_of(seen, users))
+            probs = np.full(items.shape, np.nan, dtype=np.float64)
+            # a pair it cannot read gets no opinion: even odds
+            probs[rows, cols] = 1.0 / (1.0 + np.exp(-np.nan_to_num(logit.astype(np.float64))))
+            return probs
         raw = np.asarray(self.retriever_.score_users(users), dtype=np.float32)
         cands, cand_scores = self._candidates(raw, seen, users)
         side = self._user_side(seen, self.user_codes_[users])
@@ -482,6 +630,15 @@ class RerankRecommender(Recommender[RerankConfig]):
             else np.zeros(len(F.USER_COLUMNS), dtype=np.int64)
         )
         idx = self.item_map.lookup(list(item_ids))
+        if self.cross_ is not None:
+            assert self.user_recent_ is not None
+            recent = (
+                self.user_recent_[self.user_map.index_of(user_id)]
+                if known
+                else np.zeros(0, dtype=np.int64)
+            )
+            has_history = any(i > 0 and self._item_texts[i - 1] for i in recent)
+            return [XR.fallback_notes(has_history, bool(self._item_texts[i])) for i in idx]
         has_text = np.any(self.item_text_[idx] != 0, axis=1)
         return [F.fallback_notes(known, codes, bool(t)) for t in has_text]
 
@@ -510,6 +667,8 @@ class RerankRecommender(Recommender[RerankConfig]):
         self.retriever_.save(path / _RETRIEVER_DIR)
         for i, model in enumerate(self.signals_):
             model.save(path / _SIGNALS_DIR / f"{i}-{model.name}")
+        if self.cross_ is not None:
+            self.cross_.save(path / _CROSS_DIR)
 
     def _load_extra(self, path: Path) -> None:
         from lmrec.models.artifacts import load_model
@@ -526,10 +685,20 @@ class RerankRecommender(Recommender[RerankConfig]):
                     f"{path}: the rerank model's signal '{name}' is missing ({sub})"
                 )
             self.signals_.append(load_model(sub, self.options))
+        if self.config.ranker == "cross-encoder":
+            sub = path / _CROSS_DIR
+            if not sub.exists():
+                raise ArtifactError(f"{path}: the rerank model's cross-encoder is missing ({sub})")
+            self._device = resolve_device(self.options.device)
+            self.cross_ = XR.CrossRanker.load(sub, str(self._device))
 
     def _after_load(self) -> None:
         assert self.weights_ is not None
         self._device = resolve_device(self.options.device)
+        if self.config.ranker == "cross-encoder":
+            n = len(self.item_map) if self.item_map is not None else 0
+            self._item_texts = self._texts(self.items, n)
+            return
         net = self._new_net().to("cpu")
         load_flat_state(net, self.weights_)
         self.net_ = net.to(self._device).eval()
@@ -593,3 +762,34 @@ def hold_back(
     )
     targets.sum_duplicates()
     return kept, targets
+
+
+def _recent(data: Dataset, n: int) -> np.ndarray:
+    """(n_users, n) each user's latest items in `data` (index + 1, 0 = none)."""
+    order = data.timestamps  # ties (0 = unknown): later rows count as more recent
+    return XR.recent_items(
+        data.users_idx, data.items_idx, np.asarray(order, dtype=np.float64), data.n_users, n
+    )
+
+
+def cross_training_pairs(
+    cands: np.ndarray, held: sp.csr_matrix, touched: sp.csr_matrix, n_pairs: int, seed: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(rows, items, labels) up to `n_pairs` pairs, about half clicks: the rows' held-back
+    items, and candidates the user never touched in training as non-clicks."""
+    rng = np.random.default_rng([seed, 3])
+    held = sp.csr_matrix(held)
+    pos_rows = np.repeat(np.arange(held.shape[0]), np.diff(held.indptr))
+    pos_items = held.indices.astype(np.int64)
+    rows, cols = np.nonzero(cands >= 0)
+    items = cands[rows, cols]
+    untouched = np.asarray(sp.csr_matrix(touched)[rows, items]).ravel() == 0
+    neg_rows, neg_items = rows[untouched], items[untouched]
+    n_pos = min(len(pos_rows), n_pairs // 2)
+    n_neg = min(len(neg_rows), n_pairs - n_pos)
+    p = rng.choice(len(pos_rows), n_pos, replace=False)
+    q = rng.choice(len(neg_rows), n_neg, replace=False)
+    out_rows = np.concatenate([pos_rows[p], neg_rows[q]])
+    out_items = np.concatenate([pos_items[p], neg_items[q]])
+    labels = np.concatenate([np.ones(n_pos), np.zeros(n_neg)]).astype(np.float32)
+    return out_rows, out_items, labels
