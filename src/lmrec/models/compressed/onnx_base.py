@@ -12,6 +12,7 @@ from typing import Any, Self, TypeVar
 import numpy as np
 from pydantic import Field
 
+from lmrec.data.dataset import Dataset
 from lmrec.errors import ArtifactError
 from lmrec.models.artifact_format import read_meta
 from lmrec.models.base import ModelConfig, Recommender
@@ -47,6 +48,20 @@ class OnnxGraphModel(Recommender[OC]):
         #: parameters of the source model (its fp32 weights are 4 bytes each)
         self.source_params_: int | None = None
         self._session: Any = None
+
+    def _fit(self, train: Dataset, valid: Dataset | None) -> None:
+        """Fitted from data: train the source model, then take the graph from it."""
+        from lmrec.models.registry import create_model
+
+        # this model's seed is the source's, unless its settings name another
+        settings = {"seed": self.config.seed, **self.config.source_config}
+        source = create_model(self.config.source, settings)
+        source.fit(train, valid, self.options)
+        self._take_from(source)
+
+    def _take_from(self, source: Recommender[Any]) -> None:
+        """Export `source`'s scoring graph into this model (each kind of graph its own)."""
+        raise NotImplementedError
 
     @classmethod
     def _copy_of(cls, source: Recommender[Any], quantize: Quantize, parity_users: int) -> Self:

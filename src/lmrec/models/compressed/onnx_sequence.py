@@ -14,7 +14,6 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 
 from lmrec.core.sequences import left_pad
-from lmrec.data.dataset import Dataset
 from lmrec.errors import UnsupportedError
 from lmrec.models.base import Recommender
 from lmrec.models.compressed import Quantize
@@ -39,15 +38,6 @@ class OnnxSequenceRecommender(
     tuning_grid: ClassVar[dict[str, list[Any]]] = {}
 
     # ---- making one ------------------------------------------------------------------------
-    def _fit(self, train: Dataset, valid: Dataset | None) -> None:
-        from lmrec.models.registry import create_model
-
-        # this model's seed is the source's, unless its settings name another
-        settings = {"seed": self.config.seed, **self.config.source_config}
-        source = create_model(self.config.source, settings)
-        source.fit(train, valid, self.options)
-        self._take_from(source)
-
     @classmethod
     def from_model(
         cls, source: Recommender[Any], quantize: Quantize = "none", parity_users: int = 256

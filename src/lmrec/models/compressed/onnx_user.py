@@ -18,7 +18,6 @@ from typing import Any, ClassVar, Literal
 
 import numpy as np
 
-from lmrec.data.dataset import Dataset
 from lmrec.errors import UnsupportedError
 from lmrec.models.base import Recommender
 from lmrec.models.compressed import Quantize
@@ -48,14 +47,6 @@ class OnnxUserRecommender(OnnxGraphModel[OnnxUserConfig]):
         self.user_known_: np.ndarray | None = None
 
     # ---- making one ------------------------------------------------------------------------
-    def _fit(self, train: Dataset, valid: Dataset | None) -> None:
-        from lmrec.models.registry import create_model
-
-        settings = {"seed": self.config.seed, **self.config.source_config}
-        source = create_model(self.config.source, settings)
-        source.fit(train, valid, self.options)
-        self._take_from(source)
-
     @classmethod
     def from_model(
         cls, source: Recommender[Any], quantize: Quantize = "none", parity_users: int = 256
