@@ -207,16 +207,18 @@ async def load(
                         f"/v1/users/{user}/recommendations", params={"k": 10, "model": model}
                     )
                 ok = r.status_code == 200 and len(r.json()["items"]) == 10
-                if not ok:
+                if not ok:  # a 429 from admission control, or a wrong answer
                     errors.append(f"{r.status_code}: {r.text[:200]}")
+                    return
             except httpx.HTTPError as exc:
                 errors.append(repr(exc))
                 return
-            latencies.append(time.perf_counter() - t0)
+            latencies.append(time.perf_counter() - t0)  # answered lists only
 
         for user in users[:50]:  # warm-up, not measured
             await one(user)
         latencies.clear()
+        errors.clear()
         tasks = []
         n = min(max_requests, int(rate * duration))
         start = time.perf_counter()
