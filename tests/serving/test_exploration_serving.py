@@ -82,6 +82,8 @@ def test_policies_per_model_and_the_batch_route(registry_dir: Path, db_url: str)
         ("epsilon:2", "epsilon must lie in"),
         ("ucb:1", "must be one of greedy, epsilon:E, softmax:T"),
         ("=softmax:1", "a model name is missing"),
+        ("thompson:0", "thompson's prior strength (pseudo-looks, e.g. thompson:2)"),
+        ("ease=thompson:abc", "thompson needs a number after ':'"),
     ],
 )
 def test_a_bad_policy_is_one_line_at_start(

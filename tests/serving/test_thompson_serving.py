@@ -12,10 +12,8 @@ from fastapi.testclient import TestClient
 from serving_toys import AUTH, READ_AUTH, WRITE_AUTH, make_settings
 from sqlalchemy import text
 
-from lmrec.errors import ConfigError
 from lmrec.events.store import EventStore
 from lmrec.serving.app import create_app
-from lmrec.serving.settings import load_settings
 
 # one of the least popular items, which pop believes in least; lists keep items the
 # user has seen (a clicked item would otherwise leave the user's candidates)
@@ -96,22 +94,6 @@ def test_the_batch_route_draws_thompson_lists(registry_dir: Path, db_url: str) -
     counts = store.bandit_counts("mf", version)
     store.close()
     assert sum(looks for looks, _ in counts.values()) == 6
-
-
-@pytest.mark.parametrize(
-    ("value", "message"),
-    [
-        ("thompson:0", "thompson's prior strength (pseudo-looks, e.g. thompson:2)"),
-        ("ease=thompson:abc", "thompson needs a number after ':'"),
-    ],
-)
-def test_a_bad_thompson_spec_is_one_line_at_start(
-    monkeypatch: pytest.MonkeyPatch, value: str, message: str
-) -> None:
-    monkeypatch.setenv("LMREC_EXPLORATION", value)
-    with pytest.raises(ConfigError, match="LMREC_EXPLORATION") as info:
-        load_settings()
-    assert message in str(info.value) and "\n" not in str(info.value)
 
 
 def test_ope_served_values_greedy_from_a_thompson_log(
