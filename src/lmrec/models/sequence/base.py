@@ -263,6 +263,18 @@ class SequentialRecommender(NetworkRecommender[SC], OrderedHistory[SC]):
         assert isinstance(net, SequenceNetwork) and self._device is not None
         return net
 
+    def network_copy(self, *, fresh: bool = False) -> SequenceNetwork:
+        """A CPU copy of the trained network, or with `fresh` a newly initialised one of
+        the same shape, to train with another objective (e.g. a policy learned from
+        logged feedback, lmrec.feedback.reinforce). The model itself is not touched."""
+        self._require_fitted()
+        if fresh:
+            return self._new_net(torch.device("cpu"))
+        state = {k: v.detach().cpu().clone() for k, v in self._network().state_dict().items()}
+        net = self._new_net(torch.device("cpu"))
+        net.load_state_dict(state)
+        return net
+
     # ---- scoring -------------------------------------------------------------------------
     @torch.no_grad()
     def score_sequences(self, sequences: list[np.ndarray], batch_size: int = 256) -> np.ndarray:
