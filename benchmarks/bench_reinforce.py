@@ -17,7 +17,7 @@ import numpy as np
 from scipy.stats import ttest_rel, wilcoxon
 
 from lmrec.data import load_dataset
-from lmrec.feedback.reinforce import ReinforceSettings, compare_policies
+from lmrec.feedback.reinforce import LEFT_OUT, ReinforceSettings, compare_policies
 from lmrec.feedback.simulator import build_world
 
 
@@ -33,7 +33,7 @@ def main() -> None:
 
     dataset = load_dataset(args.data)
     means: dict[str, list[float]] = {}
-    per_user: dict[str, dict[int, list[float]]] = {}
+    per_user: dict[str, dict[int, dict[int, float]]] = {}  # policy -> user -> seed -> value
     for seed in range(args.seeds):
         start = time.perf_counter()
         world = build_world(dataset, seed=seed)
@@ -56,8 +56,9 @@ def main() -> None:
                      f" (p={p:.3g})"))  # fmt: skip
         for name, values in result.per_user.items():
             by_user = per_user.setdefault(name, {})
-            for user, value in zip(world.user_index, values, strict=True):
-                by_user.setdefault(int(user), []).append(float(value))
+            users = np.ones(world.n_users, bool) if name != LEFT_OUT else result.left_out
+            for user, value in zip(world.user_index[users], values[users], strict=True):
+                by_user.setdefault(int(user), {})[seed] = float(value)
     print(f"\nmean over {args.seeds} seeds (clicks per list)")
     for name, values in means.items():
         print(f"  {name:<40} {np.mean(values):.4f}  ({' / '.join(f'{v:.4f}' for v in values)})")
@@ -66,9 +67,10 @@ def main() -> None:
     for name, by_user in per_user.items():
         if name == "SASRec, supervised":
             continue
+        # each user's mean over the seeds in which both valued them
         users = sorted(set(by_user) & set(reference))
-        a = np.array([np.mean(by_user[u]) for u in users])
-        b = np.array([np.mean(reference[u]) for u in users])
+        a = np.array([np.mean(list(by_user[u].values())) for u in users])
+        b = np.array([np.mean([reference[u][s] for s in by_user[u]]) for u in users])
         diff = a - b
         half = 1.96 * diff.std(ddof=1) / np.sqrt(len(diff))
         print(f"  {name:<40} {diff.mean():+.4f} (95% CI {diff.mean() - half:+.4f} to "

@@ -200,14 +200,23 @@ VARIANTS: dict[str, dict[str, bool]] = {
 }
 
 
+#: the top-K policy trained again without these users' lists, valued on them alone:
+#: whether what it learned carries over to users it never saw feedback from
+LEFT_OUT = "REINFORCE, top-K, on users left out of the log"
+#: share of users left out for that row
+LEFT_OUT_SHARE = 0.2
+
+
 @dataclass(frozen=True)
 class PolicyComparison:
     """rows: policy, true clicks per list, share of the best lists, difference from
-    supervised SASRec and its paired p-value over users; per_user: (U,) true value of
-    every deterministic policy's lists."""
+    supervised SASRec and its paired p-value over users (for LEFT_OUT: over the users
+    left out, `left_out`); per_user: (U,) true value of every deterministic policy's
+    lists."""
 
     rows: list[dict[str, float | str | None]]
     per_user: dict[str, np.ndarray]
+    left_out: np.ndarray
     logged_clicks: int
 
 
@@ -242,25 +251,45 @@ def compare_policies(
     for name, change in VARIANTS.items():
         variant = ReinforceSettings(**{**settings.__dict__, **change})
         per_user[name] = list_values(world, train_reinforce(world, log, logger, base, variant))
+    left_out = np.random.default_rng(seed + 1).random(world.n_users) < LEFT_OUT_SHARE
+    kept = ~left_out[log.users]
+    kept_log = ListLog(log.users[kept], log.shown[kept], log.clicks[kept])
+    top_k = ReinforceSettings(**{**settings.__dict__, "top_k": True, "warm_start": False})
+    per_user[LEFT_OUT] = list_values(world, train_reinforce(world, kept_log, logger, base, top_k))
     best = oracle_value(world)
-    reference = per_user["SASRec, supervised"]
-    values = {
-        f"logger: epsilon {logger_epsilon:g} by popularity": true_value(world, logger),
-        **{name: float(v.mean()) for name, v in per_user.items()},
-        "best lists (from the labels)": best,
-    }
-    rows: list[dict[str, float | str | None]] = []
-    for name, value in values.items():
-        compared = name in per_user and name != "SASRec, supervised"
+    rows: list[dict[str, float | str | None]] = [
+        _row(f"logger: epsilon {logger_epsilon:g} by popularity", true_value(world, logger), best)
+    ]
+    everyone = np.ones(world.n_users, dtype=bool)
+    for name, values in per_user.items():
+        users = left_out if name == LEFT_OUT else everyone
+        reference = per_user["SASRec, supervised"][users]
+        mine = values[users]
+        compared = name != "SASRec, supervised"
         rows.append(
-            {
-                "policy": name,
-                "clicks per list": value,
-                "share of best": value / best,
-                "vs supervised SASRec": value - float(reference.mean()) if compared else None,
-                "p (paired)": float(ttest_rel(per_user[name], reference).pvalue)
-                if compared
-                else None,
-            }
+            _row(
+                name,
+                float(mine.mean()),
+                best,
+                float(mine.mean() - reference.mean()) if compared else None,
+                float(ttest_rel(mine, reference).pvalue) if compared else None,
+            )
         )
-    return PolicyComparison(rows, per_user, int(log.clicks.sum()))
+    rows.append(_row("best lists (from the labels)", best, best))
+    return PolicyComparison(rows, per_user, left_out, int(log.clicks.sum()))
+
+
+def _row(
+    name: str,
+    value: float,
+    best: float,
+    difference: float | None = None,
+    p_value: float | None = None,
+) -> dict[str, float | str | None]:
+    return {
+        "policy": name,
+        "clicks per list": value,
+        "share of best": value / best,
+        "vs supervised SASRec": difference,
+        "p (paired)": p_value,
+    }
