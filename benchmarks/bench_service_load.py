@@ -102,7 +102,7 @@ def build_sasrec(root: Path, model_dir: Path) -> list[dict[str, Any]]:
     ]
 
 
-def build_ml100k(root: Path, ml100k: Path | None) -> list[str]:
+def build_ml100k(root: Path, ml100k: Path | None, twins: bool = False) -> list[str]:
     import numpy as np
     import pandas as pd
 
@@ -129,6 +129,8 @@ def build_ml100k(root: Path, ml100k: Path | None) -> list[str]:
             continue
         registry.register(model.fit(data), name)
         names.append(name)
+        if twins:  # the same fitted model under a second name, for a policy of its own
+            registry.register(model, f"{name}-x")
     return names
 
 
@@ -176,19 +178,23 @@ def start_server(root: Path, threads: int) -> tuple[subprocess.Popen, str]:
 # ---- load generator -------------------------------------------------------------------------
 async def load(
     url: str,
-    model: str,
+    model: str | list[str],
     users: list[str],
     rate: float,
     duration: float,
     max_requests: int,
     bodies: list[dict[str, Any]] | None = None,
-) -> dict[str, Any]:
+) -> dict[str, Any] | list[dict[str, Any]]:
     """GET each user's recommendations, or with `bodies` POST /v1/recommendations with
-    one of them (`users` then holds their positions)."""
+    one of them (`users` then holds their positions). With several models, requests
+    alternate between them and each gets its own figures (one result each), so two
+    policies are compared under the same load at the same moments."""
     import httpx
     import numpy as np
 
+    names = [model] if isinstance(model, str) else model
     rng = np.random.default_rng(0)
+    by_model: dict[str, list[float]] = {name: [] for name in names}
     latencies: list[float] = []
     errors: list[str] = []
     limits = httpx.Limits(max_connections=128, max_keepalive_connections=128)
@@ -197,7 +203,7 @@ async def load(
         base_url=url, limits=limits, timeout=10.0, headers=headers
     ) as client:
 
-        async def one(user: str) -> None:
+        async def one(user: str, model: str = names[0]) -> None:
             t0 = time.perf_counter()
             try:
                 if bodies is not None:
@@ -214,11 +220,14 @@ async def load(
                 errors.append(repr(exc))
                 return
             latencies.append(time.perf_counter() - t0)  # answered lists only
+            by_model[model].append(latencies[-1])
 
-        for user in users[:50]:  # warm-up, not measured
-            await one(user)
+        for i, user in enumerate(users[:50]):  # warm-up, not measured
+            await one(user, names[i % len(names)])
         latencies.clear()
         errors.clear()
+        for kept in by_model.values():
+            kept.clear()
         tasks = []
         n = min(max_requests, int(rate * duration))
         start = time.perf_counter()
@@ -226,9 +235,21 @@ async def load(
             delay = start + i / rate - time.perf_counter()
             if delay > 0:
                 await asyncio.sleep(delay)
-            tasks.append(asyncio.create_task(one(users[int(rng.integers(len(users)))])))
+            user = users[int(rng.integers(len(users)))]
+            tasks.append(asyncio.create_task(one(user, names[i % len(names)])))
         await asyncio.gather(*tasks)
         elapsed = time.perf_counter() - start
+    if len(names) > 1:
+        return [_figures(name, by_model[name], errors, n // len(names), rate / len(names),
+                         elapsed) for name in names]  # fmt: skip
+    return _figures(names[0], latencies, errors, n, rate, elapsed)
+
+
+def _figures(
+    model: str, latencies: list[float], errors: list[str], n: int, rate: float, elapsed: float
+) -> dict[str, Any]:
+    import numpy as np
+
     ms = np.asarray(latencies) * 1000
     return {
         "model": model,
@@ -280,7 +301,7 @@ def run_scenario(name: str, args: argparse.Namespace) -> list[dict[str, Any]]:
         bodies = build_sasrec(root, args.model_dir)
         models, users = ["seq"], [str(i) for i in range(len(bodies))]
     else:
-        models = build_ml100k(root, args.ml100k)
+        models = build_ml100k(root, args.ml100k, twins=args.twins)
         users = [str(u) for u in range(1, 944)] if args.ml100k else [str(u) for u in range(943)]
     print(f"[{name}] models built in {time.perf_counter() - t0:.1f}s", file=sys.stderr)
     t0 = time.perf_counter()
@@ -288,11 +309,24 @@ def run_scenario(name: str, args: argparse.Namespace) -> list[dict[str, Any]]:
     print(f"[{name}] server ready in {time.perf_counter() - t0:.1f}s", file=sys.stderr)
     try:
         results = []
+        if args.twins:  # each model interleaved with its twin, under the same load
+            for model in models:
+                rows = asyncio.run(
+                    load(url, [model, f"{model}-x"], users, args.rate, args.duration,
+                         args.max_requests)
+                )  # fmt: skip
+                assert isinstance(rows, list)
+                for row in rows:
+                    row["load_average_1m"] = os.getloadavg()[0]
+                    results.append({"scenario": name, **row})
+                    print(json.dumps(results[-1]), flush=True)
+            return results
         for model in models:
             server0, client0 = _cpu_seconds(proc.pid), time.process_time()
             res = asyncio.run(
                 load(url, model, users, args.rate, args.duration, args.max_requests, bodies)
             )
+            assert isinstance(res, dict)
             per = 1000 / max(res["requests"], 1)
             res["server_cpu_ms_per_request"] = round((_cpu_seconds(proc.pid) - server0) * per, 2)
             res["client_cpu_ms_per_request"] = round((time.process_time() - client0) * per, 2)
@@ -323,6 +357,12 @@ def main() -> None:
     parser.add_argument("--ml100k", type=Path, help="a u.data / .inter file (tab-separated)")
     parser.add_argument("--graph", type=Path, help="HNSW graph saved by bench_retrieval.py")
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/lmrec_bench_service"))
+    parser.add_argument(
+        "--twins",
+        action="store_true",
+        help="ml100k: serve each model also as NAME-x and alternate requests between the "
+        "two (give NAME-x its own policy, e.g. LMREC_EXPLORATION=als-x=softmax:1)",
+    )
     parser.add_argument("--serve", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--db", help=argparse.SUPPRESS)
