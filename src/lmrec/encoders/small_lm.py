@@ -248,29 +248,50 @@ class SmallLM:
 
     # ---- generation -----------------------------------------------------------------------
     def generate(self, prompt: str, *, max_new_tokens: int = 40, threads: int | None = None) -> str:
-        """The model's greedy answer to `prompt` (a chat prompt), first line only."""
+        """The model's greedy continuation of `prompt`, up to its first line break."""
+        return self.generate_many([prompt], max_new_tokens=max_new_tokens, threads=threads)[0]
+
+    def generate_many(
+        self,
+        prompts: Sequence[str],
+        *,
+        max_new_tokens: int = 40,
+        threads: int | None = None,
+    ) -> list[str]:
+        """Greedy continuations of several prompts, generated together (left-padded, one
+        batch) except those already cached; each up to its first line break."""
         import torch
 
-        key = (prompt, max_new_tokens)
         with self._lock:
-            if key in self._texts:
-                self._texts.move_to_end(key)
-                return self._texts[key]
-            tok = self.tokenizer
-            ids = tok(prompt, add_special_tokens=False, return_tensors="pt")["input_ids"]
-            with torch_threads(threads), torch.inference_mode():
-                self.generate_calls += 1
-                out = self.model.generate(
-                    input_ids=ids.to(self.device),
-                    attention_mask=torch.ones_like(ids).to(self.device),
-                    max_new_tokens=max_new_tokens,
-                    do_sample=False,
-                    pad_token_id=tok.eos_token_id,
-                )
-            text = tok.decode(out[0, ids.shape[1] :], skip_special_tokens=True)
-            text = text.strip().split("\n")[0].strip()
-            self._remember(self._texts, key, text, _TEXT_CACHE)
-            return text
+            todo = [p for p in dict.fromkeys(prompts) if (p, max_new_tokens) not in self._texts]
+            if todo:
+                tok = self.tokenizer
+                side = tok.padding_side
+                tok.padding_side = "left"  # every prompt ends where generation starts
+                try:
+                    enc = tok(todo, add_special_tokens=False, return_tensors="pt", padding=True)
+                finally:
+                    tok.padding_side = side
+                with torch_threads(threads), torch.inference_mode():
+                    self.generate_calls += 1
+                    out = self.model.generate(
+                        input_ids=enc["input_ids"].to(self.device),
+                        attention_mask=enc["attention_mask"].to(self.device),
+                        max_new_tokens=max_new_tokens,
+                        do_sample=False,
+                        pad_token_id=tok.pad_token_id
+                        if tok.pad_token_id is not None
+                        else tok.eos_token_id,
+                    )
+                width = enc["input_ids"].shape[1]
+                for prompt, row in zip(todo, out, strict=True):
+                    text = tok.decode(row[width:], skip_special_tokens=True)
+                    text = text.split("\n")[0].rstrip()
+                    self._remember(self._texts, (prompt, max_new_tokens), text, _TEXT_CACHE)
+            answers = [self._texts[(p, max_new_tokens)] for p in prompts]
+            for p in prompts:
+                self._texts.move_to_end((p, max_new_tokens))
+            return answers
 
     def cache_sizes(self) -> dict[str, int]:
         return {"scores": len(self._scores), "sentences": len(self._texts)}
