@@ -18,8 +18,9 @@ On the ml-100k 8:1:1 split (seed 42), trained on the training part only:
   EASE's top --candidates (batch: the last of --batch-sizes), each user cold, then again.
 - ndcg: NDCG@10 of rerank (EASE's top --candidates re-ordered by the `llm` ranker)
   against EASE alone on --sample users drawn from those with validation (then test)
-  items. The scoring rule (mean or sum of the title's token log-probabilities) is chosen
-  on the validation sample; the test sample is scored once. Paired t-test over users.
+  items. The scoring rule (mean or sum of the title's token log-probabilities) and
+  llm_mix (the language model's share beside EASE's z-scored score) are chosen on the
+  validation sample; the test sample is scored once. Paired t-test over users.
 """
 
 from __future__ import annotations
@@ -245,29 +246,41 @@ def ndcg(args: argparse.Namespace) -> None:
     valid_users = sample(split.valid.binary_csr)
     test_users = sample(split.test.binary_csr)
     valid_ease = per_user(ease.score_users(valid_users), valid_users, seen_valid, split.valid.csr)
-    best, best_mean = "mean", -1.0
+    print(f"valid ({len(valid_users)} users): ease {valid_ease.mean():.4f}")
+    # every setting reads the same cached log-probabilities: only the first costs time
+    best: tuple[float, str, float] = (-1.0, "mean", 1.0)
     for rule in ("mean", "sum"):
-        model.llm_.score = rule  # the same cached log-probabilities, another rule
-        started = time.perf_counter()
-        got = per_user(
-            model.score_users(valid_users), valid_users, seen_valid, split.valid.csr
-        ).mean()
-        print(
-            f"valid ({len(valid_users)} users) llm_score={rule}: NDCG@10 {got:.4f} "
-            f"(ease {valid_ease.mean():.4f}; {time.perf_counter() - started:.0f} s)"
-        )
-        if got > best_mean:
-            best, best_mean = rule, got
-    model.llm_.score = best  # type: ignore[assignment]
-    # test: EASE fit on train alone scores the test users; the seen mask is train + valid
+        for mix in args.mixes:
+            other = create_model(
+                "rerank",
+                {**base, "llm_score": rule, "llm_mix": mix, "threads": args.threads},
+            ).fit(split.train)
+            started = time.perf_counter()
+            got = per_user(
+                other.score_users(valid_users), valid_users, seen_valid, split.valid.csr
+            ).mean()
+            took = time.perf_counter() - started
+            print(f"  llm_score={rule} llm_mix={mix}: NDCG@10 {got:.4f} ({took:.0f} s)")
+            best = max(best, (got, rule, mix))
+    _, rule, mix = best
+    chosen = create_model(
+        "rerank", {**base, "llm_score": rule, "llm_mix": mix, "threads": args.threads}
+    ).fit(split.train)
+    # test once: EASE fit on train alone; the seen mask is train + valid
     a = per_user(ease.score_users(test_users), test_users, seen_test, split.test.csr)
-    b = per_user(model.score_users(test_users), test_users, seen_test, split.test.csr)
+    b = per_user(chosen.score_users(test_users), test_users, seen_test, split.test.csr)
     t = stats.ttest_rel(b, a)
     print(
-        f"test ({len(test_users)} users, llm_score={best}, {args.candidates} candidates): "
-        f"ease {a.mean():.4f}  rerank-llm {b.mean():.4f}  diff {b.mean() - a.mean():+.4f} "
-        f"(paired t p={t.pvalue:.3g})"
+        f"test ({len(test_users)} users, llm_score={rule}, llm_mix={mix}, "
+        f"{args.candidates} candidates): ease {a.mean():.4f}  rerank-llm {b.mean():.4f}  "
+        f"diff {b.mean() - a.mean():+.4f} (paired t p={t.pvalue:.3g})"
     )
+    if mix < 1.0:  # the language model alone on the same test users, for the record
+        alone = create_model("rerank", {**base, "llm_score": rule, "threads": args.threads})
+        c = per_user(
+            alone.fit(split.train).score_users(test_users), test_users, seen_test, split.test.csr
+        )
+        print(f"  the language model alone (llm_mix=1) on them: {c.mean():.4f}")
 
 
 def main() -> None:
@@ -280,6 +293,7 @@ def main() -> None:
     parser.add_argument("--explain-users", type=int, default=5)
     parser.add_argument("--sample", type=int, default=100)
     parser.add_argument("--candidates", type=int, default=20)
+    parser.add_argument("--mixes", type=float, nargs="+", default=[1.0, 0.5, 0.3, 0.1])
     args = parser.parse_args()
     os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
     parts = {"cost": cost, "explain": explain, "service": service, "ndcg": ndcg}

@@ -126,3 +126,21 @@ def test_without_the_extra_the_error_says_what_to_install(
 def test_signals_are_refused_with_the_llm_ranker() -> None:
     with pytest.raises(ConfigError, match="llm ranker reads text only"):
         create_model("rerank", {**LLM, "signals": ["als"]})
+
+
+def test_a_zero_mix_keeps_the_retriever_order_and_a_half_mix_moves_less() -> None:
+    data = blocks()
+    users = data.train.user_map.ids[:6]
+    lists = {}
+    for mix in (0.0, 0.5, 1.0):
+        model = create_model("rerank", {**LLM, "candidates": 6, "llm_mix": mix})
+        model.fit(data.train)
+        assert isinstance(model, RerankRecommender) and model.retriever_ is not None
+        lists[mix] = [model.recommend(u, k=6).item_ids for u in users]
+        if mix == 0.0:
+            assert lists[mix] == [model.retriever_.recommend(u, k=6).item_ids for u in users]
+
+    def moved(a: list[list[str]], b: list[list[str]]) -> int:
+        return sum(x != y for la, lb in zip(a, b, strict=True) for x, y in zip(la, lb, strict=True))
+
+    assert moved(lists[0.0], lists[0.5]) <= moved(lists[0.0], lists[1.0])

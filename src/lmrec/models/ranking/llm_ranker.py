@@ -64,6 +64,17 @@ class LlmRanker:
         return (sums / np.maximum(counts, 1)).astype(np.float32)
 
 
+def row_z(grid: np.ndarray) -> np.ndarray:
+    """Each row z-scored over its finite entries (NaN stays NaN; a constant row is 0)."""
+    out = np.asarray(grid, dtype=np.float64)
+    finite = np.isfinite(out)
+    n = np.maximum(finite.sum(axis=1, keepdims=True), 1)
+    mean = np.where(finite, out, 0.0).sum(axis=1, keepdims=True) / n
+    spread = np.sqrt(np.where(finite, (out - mean) ** 2, 0.0).sum(axis=1, keepdims=True) / n)
+    z = (out - mean) / np.where(spread > 0, spread, 1.0)
+    return np.where(finite, z, np.nan).astype(np.float32)
+
+
 def fallback_notes(has_history: bool, item_has_title: bool) -> list[str]:
     """What the llm ranker could not read for this pair, in words for an explanation."""
     notes = []

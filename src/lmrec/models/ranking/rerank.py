@@ -96,6 +96,10 @@ class RerankConfig(TorchTrainConfig):
     llm_history: int = Field(5, ge=1, le=50)
     llm_batch_size: int = Field(16, ge=1)
     llm_score: Literal["mean", "sum"] = "mean"
+    #: share of the language model in the order: candidates are ordered by
+    #: llm_mix x z(llm score) + (1 - llm_mix) x z(retriever score), z-scored over each
+    #: user's candidates; 1: the language model alone
+    llm_mix: float = Field(1.0, ge=0.0, le=1.0)
     #: share of each user's training interactions the ranker learns to predict
     ranker_holdout: float = Field(0.2, gt=0.0, lt=1.0)
     #: which ones: "random" (like a ratio split's held-out part) or "latest" (like a
@@ -573,7 +577,7 @@ class RerankRecommender(Recommender[RerankConfig]):
         raw = np.asarray(raw, dtype=np.float32)
         cands, cand_scores = self._candidates(raw, seen, users)
         if self.cross_ is not None or self.llm_ is not None:
-            return self._cross_rerank(raw, cands, self._recent_of(seen, users))
+            return self._cross_rerank(raw, cands, self._recent_of(seen, users), cand_scores)
         side = self._user_side(seen, codes)
         block = self._block(
             cands, cand_scores, side, self._signal_scores(self.signals_, users, seen)
@@ -583,11 +587,17 @@ class RerankRecommender(Recommender[RerankConfig]):
         out[block.user_rows, block.items] = logits
         return out
 
-    def _cross_rerank(self, raw: np.ndarray, cands: np.ndarray, recent: np.ndarray) -> np.ndarray:
+    def _cross_rerank(
+        self, raw: np.ndarray, cands: np.ndarray, recent: np.ndarray, cand_scores: np.ndarray
+    ) -> np.ndarray:
         rows, cols = np.nonzero(cands >= 0)
         grid = np.full(cands.shape, np.nan, dtype=np.float32)
         text_logits = self._llm_scores if self.llm_ is not None else self._cross_logits
         grid[rows, cols] = text_logits(rows, cands[rows, cols], recent)
+        if self.llm_ is not None and self.config.llm_mix < 1.0:
+            mix = self.config.llm_mix
+            retriever = LR.row_z(np.where(np.isfinite(grid), cand_scores, np.nan))
+            grid = (mix * LR.row_z(grid) + (1.0 - mix) * retriever).astype(np.float32)
         logits = XR.fill_in_retriever_order(grid)[rows, cols]
         out = _below(raw, rows, logits)
         out[rows, cands[rows, cols]] = logits
