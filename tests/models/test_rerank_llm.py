@@ -74,16 +74,18 @@ def test_it_reorders_the_retrievers_candidates_by_the_language_model() -> None:
 
 
 def test_scores_are_cached_so_a_second_pass_runs_no_model() -> None:
+    import scipy.sparse as sp
+
     data = blocks()
     model = create_model("rerank", LLM).fit(data.train)
     lm = SmallLM.shared("cpu")
-    lm.clear_caches()
-    users = np.arange(5)
+    # histories no other test scores: each row is a new prompt
+    rows = sp.csr_matrix(([1.0] * 4, ([0, 0, 1, 1], [3, 17, 5, 20])), shape=(2, data.train.n_items))
     calls = lm.forward_calls
-    first = model.score_users(users)
-    assert lm.forward_calls >= calls + len(users)  # a prompt pass per user, at least
+    first = model.score_histories(rows)
+    assert lm.forward_calls >= calls + 2  # a prompt pass per history, at least
     calls = lm.forward_calls
-    again = model.score_users(users)
+    again = model.score_histories(rows)
     assert lm.forward_calls == calls
     np.testing.assert_array_equal(first, again)
 
