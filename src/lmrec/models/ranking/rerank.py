@@ -383,9 +383,10 @@ class RerankRecommender(Recommender[RerankConfig]):
         assert self.llm_ is not None
         out = np.full(len(rows), np.nan, dtype=np.float32)
         texts = self._item_texts
+        titled = np.array([bool(texts[i]) for i in items], dtype=bool)
         for r in np.unique(rows):
             history = [texts[i - 1] for i in recent[r] if i > 0 and texts[i - 1]]
-            where = np.flatnonzero((rows == r) & np.array([bool(texts[i]) for i in items]))
+            where = np.flatnonzero((rows == r) & titled)
             if history and len(where):
                 out[where] = self.llm_.scores(history, [texts[i] for i in items[where]])
         return out
