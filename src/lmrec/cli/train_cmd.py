@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, Literal
 
 import pandas as pd
 import typer
@@ -34,6 +34,9 @@ from lmrec.core.settings_files import model_settings
 from lmrec.errors import ArtifactError, ConfigError
 from lmrec.experiment.tracking import DEFAULT_EXPERIMENT
 from lmrec.experiment.tracking_logs import log_training
+
+#: how `recommend --explain` explains a list
+ExplainStyle = Literal["template", "text"]
 
 
 @with_data_options()
@@ -295,6 +298,15 @@ def recommend_cmd(
             "calibrated:LAMBDA (the user's genre mix); LAMBDA in [0, 1]",
         ),
     ] = None,
+    explain: Annotated[
+        ExplainStyle | None,
+        typer.Option(
+            "--explain",
+            help="explain each item: template (similar history items and shared "
+            "attributes) or text (the same and one sentence from a small language model; "
+            "needs the llm extra)",
+        ),
+    ] = None,
 ) -> None:
     """Top-k items for a user id, an ad-hoc history, or every user in a file.
 
@@ -303,7 +315,10 @@ def recommend_cmd(
 
     --rerank mmr:0.5 trades relevance for variety (lower LAMBDA: more varied);
     --rerank calibrated:0.3 makes the list's genre mix follow the user's history (higher
-    LAMBDA: closer). Scores stay the model's, so a re-ranked list's are not in order."""
+    LAMBDA: closer). Scores stay the model's, so a re-ranked list's are not in order.
+
+    --explain template adds why each item is there (the user's most similar items and
+    the attributes they share); --explain text adds one generated sentence naming them."""
     from lmrec.core.query import Query
     from lmrec.core.rerank import RerankSpec
     from lmrec.models.artifacts import load_model
@@ -316,6 +331,8 @@ def recommend_cmd(
         raise ConfigError("give --user ID, --history ITEM,ITEM,... or --users FILE")
     if out is not None and users is None:
         raise ConfigError("--out writes the lists of --users FILE; add --users")
+    if explain is not None and users is not None:
+        raise ConfigError("--explain explains one list: give --user ID or --history alone")
     asked = [f.strip() for f in fields.split(",") if f.strip()] if fields else None
     spec = RerankSpec.parse(rerank) if rerank is not None else None  # a typo fails first
     model = load_model(model_dir)
@@ -341,11 +358,52 @@ def recommend_cmd(
     elif model.items is not None and "title" in model.items:
         titles = model.items.set_index(model.items["item_id"].astype(str))["title"]
         frame["title"] = frame["item_id"].map(titles)
+    if explain is not None:
+        frame = _with_explanations(model, frame, explain, user, items or [], as_json)
     if as_json:
         print_json(frame.to_dict(orient="records"))
     else:
         shown = f" re-ranked {spec.label}" if spec is not None else ""
         console.print(frame_table(frame, title=f"top {k} for {user or 'history'}{shown}"))
+
+
+def _with_explanations(
+    model: Any,
+    frame: pd.DataFrame,
+    style: ExplainStyle,
+    user: str | None,
+    history: list[str],
+    full: bool,
+) -> pd.DataFrame:
+    """The list with a `why` column: the template's explanation (whole with --json, else
+    the titles of the similar history items) or, for text, the generated sentence."""
+    from lmrec.errors import UnknownIdError
+    from lmrec.explain.sentences import explain_in_words, titles_of
+    from lmrec.serving.explain import explain_many
+    from lmrec.serving.live import build_live
+
+    ids = [str(i) for i in frame["item_id"]]
+    live = build_live("local", "local", model, {}, ann_threshold=10**9)
+    known_user = user if user is not None and user in model.user_map else None
+    try:
+        found = explain_many(live, ids, user_id=known_user, history=history)
+    except UnknownIdError:
+        found = [{"item_id": i, "because_of": [], "shared_attributes": []} for i in ids]
+    if style == "text":
+        words = explain_in_words(model.items, found, threads=model.options.threads)
+        for exp, text in zip(found, words, strict=True):
+            exp["text"] = text
+    frame = frame.copy()
+    if full:
+        frame["explanation"] = found
+    elif style == "text":
+        frame["why"] = [e["text"] for e in found]
+    else:
+        frame["why"] = [
+            ", ".join(titles_of(model.items, [c["item_id"] for c in e["because_of"]]))
+            for e in found
+        ]
+    return frame
 
 
 def register(app: typer.Typer) -> None:

@@ -147,6 +147,10 @@ def _listify(value: Any) -> Any:
     return value
 
 
+#: how an explanation is given (explain=true)
+ExplainStyle = Literal["template", "text"]
+
+
 class RecommendationRequest(Strict):
     user_id: Id | None = None
     history: list[Id] | None = Field(default=None, max_length=10_000)
@@ -159,6 +163,12 @@ class RecommendationRequest(Strict):
     model: str | None = None
     explain: StrictBool = Field(
         default=False, description=f"explain each item (k up to {MAX_EXPLAIN})"
+    )
+    style: ExplainStyle = Field(
+        default="template",
+        description="with explain=true (ignored without): 'template' (the fast default: "
+        "similar history items, shared attributes, the model's signal) or 'text' (the same "
+        "and one sentence per item from a small language model; needs the llm extra)",
     )
     fields: list[FieldName] | None = Field(
         default=None, max_length=50, description="item fields to include, e.g. ['title']"
@@ -203,6 +213,9 @@ class Explanation(BaseModel):
     #: what a ranker could not read for this user and item (no user attributes, no item
     #: text) and so fell back on; empty when nothing was missing or the model has no ranker
     notes: list[str] = []
+    #: with style=text: one sentence from a small language model, naming the first of
+    #: `because_of` (by title) where there is one; null with the template style
+    text: str | None = None
 
 
 class ScoredItem(BaseModel):

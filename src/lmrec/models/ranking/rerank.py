@@ -18,6 +18,9 @@ The `cross-encoder` ranker (lmrec.models.ranking.cross_ranker) reads text instea
 user's recent item texts with the candidate's, trained on the same held-back clicks and
 on candidates the user never touched.
 
+The `llm` ranker (lmrec.models.ranking.llm_ranker) is not trained: a small instruct
+language model scores each candidate's title after a prompt of the user's recent titles.
+
 Scores: candidates get the ranker's click logit; every other item keeps the retriever's
 order below the lowest candidate, so the model ranks the whole catalogue like any other.
 """
@@ -41,11 +44,12 @@ from lmrec.data.dataset import Dataset
 from lmrec.encoders.base import normalize_rows
 from lmrec.errors import ArtifactError, ConfigError, DataError
 from lmrec.models.base import Recommender
-from lmrec.models.capabilities import FoldsIn, ScoresSequences
+from lmrec.models.capabilities import FoldsIn, PredictsClicks, ScoresSequences
 from lmrec.models.neural.item_repr import TextSpec
 from lmrec.models.neural.torch_base import TorchTrainConfig, flatten_state, load_flat_state
 from lmrec.models.ranking import cross_ranker as XR
 from lmrec.models.ranking import features as F
+from lmrec.models.ranking import llm_ranker as LR
 from lmrec.models.ranking.click_net import ClickNet, Vocab
 from lmrec.models.ranking.click_task import ClickTask, ItemTensors, PairTensors, predict_logits
 from lmrec.training.device import resolve_device, seed_everything
@@ -74,8 +78,10 @@ class RerankConfig(TorchTrainConfig):
     #: candidates re-ranked per user
     candidates: int = Field(100, ge=1)
     #: "ctr" (DeepFM), or the baselines "fm" (factorisation machine), "lr" (logistic),
-    #: or "cross-encoder" (MiniLM reading the user's recent titles with the candidate's)
-    ranker: Literal["ctr", "fm", "lr", "cross-encoder"] = "ctr"
+    #: "cross-encoder" (MiniLM reading the user's recent titles with the candidate's),
+    #: or "llm" (a small language model scoring the candidate's title after the user's
+    #: recent titles; untrained, needs the llm extra)
+    ranker: Literal["ctr", "fm", "lr", "cross-encoder", "llm"] = "ctr"
     #: cross-encoder only: training pairs (about half clicks), recent items in the
     #: query, tokens read per pair, epochs, batch size and learning rate
     cross_pairs: int = Field(2000, ge=2)
@@ -84,6 +90,16 @@ class RerankConfig(TorchTrainConfig):
     cross_epochs: int = Field(1, ge=1)
     cross_batch_size: int = Field(32, ge=1)
     cross_lr: float = Field(3e-5, gt=0)
+    #: llm only: recent titles in the prompt, candidates scored per forward pass, and
+    #: how a title's token log-probabilities make its score ("mean": titles of any
+    #: length compete evenly; "sum": the title's whole log-likelihood)
+    llm_history: int = Field(5, ge=1, le=50)
+    llm_batch_size: int = Field(16, ge=1)
+    llm_score: Literal["mean", "sum"] = "mean"
+    #: share of the language model in the order: candidates are ordered by
+    #: llm_mix x z(llm score) + (1 - llm_mix) x z(retriever score), z-scored over each
+    #: user's candidates; 1: the language model alone
+    llm_mix: float = Field(1.0, ge=0.0, le=1.0)
     #: share of each user's training interactions the ranker learns to predict
     ranker_holdout: float = Field(0.2, gt=0.0, lt=1.0)
     #: which ones: "random" (like a ratio split's held-out part) or "latest" (like a
@@ -132,8 +148,8 @@ class RerankConfig(TorchTrainConfig):
 
     @model_validator(mode="after")
     def _cross_reads_text_alone(self) -> RerankConfig:
-        if self.ranker == "cross-encoder" and self.signals:
-            raise ValueError("the cross-encoder ranker reads text only; drop `signals`")
+        if self.ranker in ("cross-encoder", "llm") and self.signals:
+            raise ValueError(f"the {self.ranker} ranker reads text only; drop `signals`")
         return self
 
     @field_validator("signals")
@@ -191,6 +207,7 @@ class RerankRecommender(Recommender[RerankConfig]):
         self.vocab_: np.ndarray | None = None
         self.user_recent_: np.ndarray | None = None
         self.cross_: XR.CrossRanker | None = None
+        self.llm_: LR.LlmRanker | None = None
         self._item_texts: list[str] = []
         self.net_: ClickNet | None = None
         self.training_: TrainResult | None = None
@@ -219,6 +236,9 @@ class RerankRecommender(Recommender[RerankConfig]):
             ],
             dtype=np.int64,
         )
+        if cfg.ranker == "llm":
+            self._fit_llm(train, valid)
+            return
         inner, targets = hold_back(train, cfg.ranker_holdout, cfg.ranker_split, cfg.seed)
         if cfg.ranker == "cross-encoder":
             self._fit_cross(train, valid, inner, targets)
@@ -294,6 +314,37 @@ class RerankRecommender(Recommender[RerankConfig]):
             threads=self.options.threads,
         )
 
+    def _fit_llm(self, train: Dataset, valid: Dataset | None) -> None:
+        """Nothing to learn: the retriever is fit, the titles and recent items kept."""
+        self.weights_ = np.zeros(0, dtype=np.float32)
+        self._item_texts = self._titles(train.items, train.n_items)
+        self.user_recent_ = _recent(train, self.config.llm_history)
+        self.retriever_ = self._fitted(self._new_retriever(), train, valid)
+        self.signals_ = []
+        self.llm_ = self._new_llm()
+
+    def _new_llm(self) -> LR.LlmRanker:
+        from lmrec.encoders.small_lm import SmallLM
+
+        cfg = self.config
+        return LR.LlmRanker(
+            SmallLM.shared(str(self._device)),
+            batch_size=cfg.llm_batch_size,
+            threads=self.options.threads,
+            score=cfg.llm_score,
+        )
+
+    def _titles(self, items: Any, n_items: int) -> list[str]:
+        """Each item's title ('' = none) for the llm ranker: the `title` column, else the
+        item text template's text."""
+        if items is None or "title" not in items.columns:
+            return self._texts(items, n_items)
+        titles = [
+            "" if not isinstance(t, str) else " ".join(t.split())
+            for t in items["title"].tolist()[:n_items]
+        ]
+        return titles + [""] * (n_items - len(titles))
+
     def _texts(self, items: Any, n_items: int) -> list[str]:
         """Each item's text by the item template ('' = none), for the cross-encoder."""
         if items is None or len(items.columns) <= 1:
@@ -321,6 +372,24 @@ class RerankRecommender(Recommender[RerankConfig]):
             for r, i in zip(rows[readable], items[readable], strict=True)
         ]
         return readable, pairs
+
+    def _history_len(self) -> int:
+        cfg = self.config
+        return cfg.llm_history if cfg.ranker == "llm" else cfg.cross_history
+
+    def _llm_scores(self, rows: np.ndarray, items: np.ndarray, recent: np.ndarray) -> np.ndarray:
+        """The llm ranker's scores of pairs (recent[rows[p]], items[p]); NaN where the
+        user has no recent titled item or the item has no title."""
+        assert self.llm_ is not None
+        out = np.full(len(rows), np.nan, dtype=np.float32)
+        texts = self._item_texts
+        titled = np.array([bool(texts[i]) for i in items], dtype=bool)
+        for r in np.unique(rows):
+            history = [texts[i - 1] for i in recent[r] if i > 0 and texts[i - 1]]
+            where = np.flatnonzero((rows == r) & titled)
+            if history and len(where):
+                out[where] = self.llm_.scores(history, [texts[i] for i in items[where]])
+        return out
 
     def _cross_logits(self, rows: np.ndarray, items: np.ndarray, recent: np.ndarray) -> np.ndarray:
         """Cross-encoder logits of pairs (recent[rows[p]], items[p]); NaN where the user
@@ -434,7 +503,7 @@ class RerankRecommender(Recommender[RerankConfig]):
     def _item_text(self, train: Dataset) -> np.ndarray:
         """Centred unit text embeddings (zero rows: no text); one zero column without."""
         n = train.n_items
-        if self.config.ranker == "cross-encoder":
+        if self.config.ranker in ("cross-encoder", "llm"):
             return np.zeros((n, 1), dtype=np.float32)  # it reads the text itself
         if not self.config.use_text or train.items is None or len(train.items.columns) <= 1:
             return np.zeros((n, 1), dtype=np.float32)
@@ -508,8 +577,8 @@ class RerankRecommender(Recommender[RerankConfig]):
         """Full score rows: candidates by click logit, the rest below in retriever order."""
         raw = np.asarray(raw, dtype=np.float32)
         cands, cand_scores = self._candidates(raw, seen, users)
-        if self.cross_ is not None:
-            return self._cross_rerank(raw, cands, self._recent_of(seen, users))
+        if self.cross_ is not None or self.llm_ is not None:
+            return self._cross_rerank(raw, cands, self._recent_of(seen, users), cand_scores)
         side = self._user_side(seen, codes)
         block = self._block(
             cands, cand_scores, side, self._signal_scores(self.signals_, users, seen)
@@ -519,10 +588,17 @@ class RerankRecommender(Recommender[RerankConfig]):
         out[block.user_rows, block.items] = logits
         return out
 
-    def _cross_rerank(self, raw: np.ndarray, cands: np.ndarray, recent: np.ndarray) -> np.ndarray:
+    def _cross_rerank(
+        self, raw: np.ndarray, cands: np.ndarray, recent: np.ndarray, cand_scores: np.ndarray
+    ) -> np.ndarray:
         rows, cols = np.nonzero(cands >= 0)
         grid = np.full(cands.shape, np.nan, dtype=np.float32)
-        grid[rows, cols] = self._cross_logits(rows, cands[rows, cols], recent)
+        text_logits = self._llm_scores if self.llm_ is not None else self._cross_logits
+        grid[rows, cols] = text_logits(rows, cands[rows, cols], recent)
+        if self.llm_ is not None and self.config.llm_mix < 1.0:
+            mix = self.config.llm_mix
+            retriever = LR.row_z(np.where(np.isfinite(grid), cand_scores, np.nan))
+            grid = (mix * LR.row_z(grid) + (1.0 - mix) * retriever).astype(np.float32)
         logits = XR.fill_in_retriever_order(grid)[rows, cols]
         out = _below(raw, rows, logits)
         out[rows, cands[rows, cols]] = logits
@@ -534,7 +610,7 @@ class RerankRecommender(Recommender[RerankConfig]):
         if users is not None:
             assert self.user_recent_ is not None
             return self.user_recent_[users]
-        n = self.config.cross_history
+        n = self._history_len()
         out = np.zeros((seen.shape[0], n), dtype=np.int64)
         for r in range(seen.shape[0]):
             items = seen.indices[seen.indptr[r] : seen.indptr[r + 1]][::-1][:n]
@@ -630,7 +706,7 @@ class RerankRecommender(Recommender[RerankConfig]):
             else np.zeros(len(F.USER_COLUMNS), dtype=np.int64)
         )
         idx = self.item_map.lookup(list(item_ids))
-        if self.cross_ is not None:
+        if self.cross_ is not None or self.llm_ is not None:
             assert self.user_recent_ is not None
             recent = (
                 self.user_recent_[self.user_map.index_of(user_id)]
@@ -638,16 +714,19 @@ class RerankRecommender(Recommender[RerankConfig]):
                 else np.zeros(0, dtype=np.int64)
             )
             has_history = any(i > 0 and self._item_texts[i - 1] for i in recent)
-            return [XR.fallback_notes(has_history, bool(self._item_texts[i])) for i in idx]
+            notes = LR.fallback_notes if self.llm_ is not None else XR.fallback_notes
+            return [notes(has_history, bool(self._item_texts[i])) for i in idx]
         has_text = np.any(self.item_text_[idx] != 0, axis=1)
         return [F.fallback_notes(known, codes, bool(t)) for t in has_text]
 
     # ---- abilities follow the retriever ------------------------------------------------------
     def declined_capabilities(self) -> frozenset[type]:
+        # the llm ranker's log-likelihoods order a list but are no click probabilities
+        declined: set[type] = {PredictsClicks} if self.config.ranker == "llm" else set()
         models = [self.retriever_, *self.signals_] if self.retriever_ is not None else []
         if not all(isinstance(m, FoldsIn) for m in models):
-            return frozenset({FoldsIn})
-        return frozenset()
+            declined.add(FoldsIn)
+        return frozenset(declined)
 
     def _cannot_fold_in(self) -> str:
         models = [self.retriever_, *self.signals_] if self.retriever_ is not None else []
@@ -691,13 +770,17 @@ class RerankRecommender(Recommender[RerankConfig]):
                 raise ArtifactError(f"{path}: the rerank model's cross-encoder is missing ({sub})")
             self._device = resolve_device(self.options.device)
             self.cross_ = XR.CrossRanker.load(sub, str(self._device))
+        if self.config.ranker == "llm":  # the weights come from the llm extra, not the artifact
+            self._device = resolve_device(self.options.device)
+            self.llm_ = self._new_llm()
 
     def _after_load(self) -> None:
         assert self.weights_ is not None
         self._device = resolve_device(self.options.device)
-        if self.config.ranker == "cross-encoder":
+        if self.config.ranker in ("cross-encoder", "llm"):
             n = len(self.item_map) if self.item_map is not None else 0
-            self._item_texts = self._texts(self.items, n)
+            texts = self._titles if self.config.ranker == "llm" else self._texts
+            self._item_texts = texts(self.items, n)
             return
         net = self._new_net().to("cpu")
         load_flat_state(net, self.weights_)

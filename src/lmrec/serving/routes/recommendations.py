@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.exceptions import RequestValidationError
@@ -11,18 +11,20 @@ from pydantic import ValidationError
 
 from lmrec.core.query import Query as RecQuery
 from lmrec.core.rerank import DEFAULT_POOL, SPEC_PATTERN
-from lmrec.errors import UnknownIdError
+from lmrec.errors import ConfigError, UnknownIdError, UnsupportedError
 from lmrec.serving.auth import check_personal_read
 from lmrec.serving.explain import explain_many
 from lmrec.serving.exploration import candidates_to_rank, draw_list
 from lmrec.serving.item_fields import check_fields, fields_of, parse_fields
 from lmrec.serving.limits import check_k
+from lmrec.serving.live import LiveModel
 from lmrec.serving.recommend import recommend
 from lmrec.serving.reranking import reranked
 from lmrec.serving.routes.deps import PERSONAL, READ, Ctx, PathId
 from lmrec.serving.routes.problem_docs import problem_responses
 from lmrec.serving.schemas import (
     MAX_K,
+    ExplainStyle,
     Explanation,
     RecommendationRequest,
     RecommendationResponse,
@@ -45,6 +47,13 @@ def user_recommendations(
     model: str | None = None,
     exclude_seen: bool = True,
     explain: bool = False,
+    style: Annotated[
+        ExplainStyle,
+        Query(
+            description="with explain=true: 'template' (fast, the default) or 'text' (adds "
+            "one sentence per item from a small language model; cached)"
+        ),
+    ] = "template",
     fields: Annotated[
         str | None, Query(max_length=2000, description="item fields to include: title,genres")
     ] = None,
@@ -69,6 +78,7 @@ def user_recommendations(
             model=model,
             exclude_seen=exclude_seen,
             explain=explain,
+            style=style,
             fields=parse_fields(fields),
             rerank=rerank,
         )
@@ -96,6 +106,16 @@ def recommendations(
         check_personal_read(request)
     check_k(ctx.settings, body.k, ("body",))
     return answer(ctx, body)
+
+
+def in_words(live: LiveModel, found: list[dict[str, Any]]) -> list[str]:
+    """One generated sentence per template explanation (style=text)."""
+    from lmrec.explain.sentences import explain_in_words
+
+    try:
+        return explain_in_words(live.model.items, found, threads=live.model.options.threads)
+    except ConfigError as exc:  # the llm extra is not installed here
+        raise UnsupportedError(f"style=text: {exc}") from None
 
 
 def answer(
@@ -133,6 +153,9 @@ def answer(
             )
         except UnknownIdError:
             found = []  # nothing to explain from (an unknown user without history)
+        if body.style == "text" and found:
+            for exp, text in zip(found, in_words(result.live, found), strict=True):
+                exp["text"] = text
         for item, exp in zip(items, found, strict=False):
             item.explanation = Explanation.model_validate(exp)
     if body.fields and items:
