@@ -43,7 +43,7 @@ def test_every_answer_is_documented_schemathesis_all_checks(
         sys.executable, "-m", "schemathesis.cli", "run", f"{server.url}/openapi.json",
         "--checks", "all",
         "--max-examples", "5",
-        "--max-time", "120",
+        "--max-time", "90",
         "--workers", "1",
         "--request-timeout", "30",
         "--header", f"Authorization: Bearer {KEY}",
