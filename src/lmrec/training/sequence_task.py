@@ -213,10 +213,15 @@ def full_logits(net: SequenceNet, hidden: torch.Tensor, read: torch.Tensor | Non
 class Teacher:
     """Soft targets for knowledge distillation (Hinton et al., 2015): a trained
     network's next-item distribution at every position, softened by `temperature`, which
-    the student's follows (KL divergence) with weight `weight`, the data's CE the rest."""
+    the student's follows (KL divergence) with weight `weight`, the data's CE the rest.
+    With `top`, both distributions are taken over the teacher's `top` best items only
+    (each renormalised there): the student learns the order of the candidates a short
+    list is made of instead of matching the long tail of the catalogue."""
 
-    def __init__(self, net: SequenceNet, weight: float, temperature: float) -> None:
-        self.net, self.weight, self.temperature = net, weight, temperature
+    def __init__(
+        self, net: SequenceNet, weight: float, temperature: float, top: int | None = None
+    ) -> None:
+        self.net, self.weight, self.temperature, self.top = net, weight, temperature, top
 
     def blend(
         self,
@@ -230,7 +235,13 @@ class Teacher:
             states = self.net(inputs)[where]
             if read is None and self.net.items.repeat is not None:
                 read = prefix_tokens(inputs)[where]
-            soft = F.softmax(full_logits(self.net, states, read) / self.temperature, dim=-1)
+            teacher_logits = full_logits(self.net, states, read)
+            top = None
+            if self.top is not None and self.top < teacher_logits.shape[1]:
+                teacher_logits, top = teacher_logits.topk(self.top, dim=-1)
+            soft = F.softmax(teacher_logits / self.temperature, dim=-1)
+        if top is not None:
+            student_logits = student_logits.gather(1, top)
         log_student = F.log_softmax(student_logits / self.temperature, dim=-1)
         # T^2 keeps the soft term's gradients on the scale of the hard one's
         kl = F.kl_div(log_student, soft, reduction="batchmean") * self.temperature**2

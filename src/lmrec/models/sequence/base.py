@@ -102,6 +102,9 @@ class SequentialConfig(TorchTrainConfig):
     distil_weight: float = Field(0.5, ge=0.0, le=1.0)
     #: softening of both distributions before they are compared
     distil_temperature: float = Field(2.0, gt=0.0)
+    #: compare the two distributions over the teacher's N best items only (each
+    #: renormalised there); None: over the whole catalogue
+    distil_top: int | None = Field(None, ge=2)
 
     @model_validator(mode="after")
     def _teacher_needs_full_softmax(self) -> SequentialConfig:
@@ -203,7 +206,7 @@ class SequentialRecommender(NetworkRecommender[SC], OrderedHistory[SC]):
         ids = np.asarray(train.item_map.ids)
         return load_teacher(
             cfg.teacher, ids, device, cfg.distil_weight, cfg.distil_temperature,
-            SequentialRecommender,
+            SequentialRecommender, top=cfg.distil_top,
         )  # fmt: skip
 
     def _text_for(self, train: Dataset) -> np.ndarray:

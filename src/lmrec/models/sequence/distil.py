@@ -23,10 +23,12 @@ def load_teacher(
     weight: float,
     temperature: float,
     sequence_class: type[Any],
+    top: int | None = None,
 ) -> Teacher:
     """The network of the sequence model in `path`, frozen, on `device`; its catalogue
     must be the student's (the same item ids in the same order). `sequence_class` is the
-    sequence models' base class (passed in: this module sits below it)."""
+    sequence models' base class (passed in: this module sits below it); `top`: compare
+    over the teacher's best `top` items only (see Teacher)."""
     from lmrec.models.artifacts import load_model
 
     teacher: Any = load_model(path, FitOptions(device=str(device)))
@@ -44,4 +46,4 @@ def load_teacher(
     net = teacher._network().eval()
     for parameter in net.parameters():
         parameter.requires_grad_(False)
-    return Teacher(net, weight, temperature)
+    return Teacher(net, weight, temperature, top)
