@@ -38,3 +38,16 @@ def invoke() -> Invoke:
         return result.exit_code, result.output
 
     return run
+
+
+@pytest.fixture()
+def invoke_stdout() -> Invoke:
+    """Run `lmrec ARGS...` in-process; returns (exit code, standard output alone), for
+    output a user pipes (JSON) while progress goes to standard error."""
+    runner = CliRunner()
+
+    def run(*args: object) -> tuple[int, str]:
+        result = runner.invoke(app, [str(a) for a in args], catch_exceptions=False)
+        return result.exit_code, result.stdout
+
+    return run

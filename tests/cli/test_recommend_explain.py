@@ -53,10 +53,11 @@ def test_template_explanations_name_similar_history_items(invoke: Invoke, model_
 
 @pytest.mark.skipif(_llm_extra_missing(), reason="the llm extra is not installed")
 def test_text_explanations_are_sentences_naming_what_the_template_found(
-    invoke: Invoke, model_dir: Path, ratings_dir: Path
+    invoke: Invoke, invoke_stdout: Invoke, model_dir: Path, ratings_dir: Path
 ) -> None:
-    code, text = invoke("recommend", model_dir, "--user", "0", "-k", "3", "--explain", "text",
-                        "--json")  # fmt: skip
+    # standard output alone: a first load converts the weights with progress on stderr
+    args = ["recommend", model_dir, "--user", "0", "-k", "3", "--explain", "text", "--json"]
+    code, text = invoke_stdout(*args)
     assert code == 0, text
     rows = json.loads(text)
     items = pd.read_csv(ratings_dir / "items.csv")

@@ -27,7 +27,7 @@ def _llm_extra_missing() -> bool:
 
 @pytest.mark.skipif(_llm_extra_missing(), reason="the llm extra is not installed")
 def test_train_and_recommend_with_the_llm_ranker(
-    invoke: Invoke, ratings_dir: Path, tmp_path: Path
+    invoke: Invoke, invoke_stdout: Invoke, ratings_dir: Path, tmp_path: Path
 ) -> None:
     out = tmp_path / "llm"
     sets = ["--set", "ranker=llm", "--set", "candidates=4", "--set", "llm_history=3"]
@@ -37,7 +37,8 @@ def test_train_and_recommend_with_the_llm_ranker(
     assert code == 0, text
     size = sum(f.stat().st_size for f in out.rglob("*") if f.is_file())
     assert size < 5_000_000  # the retriever and the titles, not 540 MB of weights
-    code, text = invoke("recommend", out, "--user", "0", "-k", "4", "--json")
+    # standard output alone: a first load converts the weights with progress on stderr
+    code, text = invoke_stdout("recommend", out, "--user", "0", "-k", "4", "--json")
     assert code == 0, text
     scores = [r["score"] for r in json.loads(text)]
     assert len(scores) == 4 and scores == sorted(scores, reverse=True)
