@@ -11,19 +11,8 @@ import pandas as pd
 import pytest
 
 from lmrec.encoders import small_lm
-from lmrec.errors import ConfigError
 
 Invoke = Callable[..., tuple[int, str]]
-
-
-def _llm_extra_missing() -> bool:
-    try:
-        import gguf  # noqa: F401
-
-        small_lm.gguf_path()
-    except (ImportError, ConfigError):
-        return True
-    return False
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +40,7 @@ def test_template_explanations_name_similar_history_items(invoke: Invoke, model_
         assert "text" not in row["explanation"]
 
 
-@pytest.mark.skipif(_llm_extra_missing(), reason="the llm extra is not installed")
+@pytest.mark.skipif(not small_lm.installed(), reason="the llm extra is not installed")
 def test_text_explanations_are_sentences_naming_what_the_template_found(
     invoke: Invoke, invoke_stdout: Invoke, model_dir: Path, ratings_dir: Path
 ) -> None:

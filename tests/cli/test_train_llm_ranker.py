@@ -10,22 +10,11 @@ from pathlib import Path
 import pytest
 
 from lmrec.encoders import small_lm
-from lmrec.errors import ConfigError
 
 Invoke = Callable[..., tuple[int, str]]
 
 
-def _llm_extra_missing() -> bool:
-    try:
-        import gguf  # noqa: F401
-
-        small_lm.gguf_path()
-    except (ImportError, ConfigError):
-        return True
-    return False
-
-
-@pytest.mark.skipif(_llm_extra_missing(), reason="the llm extra is not installed")
+@pytest.mark.skipif(not small_lm.installed(), reason="the llm extra is not installed")
 def test_train_and_recommend_with_the_llm_ranker(
     invoke: Invoke, invoke_stdout: Invoke, ratings_dir: Path, tmp_path: Path
 ) -> None:

@@ -11,26 +11,15 @@ import pytest
 from lmrec.core.query import Query
 from lmrec.data.dataset import from_frame
 from lmrec.encoders import small_lm
-from lmrec.encoders.small_lm import SmallLM, gguf_path
+from lmrec.encoders.small_lm import SmallLM
 from lmrec.errors import ConfigError
 from lmrec.models.capabilities import PredictsClicks
 from lmrec.models.ranking.rerank import RerankRecommender
 from lmrec.models.registry import create_model
 from lmrec.testing import RecommenderContract, blocks
 
-
-def _llm_extra_missing() -> bool:
-    try:
-        import gguf  # noqa: F401
-
-        gguf_path()
-    except (ImportError, ConfigError):
-        return True
-    return False
-
-
 # a marker, not a module-level skip: the contract coverage test imports this module too
-pytestmark = pytest.mark.skipif(_llm_extra_missing(), reason="the llm extra is not installed")
+pytestmark = pytest.mark.skipif(not small_lm.installed(), reason="the llm extra is not installed")
 
 #: few candidates and a short history: every uncached score runs the language model
 LLM: dict[str, Any] = {

@@ -12,23 +12,11 @@ from fastapi.testclient import TestClient
 from serving_toys import AUTH, make_settings
 
 from lmrec.encoders import small_lm
-from lmrec.errors import ConfigError
 from lmrec.models.registry import create_model
 from lmrec.store.registry import ModelRegistry
 from lmrec.testing import blocks
 
-
-def _llm_extra_missing() -> bool:
-    try:
-        import gguf  # noqa: F401
-
-        small_lm.gguf_path()
-    except (ImportError, ConfigError):
-        return True
-    return False
-
-
-LLM_MISSING = _llm_extra_missing()
+LLM_MISSING = not small_lm.installed()
 needs_llm = pytest.mark.skipif(LLM_MISSING, reason="the llm extra is not installed")
 URL = "/v1/users/u0/recommendations"
 

@@ -62,6 +62,18 @@ def gguf_path() -> Path:
     raise ConfigError(f"the installed {PACKAGE} package has no .gguf file; reinstall it")
 
 
+def installed() -> bool:
+    """Whether the llm extra and its weights are here (for callers that choose a
+    fallback, and tests that skip without them)."""
+    try:
+        import gguf  # noqa: F401
+
+        gguf_path()
+    except (ImportError, ConfigError):
+        return False
+    return True
+
+
 def converted_dir(path: Path, cache: Path | None = None) -> Path:
     """Where the de-quantised copy of the GGUF file at `path` lives (named by its size and
     time, so a new release of the package is converted anew)."""
