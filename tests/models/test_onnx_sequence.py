@@ -22,7 +22,7 @@ from lmrec.models.compressed.onnx_sequence import OnnxSequenceRecommender
 from lmrec.models.registry import create_model
 from lmrec.testing import RecommenderContract
 
-from .sequence_toys import cycle_data, next_after
+from .sequence_toys import cycle_data, next_after, repeat_data
 
 FAST = {"hidden": 16, "heads": 2, "n_layers": 1, "dropout": 0.0, "lr": 0.01}
 
@@ -142,6 +142,29 @@ def test_gru4rec_exports_and_scores_like_torch() -> None:
         tolerance = 1e-4 if quantize == "none" else 0.05 * np.nanmax(np.abs(expected))
         np.testing.assert_allclose(got, expected, atol=tolerance, rtol=0)
         assert onnx_model.parity_ is not None and onnx_model.parity_["top10_overlap"] >= 0.8
+
+
+def test_pruned_id_table_stays_pruned_in_the_graph() -> None:
+    """Rare items share a few ID rows in torch; the exported file keeps that table (own
+    rows + shared buckets), not a vector per catalogue item, and scores the same."""
+    data = repeat_data(False, n_users=60, n_items=30)
+    config = {**FAST, "epochs": 5, "max_len": 8, "threads": 1}
+    model = create_model("sasrec", {**config, "min_item_count": 17, "rare_buckets": 2}).fit(data)
+    own = int(model.id_own_.sum())
+    assert 0 < own < model.n_items  # some items own a row, some share one
+    for quantize in ("none", "int8"):
+        onnx_model = OnnxSequenceRecommender.from_model(model, quantize, parity_users=40)  # type: ignore[arg-type]
+        assert onnx_model.graph_ is not None
+        graph = onnx.load_from_string(onnx_model.graph_)
+        shapes = {tuple(init.dims) for init in graph.graph.initializer}
+        assert (own + 2 + 1, FAST["hidden"]) in shapes
+        assert (model.n_items + 1, FAST["hidden"]) not in shapes
+        seqs = _sequences(model)
+        expected, got = model.score_sequences(seqs), onnx_model.score_sequences(seqs)
+        np.testing.assert_array_equal(np.isnan(got), np.isnan(expected))
+        spread = np.nanmax(expected) - np.nanmin(expected)
+        tolerance = 1e-4 if quantize == "none" else 0.05 * spread
+        np.testing.assert_allclose(got, expected, atol=tolerance, rtol=0)
 
 
 def test_models_without_an_export_are_refused() -> None:

@@ -11,7 +11,9 @@ Output:
 Batch, length and h are dynamic. In eval mode an item's vector depends on its token
 alone (ID, text and fused items alike: dropout is off), so the item representation is
 exported as one table of precomputed vectors, read by the input lookup and by the
-output product both: the graph holds it once.
+output product both: the graph holds it once. A pruned ID table (`min_item_count`) is
+exported as it is, with each token's row beside it: the output product scores the table's
+rows and each item takes its row's score.
 """
 
 from __future__ import annotations
@@ -34,34 +36,49 @@ OUTPUT = "scores"
 
 
 class _TableLookup(nn.Module):
-    """Token -> row of the precomputed item table (row 0, padding, is zero)."""
+    """Token -> row of the precomputed item table (row 0, padding, is zero); through
+    `rows` (token -> table row) when the table is a pruned ID table."""
 
-    def __init__(self, table: nn.Parameter) -> None:
+    def __init__(self, table: nn.Parameter, rows: torch.Tensor | None) -> None:
         super().__init__()
-        self.table = table
+        self.table, self.rows = table, rows
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
-        return nn.functional.embedding(tokens, self.table)
+        index = tokens if self.rows is None else self.rows[tokens]
+        return nn.functional.embedding(index, self.table)
 
 
 class _ScoringGraph(nn.Module):
     def __init__(self, net: SequenceNetwork) -> None:
         super().__init__()
+        self.rows: torch.Tensor | None
         with torch.no_grad():
-            items = net.items.all_items().detach().float().cpu()
             repeat = net.items.repeat
             offset = 0.0 if repeat is None else float(repeat.item())
-        padded = torch.cat([torch.zeros(1, items.shape[1]), items])
-        self.table = nn.Parameter(padded, requires_grad=False)
+            pruned = net.items.id_row is not None and net.items.mode == "id"
+            if pruned:
+                # A pruned ID table stays pruned: the graph holds its own and shared
+                # rows and each token's row, so the file grows with the popular head
+                # (plus one int64 per item), not with catalogue x width.
+                assert net.items.id_emb is not None and net.items.id_row is not None
+                table = net.items.id_emb.weight.detach().float().cpu().clone()
+                self.register_buffer("rows", net.items.id_row.detach().cpu().clone())
+            else:
+                items = net.items.all_items().detach().float().cpu()
+                table = torch.cat([torch.zeros(1, items.shape[1]), items])
+                self.rows = None
+        self.table = nn.Parameter(table, requires_grad=False)
         self.repeat: torch.Tensor
         self.register_buffer("repeat", torch.tensor(offset))
         body = copy.deepcopy(net).cpu().float().eval().for_export()
-        body.items = _TableLookup(self.table)  # type: ignore[assignment]
+        body.items = _TableLookup(self.table, self.rows)  # type: ignore[assignment]
         self.body = body
 
     def forward(self, tokens: torch.Tensor, history: torch.Tensor) -> torch.Tensor:
         last = self.body(tokens)[:, -1]
         scores = last @ self.table.T
+        if self.rows is not None:  # a score per table row -> a score per token
+            scores = scores.index_select(1, self.rows)
         # 1 in the column of every item in the whole history (an item seen twice counts
         # once), so the repeat offset is added as the torch model adds it
         seen = torch.zeros_like(scores).scatter(1, history, 1.0)
@@ -70,7 +87,8 @@ class _ScoringGraph(nn.Module):
 
 def export_graph(net: SequenceNetwork) -> tuple[onnx.ModelProto, np.ndarray]:
     """The scoring graph of `net` (see the module docstring) and its padded item table
-    (what shrink.py finds and stores as int8)."""
+    (what shrink.py finds and stores as int8): one row per token, or for a pruned ID
+    table its own rows and shared buckets."""
     graph = _ScoringGraph(net).eval()
     # Different widths, so the exporter keeps the two lengths apart.
     tokens = torch.tensor([[0, 1, 2], [1, 2, 1]], dtype=torch.int64)
