@@ -48,8 +48,12 @@ browser:
 	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 	  $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q chromium; }
 
+# two pytest-xdist workers, one thread each (the CI machine has two cores); each test
+# module runs whole on one worker (tests/conftest.py); PYTEST_WORKERS=0 runs in one process
+PYTEST_WORKERS ?= 2
 test: lint browser
-	$(BIN)/python -m pytest -q -p no:cacheprovider
+	OMP_NUM_THREADS=$(if $(filter 0,$(PYTEST_WORKERS)),$(OMP_NUM_THREADS),1) \
+	  $(BIN)/python -m pytest -q -p no:cacheprovider -n $(PYTEST_WORKERS) --dist loadgroup
 
 bench: $(STAMP)
 	for f in benchmarks/bench_*.py; do $(BIN)/python $$f || exit 1; done

@@ -1,10 +1,31 @@
-"""Fixtures shared across test packages."""
+"""Fixtures shared across test packages, and how the suite is split between pytest-xdist
+workers (`make test` runs two)."""
 
 from __future__ import annotations
 
 import pytest
 
 from lmrec.encoders import EncoderConfig, TextEncoder, get_encoder
+
+#: modules that start Ray clusters or torch process groups: one worker runs them all, one
+#: after another, so two clusters never compete for the same ports and cores
+CLUSTER_MODULES = frozenset(
+    {
+        "tests/cli/test_recommend_all.py",
+        "tests/cli/test_train_workers.py",
+        "tests/training/test_replicas.py",
+    }
+)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under `--dist loadgroup`, each module's tests stay on one worker (its module-scoped
+    fixtures, often a trained model, are built once), and the cluster modules share one."""
+    for item in items:
+        module = item.nodeid.split("::", 1)[0]
+        group = "clusters" if module in CLUSTER_MODULES else module
+        item.add_marker(pytest.mark.xdist_group(group))
 
 
 @pytest.fixture(scope="session")

@@ -10,6 +10,7 @@ import sys
 import threading
 import zipfile
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -138,6 +139,23 @@ def test_second_call_does_not_fetch(
     assert is_fetched("ml-100k", tmp_path)
 
 
+def test_fetches_at_once_download_once(
+    tmp_path: Path, served: tuple[str, Path, list[str]], ml100k_zip: Path
+) -> None:
+    """Several jobs on one machine fetching the same dataset together: one downloads, the
+    others wait for it and read its copy."""
+    url, _, requests = served
+
+    def one(_: int) -> Path:
+        return fetch("ml-100k", tmp_path, base_url=url, pip_download=FAIL)
+
+    with ThreadPoolExecutor(4) as pool:
+        paths = set(pool.map(one, range(4)))
+    assert paths == {tmp_path / "datasets" / "ml-100k"}
+    assert (tmp_path / "datasets" / "ml-100k" / "u.data").read_text() == U_DATA
+    assert requests == ["/ml-100k.zip"]
+
+
 def test_env_var_points_at_the_server(
     tmp_path: Path,
     served: tuple[str, Path, list[str]],
@@ -163,7 +181,9 @@ def test_checksum_mismatch_is_rejected(
         fetch("ml-1m", tmp_path, base_url=url, pip_download=FAIL)
     assert "--data /path/to/ml-1m" in str(info.value)
     assert not (tmp_path / "datasets" / "ml-1m").exists()
-    assert list((tmp_path / "datasets").iterdir()) == []  # no partial download left behind
+    # no partial download left behind: only the (empty) lock that one fetch at a time takes
+    left = list((tmp_path / "datasets").iterdir())
+    assert [p.name for p in left] == [".ml-1m.lock"] and left[0].stat().st_size == 0
 
 
 def test_md5_only_archive_and_odd_top_folder(

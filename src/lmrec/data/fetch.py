@@ -33,6 +33,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from filelock import FileLock
+
 from lmrec.core.paths import lmrec_home
 from lmrec.errors import FetchError
 
@@ -161,11 +163,26 @@ def fetch(
     target = dataset_dir(name, home)
     if (target / MARKER).exists():
         return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    # two commands fetching at once: the second waits and then finds the first's copy
+    with FileLock(target.parent / f".{name}.lock"):
+        if (target / MARKER).exists():
+            return target
+        return _fetch_unlocked(name, target, base_url, pip_download, timeout, progress)
+
+
+def _fetch_unlocked(
+    name: str,
+    target: Path,
+    base_url: str | None,
+    pip_download: Sequence[str] | None,
+    timeout: float,
+    progress: Progress | None,
+) -> Path:
     say = progress or (lambda _msg: None)
     base = (base_url or os.environ.get("LMREC_GROUPLENS_URL") or GROUPLENS_URL).rstrip("/")
     archive = ARCHIVES[name]
     url = f"{base}/{archive.file}"
-    target.parent.mkdir(parents=True, exist_ok=True)
     failures: list[str] = []
     with tempfile.TemporaryDirectory(prefix=f".{name}-", dir=target.parent) as tmp:
         work = Path(tmp)

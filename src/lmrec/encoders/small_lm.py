@@ -21,7 +21,8 @@ import copy
 import inspect
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -81,6 +82,25 @@ def converted_dir(path: Path, cache: Path | None = None) -> Path:
 
     stat = path.stat()
     return cache_dir(cache) / "small-lm" / f"{path.stem}-{stat.st_size}-{int(stat.st_mtime)}"
+
+
+@contextmanager
+def _conversion_lock(target: Path) -> Iterator[None]:
+    """Held while one process converts the weights, so processes started together convert
+    them once (the others wait and load the copy); without a writable cache, no lock."""
+    from filelock import FileLock
+
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(target.parent / f".{target.name}.lock")
+        lock.acquire()
+    except OSError:
+        yield
+        return
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 def _write_converted(model: Any, tokenizer: Any, target: Path) -> None:
@@ -158,17 +178,20 @@ class SmallLM:
         hf_logging.disable_progress_bar()
         converted = converted_dir(path, cache)
         try:
-            if (converted / "config.json").exists():
-                tokenizer = AutoTokenizer.from_pretrained(str(converted), local_files_only=True)
-                model = AutoModelForCausalLM.from_pretrained(str(converted), local_files_only=True)
-            else:
-                tokenizer = AutoTokenizer.from_pretrained(
-                    str(path.parent), gguf_file=path.name, local_files_only=True
-                )
-                model = AutoModelForCausalLM.from_pretrained(
-                    str(path.parent), gguf_file=path.name, local_files_only=True
-                )
-                _write_converted(model, tokenizer, converted)
+            with _conversion_lock(converted):
+                if (converted / "config.json").exists():
+                    tokenizer = AutoTokenizer.from_pretrained(str(converted), local_files_only=True)
+                    model = AutoModelForCausalLM.from_pretrained(
+                        str(converted), local_files_only=True
+                    )
+                else:
+                    tokenizer = AutoTokenizer.from_pretrained(
+                        str(path.parent), gguf_file=path.name, local_files_only=True
+                    )
+                    model = AutoModelForCausalLM.from_pretrained(
+                        str(path.parent), gguf_file=path.name, local_files_only=True
+                    )
+                    _write_converted(model, tokenizer, converted)
         finally:
             hf_logging.set_verbosity(verbosity)
             if bars:
