@@ -7,7 +7,11 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 from tests.federated.conftest import Invoke
+
+# the `federated` extra lives in its own venv (make test-federated); skipped elsewhere
+pytest.importorskip("flwr")
 
 FACTORS = 4
 PLAIN = [
