@@ -9,6 +9,8 @@ The private rows use settings fixed in advance (no tuning, which would spend pri
 and each reports the epsilon of its own run. Needs the `federated` extra (.venv-fed).
 
     OMP_NUM_THREADS=1 .venv-fed/bin/python benchmarks/bench_federated.py --json fed.json
+    # the table in docs/benchmarks.md (about 20 minutes on one thread):
+    ... bench_federated.py --rounds 50,100,200 --central-rounds 100,200 --noise 0.5,1.0
 """
 
 from __future__ import annotations
@@ -62,10 +64,11 @@ def pick(split: Any, name: str, base: dict[str, Any], grid: dict[str, list[Any]]
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--data", default="ml-100k")
-    parser.add_argument("--rounds", default="50,100,200", help="federated round counts")
+    parser.add_argument("--rounds", default="50,100", help="federated round counts")
+    parser.add_argument("--central-rounds", default="100", help="the central run's grid")
     parser.add_argument("--clients", type=int, default=100, help="expected clients per round")
-    parser.add_argument("--noise", default="0.5,1.0", help="noise multipliers of DP rows")
-    parser.add_argument("--clip", type=float, default=2.0, help="clip norm of DP rows")
+    parser.add_argument("--noise", default="1.0", help="noise multipliers of DP rows")
+    parser.add_argument("--clip", type=float, default=5.0, help="clip norm of DP rows")
     parser.add_argument("--dp-rounds", type=int, default=100)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--json", default=None)
@@ -105,9 +108,9 @@ def main() -> None:
     fed = {k: v for k, v in fed.items() if k != "engine"}
 
     print("central: every user's exact step every round, on validation")
-    central, model, seconds = pick(split, "fedmf", {**fed, "engine": "local",
-                                   "clients_per_round": n_users, "neg_ratio": 0},
-                                   {"rounds": [100, 200]})  # fmt: skip
+    full_batch = {**fed, "engine": "local", "clients_per_round": n_users, "neg_ratio": 0}
+    central_grid = {"rounds": [int(r) for r in args.central_rounds.split(",")]}
+    central, model, seconds = pick(split, "fedmf", full_batch, central_grid)
     report("fedmf objective, central full-batch", model, seconds, settings=central)
 
     for rounds in [int(r) for r in args.rounds.split(",")]:
