@@ -22,6 +22,8 @@ CLUSTER_MODULES = frozenset(
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Under `--dist loadgroup`, each module's tests stay on one worker (its module-scoped
     fixtures, often a trained model, are built once), and the cluster modules share one."""
+    if not config.pluginmanager.hasplugin("xdist"):  # e.g. the federated extra's own venv
+        return
     for item in items:
         module = item.nodeid.split("::", 1)[0]
         group = "clusters" if module in CLUSTER_MODULES else module

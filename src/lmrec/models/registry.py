@@ -20,6 +20,7 @@ _MODELS: dict[str, str] = {
     "als": "lmrec.models.factorisation.implicit_mf:ALS",
     "bpr": "lmrec.models.factorisation.implicit_mf:BPR",
     "mf": "lmrec.models.factorisation.mf:BiasedMF",
+    "fedmf": "lmrec.models.federated.fedmf:FedMF",
     "content": "lmrec.models.text.content:ContentRecommender",
     "tfidf": "lmrec.models.text.tfidf:TfidfRecommender",
     "hybrid": "lmrec.models.neural.hybrid:HybridRecommender",
