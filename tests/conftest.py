@@ -28,6 +28,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         module = item.nodeid.split("::", 1)[0]
         group = "clusters" if module in CLUSTER_MODULES else module
         item.add_marker(pytest.mark.xdist_group(group))
+    # Workers take modules in this order: the long ones (servers started per test, Ray
+    # clusters) first, so the run does not end with one worker busy and the other idle.
+    items.sort(key=lambda item: not _long(item.nodeid.split("::", 1)[0]))
+
+
+def _long(module: str) -> bool:
+    return module.startswith("tests/serving/") or module in CLUSTER_MODULES
 
 
 @pytest.fixture(scope="session")
