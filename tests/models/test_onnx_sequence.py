@@ -159,6 +159,9 @@ def test_pruned_id_table_stays_pruned_in_the_graph() -> None:
         shapes = {tuple(init.dims) for init in graph.graph.initializer}
         assert (own + 2 + 1, FAST["hidden"]) in shapes
         assert (model.n_items + 1, FAST["hidden"]) not in shapes
+        # one token -> row map, stored as int32
+        maps = [i for i in graph.graph.initializer if tuple(i.dims) == (model.n_items + 1,)]
+        assert [m.data_type for m in maps] == [onnx.TensorProto.INT32]
         seqs = _sequences(model)
         expected, got = model.score_sequences(seqs), onnx_model.score_sequences(seqs)
         np.testing.assert_array_equal(np.isnan(got), np.isnan(expected))

@@ -59,7 +59,7 @@ class _ScoringGraph(nn.Module):
             if pruned:
                 # A pruned ID table stays pruned: the graph holds its own and shared
                 # rows and each token's row, so the file grows with the popular head
-                # (plus one int64 per item), not with catalogue x width.
+                # (plus one int32 per item), not with catalogue x width.
                 assert net.items.id_emb is not None and net.items.id_row is not None
                 table = net.items.id_emb.weight.detach().float().cpu().clone()
                 self.register_buffer("rows", net.items.id_row.detach().cpu().clone())
@@ -100,6 +100,8 @@ def export_graph(net: SequenceNetwork) -> tuple[onnx.ModelProto, np.ndarray]:
         model = export_module(graph, (tokens, history), axes, net.onnx_exporter)
     padded = graph.table.detach().numpy()
     share_item_table(model, padded)
+    if graph.rows is not None:
+        share_row_map(model, graph.rows.numpy())
     return model, padded
 
 
@@ -159,6 +161,32 @@ def _torchscript_export(
         opset_version=17,
     )
     return onnx.load_from_string(buffer.getvalue())
+
+
+def share_row_map(model: onnx.ModelProto, rows: np.ndarray) -> None:
+    """The exporter gives the lookup and the output product each a copy of a pruned
+    table's token -> row map, as int64: keep one copy, as int32 (rows number far below
+    2^31), widened once in the graph."""
+    copies = [
+        init
+        for init in model.graph.initializer
+        if tuple(init.dims) == rows.shape
+        and init.data_type == onnx.TensorProto.INT64
+        and np.array_equal(numpy_helper.to_array(init), rows)
+    ]
+    if not copies:
+        return
+    name = copies[0].name
+    others = {init.name for init in copies[1:]}
+    for init in copies:
+        model.graph.initializer.remove(init)
+    for node in model.graph.node:
+        node.input[:] = [name if value in others else value for value in node.input]
+    model.graph.initializer.append(numpy_helper.from_array(rows.astype(np.int32), f"{name}_int32"))
+    widen = helper.make_node(
+        "Cast", [f"{name}_int32"], [name], name=f"{name}_to_int64", to=onnx.TensorProto.INT64
+    )
+    model.graph.node.insert(0, widen)
 
 
 def share_item_table(model: onnx.ModelProto, table: np.ndarray) -> None:
