@@ -3,9 +3,17 @@ workers (`make test` runs two)."""
 
 from __future__ import annotations
 
-import pytest
+from collections.abc import Callable
 
+import pytest
+from typer.testing import CliRunner
+
+from lmrec.cli.main import _register_commands, app
 from lmrec.encoders import EncoderConfig, TextEncoder, get_encoder
+
+_register_commands()
+
+Invoke = Callable[..., tuple[int, str]]
 
 #: modules that start Ray clusters or torch process groups: one worker runs them all, one
 #: after another, so two clusters never compete for the same ports and cores
@@ -43,3 +51,28 @@ def minilm() -> TextEncoder:
 
     Models built with the default EncoderConfig reuse this same loaded encoder."""
     return get_encoder(EncoderConfig())
+
+
+@pytest.fixture()
+def invoke() -> Invoke:
+    """Run `lmrec ARGS...` in-process; returns (exit code, output)."""
+    runner = CliRunner()
+
+    def run(*args: object) -> tuple[int, str]:
+        result = runner.invoke(app, [str(a) for a in args], catch_exceptions=False)
+        return result.exit_code, result.output
+
+    return run
+
+
+@pytest.fixture()
+def invoke_stdout() -> Invoke:
+    """Run `lmrec ARGS...` in-process; returns (exit code, standard output alone), for
+    output a user pipes (JSON) while progress goes to standard error."""
+    runner = CliRunner()
+
+    def run(*args: object) -> tuple[int, str]:
+        result = runner.invoke(app, [str(a) for a in args], catch_exceptions=False)
+        return result.exit_code, result.stdout
+
+    return run

@@ -1,17 +1,13 @@
-"""A small explicit-ratings dataset on disk, shaped like a user's own export."""
+"""A small explicit-ratings dataset on disk, shaped like a user's own export (the `invoke`
+fixtures that run the CLI are in tests/conftest.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from lmrec.cli.main import _register_commands, app
 from lmrec.data.synthetic import generate
-
-_register_commands()
 
 
 @pytest.fixture(scope="session")
@@ -23,31 +19,3 @@ def ratings_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     assert ds.items is not None
     ds.items[["item_id", "title", "genres"]].to_csv(out / "items.csv", index=False)
     return out
-
-
-Invoke = Callable[..., tuple[int, str]]
-
-
-@pytest.fixture()
-def invoke() -> Invoke:
-    """Run `lmrec ARGS...` in-process; returns (exit code, output)."""
-    runner = CliRunner()
-
-    def run(*args: object) -> tuple[int, str]:
-        result = runner.invoke(app, [str(a) for a in args], catch_exceptions=False)
-        return result.exit_code, result.output
-
-    return run
-
-
-@pytest.fixture()
-def invoke_stdout() -> Invoke:
-    """Run `lmrec ARGS...` in-process; returns (exit code, standard output alone), for
-    output a user pipes (JSON) while progress goes to standard error."""
-    runner = CliRunner()
-
-    def run(*args: object) -> tuple[int, str]:
-        result = runner.invoke(app, [str(a) for a in args], catch_exceptions=False)
-        return result.exit_code, result.stdout
-
-    return run

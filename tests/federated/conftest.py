@@ -7,12 +7,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from lmrec.cli.main import _register_commands, app
 from lmrec.data.synthetic import generate
-
-_register_commands()
 
 Invoke = Callable[..., tuple[int, str]]
 
@@ -28,15 +24,3 @@ def topics_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("topics")
     ds.to_frame().to_csv(out / "interactions.csv", index=False)
     return out
-
-
-@pytest.fixture()
-def invoke() -> Invoke:
-    """Run `lmrec ARGS...` in-process; returns (exit code, output)."""
-    runner = CliRunner()
-
-    def run(*args: object) -> tuple[int, str]:
-        result = runner.invoke(app, [str(a) for a in args], catch_exceptions=False)
-        return result.exit_code, result.output
-
-    return run
