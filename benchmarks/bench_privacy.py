@@ -5,6 +5,8 @@ tuning on validation, which would spend privacy too). Prints one line per run an
 writes the plot.
 
     python benchmarks/bench_privacy.py --data ml-100k --out docs/privacy_epsilon.png
+    python benchmarks/bench_privacy.py --data ml-1m --epsilons 8,3,1 \
+        --out docs/privacy_epsilon_ml1m.png
     python benchmarks/bench_privacy.py --model sasrec --epsilons 8 --epochs 10 --lr 0.003 \
         --set max_len=50 --set privacy.per_user=50 --out /tmp/privacy_sasrec.png
 """
