@@ -5,6 +5,8 @@ tuning on validation, which would spend privacy too). Prints one line per run an
 writes the plot.
 
     python benchmarks/bench_privacy.py --data ml-100k --out docs/privacy_epsilon.png
+    python benchmarks/bench_privacy.py --data ml-1m --epsilons 8,3,1 \
+        --out docs/privacy_epsilon_ml1m.png
     python benchmarks/bench_privacy.py --model sasrec --epsilons 8 --epochs 10 --lr 0.003 \
         --set max_len=50 --set privacy.per_user=50 --out /tmp/privacy_sasrec.png
 """
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -26,8 +29,10 @@ from lmrec.models.registry import create_model
 
 def run(
     split: Any, name: str, settings: dict[str, Any], epsilon: float | None
-) -> tuple[float, float, float]:
-    """(NDCG@10 on test, epsilon spent, seconds)."""
+) -> tuple[float, float, float, float]:
+    """(NDCG@10 on test, epsilon spent, seconds, NDCG@10 on validation). The validation
+    figure is for choosing settings on a later run: reading it spends privacy that the
+    accountant does not count."""
     values = dict(settings)
     if epsilon is not None:
         values["privacy.epsilon"] = epsilon
@@ -36,8 +41,10 @@ def run(
     seconds = time.perf_counter() - started
     res = evaluate(model, split.test, exclude=[split.train, split.valid], ks=(10,),
                    metrics=["ndcg@10"])  # fmt: skip
+    valid = evaluate(model, split.valid, exclude=[split.train], ks=(10,), metrics=["ndcg@10"])
     spent = model.privacy_["epsilon"] if model.privacy_ else math.inf
-    return float(res.summary()["ndcg@10"]), float(spent), seconds
+    ndcg, valid_ndcg = res.summary()["ndcg@10"], valid.summary()["ndcg@10"]
+    return float(ndcg), float(spent), seconds, float(valid_ndcg)
 
 
 def main() -> None:
@@ -73,13 +80,15 @@ def main() -> None:
     for eps in [None, *(float(e) for e in args.epsilons.split(","))]:
         if eps is None:  # the reference: the same model and epochs, not private
             reference = {k: v for k, v in settings.items() if not k.startswith("privacy.")}
-            ndcg, spent, seconds = run(split, args.model, reference, None)
+            ndcg, spent, seconds, valid_ndcg = run(split, args.model, reference, None)
         else:
-            ndcg, spent, seconds = run(split, args.model, settings, eps)
+            ndcg, spent, seconds, valid_ndcg = run(split, args.model, settings, eps)
         rows.append((eps, ndcg, spent, seconds))
         shown = "inf" if eps is None else f"{eps:g}"
+        load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
         print(f"{args.data} epsilon={shown} spent={spent:.3f} ndcg@10={ndcg:.4f} "
-              f"seconds={seconds:.0f}", flush=True)  # fmt: skip
+              f"valid_ndcg@10={valid_ndcg:.4f} seconds={seconds:.0f} load={load}",
+              flush=True)  # fmt: skip
     reference_ndcg = rows[0][1]
     for eps, ndcg, _, _ in rows[1:]:
         print(f"epsilon={eps:g}: {100 * (1 - ndcg / reference_ndcg):.1f}% below the "
