@@ -9,7 +9,8 @@ its ONNX exports (fp32, int8, fp16), all on one CPU thread.
     python benchmarks/bench_compress.py --model-dir runs/sasrec-loo \
         --also student=runs/student32 --also small=runs/plain32   # + their int8 exports
 
-MODEL_DIR is a model trained with `lmrec train MODEL --data ml-100k ...` (without
+MODEL_DIR is a model trained with `lmrec train MODEL --data ml-100k ...` (or any other
+data set: the split is rebuilt from the model's saved metadata, e.g. ml-1m; without
 --model-dir: one is trained on ml-100k, --epochs, one thread: SASRec with leave-one-out,
 the hybrid and NCF with their default settings on the 8:1:1 ratio split, seed 42);
 the test is the one `lmrec evaluate` runs on it (full ranking, training and validation
