@@ -19,6 +19,18 @@ MECHANISM = (
 )
 
 
+def require_accountant() -> Any:
+    """Flower's serverapp module, which holds the accountant, or an error naming the extra."""
+    try:
+        from flwr import serverapp
+    except ImportError:
+        raise ConfigError(
+            "accounting the epsilon of noise_multiplier > 0 needs Flower's accountant and "
+            f"dp-accounting: {INSTALL_HINT}"
+        ) from None
+    return serverapp
+
+
 def privacy_spent(
     noise_multiplier: float,
     clip_norm: float,
@@ -27,29 +39,17 @@ def privacy_spent(
     rounds: int,
     delta: float,
 ) -> dict[str, Any]:
-    try:
-        from flwr.serverapp import (
-            GaussianPrivacyEvent,
-            NeighboringRelation,
-            PrivacyConfig,
-            RdpAccountant,
-            SamplingMethod,
-        )
-    except ImportError:
-        raise ConfigError(
-            "accounting the epsilon of noise_multiplier > 0 needs Flower's accountant and "
-            f"dp-accounting: {INSTALL_HINT}"
-        ) from None
+    flower = require_accountant()
     sample_size = min(clients_per_round, n_users)
-    accountant = RdpAccountant(
-        PrivacyConfig(
+    accountant = flower.RdpAccountant(
+        flower.PrivacyConfig(
             target_delta=delta,
             population_size=n_users,
-            neighboring_relation=NeighboringRelation.ADD_OR_REMOVE_ONE,
-            sampling_method=SamplingMethod.POISSON,
+            neighboring_relation=flower.NeighboringRelation.ADD_OR_REMOVE_ONE,
+            sampling_method=flower.SamplingMethod.POISSON,
         )
     )
-    accountant.compose(GaussianPrivacyEvent(noise_multiplier, sample_size, n_users), rounds)
+    accountant.compose(flower.GaussianPrivacyEvent(noise_multiplier, sample_size, n_users), rounds)
     return {
         "epsilon": float(accountant.get_epsilon(delta)),
         "delta": delta,

@@ -102,6 +102,22 @@ def client_step(
     return ClientUpdate(rows, step.astype(np.float32))
 
 
+def user_step(
+    interactions: sp.csr_matrix,
+    user: int,
+    round_: int,
+    factors: np.ndarray,
+    settings: SolveSettings,
+    neg_ratio: int,
+    seed: int,
+) -> ClientUpdate:
+    """Client `user`'s round from its own row of `interactions`, its negatives drawn from
+    a generator of (seed, round, user): both engines send the same steps."""
+    items = interactions.indices[interactions.indptr[user] : interactions.indptr[user + 1]]
+    rng = np.random.default_rng([seed, round_, user])
+    return client_step(items, factors, settings, neg_ratio, rng)
+
+
 def clip(update: ClientUpdate, max_norm: float) -> ClientUpdate:
     """The update scaled to L2 norm at most max_norm (over all its rows)."""
     norm = float(np.linalg.norm(update.step))

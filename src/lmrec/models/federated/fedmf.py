@@ -108,11 +108,14 @@ class FedMF(Recommender[FedMFConfig]):
             n_clients=train.n_users,
             seed=cfg.seed,
         )
+        if server.private:  # before the rounds, not after them
+            from lmrec.models.federated.accounting import require_accountant
+
+            require_accountant()
         report = self._round_reporter()
         if cfg.engine == "flower":
-            from lmrec.models.federated.flower_engine import require_flower, run_flower
+            from lmrec.models.federated.flower_engine import run_flower
 
-            require_flower()
             run_flower(
                 server, interactions, self._solve, cfg.neg_ratio, cfg.rounds, cfg.seed,
                 cpus=self.options.threads or 1, report=report,

@@ -12,11 +12,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import numpy as np
 import scipy.sparse as sp
 
 from lmrec.errors import ConfigError, LmrecError
-from lmrec.models.federated.fcf import ClientUpdate, SolveSettings, client_step
+from lmrec.models.federated.fcf import ClientUpdate, SolveSettings, user_step
 from lmrec.models.federated.server import FederatedServer
 
 INSTALL_HINT = "pip install 'lmrec[federated]'"
@@ -58,11 +57,9 @@ def run_flower(
     def train(msg: Message, context: Context) -> Message:
         # runs on the client: its own rows only; the user vector stays in this function
         user = int(context.node_config["partition-id"])
-        items = interactions.indices[interactions.indptr[user] : interactions.indptr[user + 1]]
         factors = msg.content["items"]["factors"].numpy()
-        cfg = msg.content["config"]
-        rng = np.random.default_rng([seed, int(cfg["round"]), user])
-        update = client_step(items, factors, settings, neg_ratio, rng)
+        round_ = int(msg.content["config"]["round"])
+        update = user_step(interactions, user, round_, factors, settings, neg_ratio, seed)
         arrays = {"rows": Array(update.rows), "step": Array(update.step)}
         return Message(content=RecordDict({"update": ArrayRecord(array_dict=arrays)}), reply_to=msg)
 

@@ -6,10 +6,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import numpy as np
 import scipy.sparse as sp
 
-from lmrec.models.federated.fcf import SolveSettings, client_step, wire_bytes
+from lmrec.models.federated.fcf import SolveSettings, user_step, wire_bytes
 from lmrec.models.federated.server import FederatedServer
 
 
@@ -27,11 +26,11 @@ def run_local(
         chosen = server.sample(interactions.shape[0])
         updates = []
         for user in chosen:
-            items = interactions.indices[interactions.indptr[user] : interactions.indptr[user + 1]]
-            if len(items) == 0:
-                continue
-            rng = np.random.default_rng([seed, r, int(user)])
-            updates.append(client_step(items, factors, settings, neg_ratio, rng))
+            if interactions.indptr[user] == interactions.indptr[user + 1]:
+                continue  # no interactions: nothing to learn from
+            updates.append(
+                user_step(interactions, int(user), r, factors, settings, neg_ratio, seed)
+            )
         server.finish_round(
             updates,
             bytes_down=wire_bytes(factors) * len(updates),

@@ -5,7 +5,7 @@ messages."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -32,7 +32,6 @@ class WireLog:
     messages: int = 0
     bytes_down: int = 0
     bytes_up: int = 0
-    per_round_clients: list[int] = field(default_factory=list)
 
     def summary(self) -> dict[str, float | int]:
         per = max(self.messages, 1)
@@ -92,4 +91,3 @@ class FederatedServer:
         self.wire.messages += len(updates)
         self.wire.bytes_down += bytes_down
         self.wire.bytes_up += bytes_up
-        self.wire.per_round_clients.append(len(updates))
